@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ProgressConfig(AppConfig):
+    name = "progress"
+    verbose_name = "Progress tracking"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from progress import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,66 @@
+"""The PROGRESS setting: documented defaults merged with the project's overrides."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Seconds between database writes of one run's counters (status changes are immediate).
+    "DB_INTERVAL": 1.0,
+    # Seconds between live broadcasts of one run's counters.
+    "BROADCAST_INTERVAL": 0.25,
+    # Seconds between heartbeats of a live run, even when its pipeline is busy in one item.
+    "HEARTBEAT_INTERVAL": 10.0,
+    # A running run whose heartbeat is older than this is marked stalled.
+    "STALL_TIMEOUT": 60.0,
+    # Seconds between checks for a cancel request made from another process.
+    "CANCEL_POLL_INTERVAL": 1.0,
+    # With the in-memory layer only: seconds between database polls that relay runs
+    # of other processes (management commands, workers) to this server's clients.
+    "DB_POLL_INTERVAL": 2.0,
+    # Finished runs included in a snapshot, newest first.
+    "SNAPSHOT_RECENT": 20,
+    # "own": non-staff users see their own runs; "all": any logged-in user sees every run.
+    "DASHBOARD_VISIBILITY": "own",
+    # Largest client frame the consumer accepts before closing with 4009.
+    "MAX_MESSAGE_BYTES": 64 * 1024,
+    # Most run ids one resync may name; more is refused with an error.
+    "MAX_RESYNC_IDS": 1000,
+    # Client messages per second (token bucket) before closing with 4008.
+    "CLIENT_RATE": 20.0,
+    "CLIENT_BURST": 60,
+    # Seconds a final state (complete, fail, cancel) may wait for its database write.
+    "FINAL_FLUSH_TIMEOUT": 10.0,
+    # Time constant in seconds of the exponential smoothing of rate and ETA.
+    "ETA_SMOOTHING_SECONDS": 10.0,
+    # Channel layer alias used for broadcasts.
+    "CHANNEL_LAYER": "default",
+}
+
+
+@cache
+def progress_settings() -> dict[str, Any]:
+    """Return DEFAULTS overridden by settings.PROGRESS; unknown keys are an error."""
+    overrides = getattr(settings, "PROGRESS", {}) or {}
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"Unknown PROGRESS setting(s) {sorted(unknown)}; valid keys are {sorted(DEFAULTS)}"
+        )
+    return {**DEFAULTS, **overrides}
+
+
+def get(name: str) -> Any:
+    """Return one PROGRESS value."""
+    return progress_settings()[name]
+
+
+@receiver(setting_changed)
+def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "PROGRESS":
+        progress_settings.cache_clear()

@@ -1,0 +1,180 @@
+"""OperationProgress: one row per run of a long operation, the durable truth."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+# External transitions (stalled, cancel of a queued run) jump the seq this far, so they
+# outrank live broadcasts a dead tracker sent ahead of its last database write.
+EXTERNAL_SEQ_STEP = 1_000_000
+
+
+class Status(models.TextChoices):
+    """Lifecycle of a run; the last four are final and never change again."""
+
+    QUEUED = "queued", "Queued"
+    """Created by an enqueue; no runner has picked it up yet."""
+    RUNNING = "running", "Running"
+    """A live tracker owns the run and beats its heartbeat."""
+    COMPLETED = "completed", "Completed"
+    """The operation finished cleanly."""
+    FAILED = "failed", "Failed"
+    """The operation raised; error_message says why."""
+    CANCELLED = "cancelled", "Cancelled"
+    """A user asked it to stop and it stopped at an item boundary."""
+    STALLED = "stalled", "Stalled"
+    """Its heartbeat stopped (the process died); it can be re-run."""
+
+
+ACTIVE_STATUSES = frozenset({Status.QUEUED, Status.RUNNING})
+FINAL_STATUSES = frozenset(Status) - ACTIVE_STATUSES
+
+# Which moves the state machine allows; anything else raises IllegalTransition.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.FAILED, Status.CANCELLED, Status.STALLED}),
+    Status.RUNNING: frozenset(
+        {Status.RUNNING, Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.STALLED}
+    ),
+}
+
+
+class IllegalTransition(ValueError):
+    """A run was asked to move to a status its current status does not allow."""
+
+
+def check_transition(current: str, new: str) -> None:
+    """Raise IllegalTransition unless the state machine allows current -> new."""
+    if new not in TRANSITIONS.get(current, frozenset()):
+        raise IllegalTransition(
+            f"A {current} run cannot become {new}"
+            + ("; finished runs never change" if current in FINAL_STATUSES else "")
+        )
+
+
+class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
+    def active(self) -> OperationProgressQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+    def finished(self) -> OperationProgressQuerySet:
+        return self.filter(status__in=FINAL_STATUSES)
+
+    def visible_to(self, user: Any) -> OperationProgressQuerySet:
+        """Runs the user may see: staff see all, others their own (or all, if configured)."""
+        from progress import conf
+
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.is_staff or conf.get("DASHBOARD_VISIBILITY") == "all":
+            return self
+        return self.filter(created_by=user)
+
+    def stale(self, *, now: datetime, timeout: float) -> OperationProgressQuerySet:
+        """Running runs whose heartbeat is older than timeout seconds."""
+        cutoff = now - timedelta(seconds=timeout)
+        return self.filter(status=Status.RUNNING).filter(
+            Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+        )
+
+
+class OperationProgress(models.Model):
+    """One run of a long operation: counters, status, timing and what it was asked to do."""
+
+    operation_name = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    current_operation = models.CharField(max_length=255, blank=True, default="")
+    # None while the total is unknown: the run is indeterminate, not at 0 %.
+    progress_percentage = models.FloatField(null=True, blank=True)
+    current_item = models.PositiveIntegerField(default=0)
+    total_items = models.PositiveIntegerField(null=True, blank=True)
+    items_added = models.PositiveIntegerField(default=0)
+    items_updated = models.PositiveIntegerField(default=0)
+    items_failed = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True, default="")
+    rate = models.FloatField(null=True, blank=True, help_text="Items per second, smoothed.")
+    metadata = models.JSONField(default=dict, blank=True)
+    seq = models.BigIntegerField(default=0, help_text="Rises on every saved or broadcast change.")
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="operations",
+    )
+    task_result_id = models.CharField(max_length=64, blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    estimated_completion = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = OperationProgressQuerySet.as_manager()
+
+    class Meta:
+        db_table = "operation_progress"
+        ordering = ["-created_at", "-id"]
+        verbose_name = "operation"
+        indexes = [
+            models.Index(fields=["operation_name", "status"], name="op_name_status_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="op_status_heartbeat_idx"),
+            models.Index(fields=["updated_at"], name="op_updated_idx"),
+        ]
+        permissions = [("start_pipeline", "Can start pipelines")]
+
+    def __str__(self) -> str:
+        return f"{self.operation_name} #{self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_indeterminate(self) -> bool:
+        return self.progress_percentage is None
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.completed_at or timezone.now()) - self.started_at
+
+    def request_cancel(self) -> bool:
+        """Ask the run to stop; a queued run is cancelled at once. Returns False if finished."""
+        now = timezone.now()
+        queued = OperationProgress.objects.filter(pk=self.pk, status=Status.QUEUED).update(
+            status=Status.CANCELLED,
+            cancel_requested_at=now,
+            completed_at=now,
+            updated_at=now,
+            seq=F("seq") + EXTERNAL_SEQ_STEP,
+        )
+        if not queued:
+            running = OperationProgress.objects.filter(pk=self.pk, status=Status.RUNNING).update(
+                cancel_requested_at=now
+            )
+            if not running:
+                return False
+        self.refresh_from_db()
+        return True
+
+    def mark_stalled(self, *, reason: str = "") -> bool:
+        """Mark a run whose runner died as stalled; returns False if it had already finished."""
+        now = timezone.now()
+        message = reason or "The run's heartbeat stopped; its process probably died."
+        changed = OperationProgress.objects.filter(pk=self.pk, status__in=ACTIVE_STATUSES).update(
+            status=Status.STALLED,
+            error_message=message,
+            completed_at=now,
+            estimated_completion=None,
+            updated_at=now,
+            seq=F("seq") + EXTERNAL_SEQ_STEP,
+        )
+        self.refresh_from_db()
+        return bool(changed)

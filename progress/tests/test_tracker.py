@@ -1,0 +1,294 @@
+"""The tracker against the real database: counters, throttling, states, transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from progress.models import IllegalTransition, OperationProgress, Status
+from progress.tracker import OperationCancelled, ProgressTracker, track_operation
+from progress.writer import get_writer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class RecordingPublisher:
+    """Stands in for the channel layer: these tests are about what gets published."""
+
+    def __init__(self):
+        self.messages = []
+
+    def publish(self, groups, message):
+        self.messages.append((groups, message))
+
+    def types(self):
+        return [m["text"].split('"type":"')[1].split('"')[0] for _, m in self.messages]
+
+
+@pytest.fixture
+def published(monkeypatch):
+    recorder = RecordingPublisher()
+    monkeypatch.setattr("progress.writer.get_publisher", lambda: recorder)
+    return recorder
+
+
+def row(tracker):
+    get_writer().drain()
+    return OperationProgress.objects.get(pk=tracker.id)
+
+
+def test_update_treats_zero_as_a_value(fast_progress, published):
+    with track_operation("zeros", total_items=10) as tracker:
+        tracker.update(current_item=5, items_failed=3, force=True)
+        tracker.update(current_item=0, items_failed=0, force=True)
+        saved = row(tracker)
+        assert (saved.current_item, saved.items_failed) == (0, 0)
+        assert saved.progress_percentage == 0.0
+
+
+def test_percentage_follows_current_and_total(fast_progress, published):
+    with track_operation("pct", total_items=8) as tracker:
+        tracker.update(current_item=2, force=True)
+        assert row(tracker).progress_percentage == 25.0
+        tracker.update(total_items=4, force=True)
+        assert row(tracker).progress_percentage == 50.0
+
+
+def test_unknown_total_is_indeterminate_not_zero(fast_progress, published):
+    with track_operation("indeterminate") as tracker:
+        tracker.update(current_item=7, force=True)
+        saved = row(tracker)
+        assert saved.progress_percentage is None
+        assert saved.is_indeterminate
+        assert saved.estimated_completion is None
+    assert row(tracker).status == Status.COMPLETED
+
+
+def test_clean_exit_completes_with_final_counts(fast_progress, published):
+    with track_operation("clean", total_items=3) as tracker:
+        for i in range(1, 4):
+            tracker.update(current_item=i, items_added=i)
+    saved = row(tracker)
+    assert saved.status == Status.COMPLETED
+    assert (saved.current_item, saved.items_added, saved.progress_percentage) == (3, 3, 100.0)
+    assert saved.completed_at is not None
+    assert published.types()[-1] == "task_completed"
+
+
+def test_exception_marks_failed_with_message_and_reraises(fast_progress, published):
+    with pytest.raises(KeyError), track_operation("boom") as tracker:
+        raise KeyError("HGNC:42")
+    saved = row(tracker)
+    assert saved.status == Status.FAILED
+    assert saved.error_message == "KeyError: 'HGNC:42'"
+    assert "Traceback" in saved.metadata["traceback"]
+    assert published.types()[-1] == "task_failed"
+
+
+def test_finished_run_never_changes_again(fast_progress, published):
+    with track_operation("once") as tracker:
+        pass
+    with pytest.raises(IllegalTransition, match="finished runs never change"):
+        tracker.error("too late")
+    assert row(tracker).status == Status.COMPLETED
+
+
+def test_database_writes_are_throttled_to_db_interval(settings, published):
+    settings.PROGRESS = {"DB_INTERVAL": 30.0, "BROADCAST_INTERVAL": 0.0}
+    with track_operation("throttled", total_items=1000) as tracker:
+        for i in range(1, 500):
+            tracker.update(current_item=i)
+        assert row(tracker).current_item == 0  # only the start was written
+        # ...but the newest state was broadcast (older unsent ones were coalesced away).
+        assert published.messages[-1][1]["text"].count('"current_item":499,') == 1
+        tracker.update(current_item=500, force=True)
+        assert row(tracker).current_item == 500
+
+
+def test_broadcasts_are_throttled_to_broadcast_interval(settings, published):
+    settings.PROGRESS = {"DB_INTERVAL": 30.0, "BROADCAST_INTERVAL": 60.0}
+    with track_operation("quiet", total_items=1000) as tracker:
+        for i in range(1, 1000):
+            tracker.update(current_item=i)
+        get_writer().drain()
+        assert published.types() == ["progress_update"]  # the start, nothing else
+    assert published.types() == ["progress_update", "task_completed"]
+
+
+def test_seq_rises_on_every_published_change(fast_progress, published):
+    with track_operation("seq", total_items=5) as tracker:
+        for i in range(5):
+            tracker.update(current_item=i)
+    seqs = [m["seq"] for _, m in published.messages]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert row(tracker).seq == seqs[-1]
+
+
+def test_progress_is_live_inside_the_callers_transaction(fast_progress, published):
+    seen_from_outside = []
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with track_operation("atomic", total_items=10) as tracker:
+            tracker.update(current_item=4, force=True)
+            get_writer().drain()
+            # Another connection (another thread) sees progress the caller has not committed.
+            def read_from_another_connection():
+                try:
+                    seen = OperationProgress.objects.get(pk=tracker.id).current_item
+                    seen_from_outside.append(seen)
+                finally:
+                    connection.close()
+
+            reader = threading.Thread(target=read_from_another_connection)
+            reader.start()
+            reader.join()
+            raise RuntimeError("scoring failed; rolling back")
+    assert seen_from_outside == [4]
+    saved = row(tracker)
+    assert saved.status == Status.FAILED
+    assert saved.error_message == "RuntimeError: scoring failed; rolling back"
+
+
+def test_rolled_back_operation_never_broadcasts_completed(fast_progress, published):
+    with pytest.raises(ValueError), transaction.atomic(), track_operation("rb") as tracker:
+        raise ValueError("bad row")
+    assert "task_completed" not in published.types()
+    assert published.types()[-1] == "task_failed"
+    assert row(tracker).status == Status.FAILED
+
+
+def test_final_state_is_not_broadcast_before_the_table_holds_it(fast_progress, published, monkeypatch):
+    writer = get_writer()
+    original = writer._write
+    writes_failing = threading.Event()
+    writes_failing.set()
+
+    def flaky_write(job):
+        if writes_failing.is_set() and job.fields["status"] == Status.COMPLETED:
+            writer._last_write[job.tracker.id] = time.monotonic()
+            return None
+        return original(job)
+
+    monkeypatch.setattr(writer, "_write", flaky_write)
+    settings_timeout = {"FINAL_FLUSH_TIMEOUT": 0.3}
+    fast_progress.update(settings_timeout)
+    tracker = ProgressTracker.create("flaky")
+    tracker.start()
+    tracker.complete()  # times out waiting: the write keeps failing
+    assert "task_completed" not in published.types()
+    writes_failing.clear()  # the database is back: the retry writes, then broadcasts
+    deadline = time.monotonic() + 5
+    while "task_completed" not in published.types() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert published.types()[-1] == "task_completed"
+    assert row(tracker).status == Status.COMPLETED
+
+
+def test_cancel_requested_elsewhere_stops_at_next_item_boundary(fast_progress, published):
+    started = threading.Event()
+    result = {}
+
+    def pipeline():
+        with track_operation("cancellable", total_items=10_000) as tracker:
+            result["id"] = tracker.id
+            started.set()
+            for i in range(10_000):
+                tracker.raise_if_cancelled()
+                tracker.update(current_item=i)
+                time.sleep(0.001)
+
+    worker = threading.Thread(target=pipeline)
+    worker.start()
+    assert started.wait(5)
+    time.sleep(0.1)
+    assert OperationProgress.objects.get(pk=result["id"]).request_cancel()
+    worker.join(10)
+    saved = OperationProgress.objects.get(pk=result["id"])
+    assert saved.status == Status.CANCELLED
+    assert 0 < saved.current_item < 10_000
+    assert published.types()[-1] == "task_cancelled"
+
+
+def test_raise_if_cancelled_is_a_no_op_until_cancelled(fast_progress, published):
+    tracker = ProgressTracker.create("x")
+    tracker.start()
+    tracker.raise_if_cancelled()
+    tracker.cancel_requested = True
+    with pytest.raises(OperationCancelled):
+        tracker.raise_if_cancelled()
+    tracker.cancel()
+
+
+def test_heartbeat_beats_while_an_item_takes_long(fast_progress, published):
+    with track_operation("slow item") as tracker:
+        first = row(tracker).heartbeat_at
+        time.sleep(0.6)  # one long item, no update() calls
+        assert row(tracker).heartbeat_at > first
+
+
+def test_stalled_run_is_not_overwritten_by_its_late_tracker(fast_progress, published):
+    with track_operation("zombie", total_items=10) as tracker:
+        OperationProgress.objects.get(pk=tracker.id).mark_stalled()
+        tracker.update(current_item=9, force=True)
+        get_writer().drain()
+        assert tracker.cancel_requested  # it learns it should stop
+    saved = row(tracker)
+    assert saved.status == Status.STALLED
+    assert saved.current_item == 0
+
+
+def test_stages_weight_overall_progress(fast_progress, published):
+    with track_operation("pipeline") as tracker:
+        tracker.set_stages([("import", 2), "validate", "score"])
+        tracker.start_stage("import", total_items=10)
+        tracker.update(current_item=5, force=True)
+        assert row(tracker).progress_percentage == 25.0  # half of 2/4
+        tracker.start_stage("validate", total_items=4)
+        tracker.update(current_item=2, force=True)
+        saved = row(tracker)
+        assert saved.progress_percentage == 62.5  # 2/4 + half of 1/4
+        assert saved.metadata["stage"] == {"name": "validate", "index": 2, "count": 3}
+        assert saved.metadata["stage_percentage"] == 50.0
+
+
+def test_unknown_stage_is_refused_with_the_known_ones(fast_progress, published):
+    tracker = ProgressTracker.create("stages")
+    tracker.set_stages(["a", "b"])
+    with pytest.raises(ValueError, match=r"declare it first with set_stages\(\['a', 'b'\]\)"):
+        tracker.start_stage("c")
+
+
+def test_tracker_works_from_a_thread_without_event_loop(fast_progress, published):
+    done = {}
+
+    def job():
+        with track_operation("threaded", total_items=3) as tracker:
+            for i in range(1, 4):
+                tracker.update(current_item=i, force=True)
+            done["id"] = tracker.id
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    thread.join(10)
+    assert OperationProgress.objects.get(pk=done["id"]).status == Status.COMPLETED
+    # Nothing was lost for want of an event loop: the start and the final state went out.
+    assert published.types()[0] == "progress_update"
+    assert published.types()[-1] == "task_completed"
+    assert '"current_item":3,' in published.messages[-1][1]["text"]
+
+
+async def test_async_twins_track_a_run(fast_progress, published):
+    from progress.tracker import atrack_operation
+
+    async with atrack_operation("async", total_items=2) as tracker:
+        await tracker.aupdate(current_item=1, force=True)
+        await tracker.aupdate(current_item=2)
+    # Read on the writer's connection: the test's own threads keep none open.
+    saved = await asyncio.to_thread(
+        get_writer().call, lambda: OperationProgress.objects.get(pk=tracker.id)
+    )
+    assert saved.status == Status.COMPLETED
+    assert saved.current_item == 2

@@ -1,0 +1,11 @@
+"""URL configuration: admin, progress pages."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/progress/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("progress/", include("progress.urls")),
+]
