@@ -34,12 +34,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _close_progress_writer_connection(django_db_setup, django_db_blocker):
-    """The writer thread holds its own connection; close it before the test DB is dropped."""
+def _release_test_database(django_db_setup, django_db_blocker):
+    """Close the connections other threads hold (writer, sync_to_async) before the drop."""
     yield
+    from django.db import connection
+
     from progress import writer
 
-    if writer._writer is not None:
-        with django_db_blocker.unblock():
+    with django_db_blocker.unblock():
+        if writer._writer is not None:
             writer._writer.drain(timeout=5)
             writer._writer.close_connection()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

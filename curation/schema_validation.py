@@ -1,4 +1,4 @@
-"""Validate a curation's evidence dict against a schema definition, and the definition itself.
+r"""Validate a curation's evidence dict against a schema definition, and the definition itself.
 
 Schema definition format (a JSON-able dict)::
 
@@ -6,7 +6,7 @@ Schema definition format (a JSON-able dict)::
       "name": "ClinGen SOP v11", "version": "11",
       "fields": [
         {"name": "mondo_id", "type": "text", "required": True,
-         "pattern": "MONDO:\\\\d{7}", "example": "MONDO:0007739", "label": "Disease"},
+         "pattern": r"MONDO:\d{7}", "example": "MONDO:0007739", "label": "Disease"},
         {"name": "inheritance", "type": "select", "options": ["autosomal_dominant", ...]},
         {"name": "publications", "type": "list"},
         {"name": "publications[].pmid", "type": "pmid", "required": True},
@@ -49,7 +49,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeGuard
 
 from curation import scoring
 
@@ -145,7 +145,7 @@ def _field_errors(evidence: Mapping[str, Any], definition: Mapping[str, Any]) ->
     segments = _segments(str(definition.get("name", "")))
     if segments is None:
         return [f"schema field {definition.get('name')!r}: not a valid field path"]
-    check = CHECKS.get(definition.get("type"))
+    check = CHECKS.get(str(definition.get("type")))
     if check is None:
         return [f"schema field {definition.get('name')!r}: unknown type {definition.get('type')!r}"]
     for path, value in _lookup(evidence, segments, "", errors):
@@ -259,7 +259,7 @@ def _unknown_key_warnings(
     evidence: Mapping[str, Any], fields: list[Mapping[str, Any]], schema_name: str
 ) -> list[str]:
     """Return a warning for every evidence key the schema does not declare."""
-    declared = set()
+    declared: set[tuple[str, ...]] = set()
     for definition in fields:
         keys = tuple(key for key, _ in _segments(str(definition.get("name", ""))) or [])
         declared.update(keys[:end] for end in range(1, len(keys) + 1))
@@ -594,7 +594,7 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _is_text(value: Any) -> bool:
+def _is_text(value: Any) -> TypeGuard[str]:
     """Return whether value is a non-blank string."""
     return isinstance(value, str) and bool(value.strip())
 
