@@ -78,4 +78,6 @@ class DatabaseRelay:
 
     @database_sync_to_async
     def _changed_since(self, since: datetime) -> list[dict[str, Any]]:
-        return [operation_data(op) for op in OperationProgress.objects.filter(updated_at__gte=since)]
+        return [
+            operation_data(op) for op in OperationProgress.objects.filter(updated_at__gte=since)
+        ]

@@ -25,7 +25,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_LENGTH = 4000
 MAX_TRACEBACK_LENGTH = 20_000
+
+
+class Reporter(Protocol):
+    """What an operation needs from a tracker; lets a pipeline hand a stage a narrower view."""
+
+    id: int
+    metadata: dict[str, Any]
+
+    def update(self, current_item: int | None = None, **kwargs: Any) -> None: ...
+
+    def raise_if_cancelled(self) -> None: ...
 
 
 class OperationCancelled(Exception):
@@ -153,9 +164,7 @@ class ProgressTracker:
         if force or now - self._last_submit >= self._broadcast_interval:
             self._flush(must_write=force, wait=False, now=now)
 
-    def advance(
-        self, n: int = 1, *, added: int = 0, updated: int = 0, failed: int = 0
-    ) -> None:
+    def advance(self, n: int = 1, *, added: int = 0, updated: int = 0, failed: int = 0) -> None:
         """Add to the counters (tqdm-style); same throttling as update()."""
         self.update(
             self.current_item + n,

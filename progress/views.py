@@ -14,9 +14,7 @@ from progress.snapshots import snapshot_for
 @login_required
 def operation_list(request: HttpRequest) -> HttpResponse:
     """Active runs first, then recent finished ones; live over the WebSocket."""
-    return render(
-        request, "progress/list.html", {"initial": snapshot_for(request.user)}
-    )
+    return render(request, "progress/list.html", {"initial": snapshot_for(request.user)})
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels with auth and origin checks."""
+"""ASGI entry: HTTP through Django; WebSockets through Channels with auth and origin checks."""
 
 import os
 

@@ -17,7 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # The demo default is deliberately unsafe for production; check --deploy says so.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-demo-key-change-me-in-production")
+SECRET_KEY = env.str(
+    "DJANGO_SECRET_KEY", default="django-insecure-demo-key-change-me-in-production"
+)
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])

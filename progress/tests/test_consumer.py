@@ -37,7 +37,7 @@ async def test_anonymous_user_is_refused_with_4001():
 
 
 async def test_cross_origin_socket_is_refused(user):
-    communicator, accepted = await open_socket("/ws/progress/", user, origin="http://evil.example")
+    _communicator, accepted = await open_socket("/ws/progress/", user, origin="http://evil.example")
     assert not accepted
 
 

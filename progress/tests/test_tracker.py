@@ -130,22 +130,26 @@ def test_seq_rises_on_every_published_change(fast_progress, published):
 
 def test_progress_is_live_inside_the_callers_transaction(fast_progress, published):
     seen_from_outside = []
-    with pytest.raises(RuntimeError), transaction.atomic():
-        with track_operation("atomic", total_items=10) as tracker:
-            tracker.update(current_item=4, force=True)
-            get_writer().drain()
-            # Another connection (another thread) sees progress the caller has not committed.
-            def read_from_another_connection():
-                try:
-                    seen = OperationProgress.objects.get(pk=tracker.id).current_item
-                    seen_from_outside.append(seen)
-                finally:
-                    connection.close()
+    with (
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+        track_operation("atomic", total_items=10) as tracker,
+    ):
+        tracker.update(current_item=4, force=True)
+        get_writer().drain()
 
-            reader = threading.Thread(target=read_from_another_connection)
-            reader.start()
-            reader.join()
-            raise RuntimeError("scoring failed; rolling back")
+        # Another connection (another thread) sees progress the caller has not committed.
+        def read_from_another_connection():
+            try:
+                seen = OperationProgress.objects.get(pk=tracker.id).current_item
+                seen_from_outside.append(seen)
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=read_from_another_connection)
+        reader.start()
+        reader.join()
+        raise RuntimeError("scoring failed; rolling back")
     assert seen_from_outside == [4]
     saved = row(tracker)
     assert saved.status == Status.FAILED
@@ -160,7 +164,9 @@ def test_rolled_back_operation_never_broadcasts_completed(fast_progress, publish
     assert row(tracker).status == Status.FAILED
 
 
-def test_final_state_is_not_broadcast_before_the_table_holds_it(fast_progress, published, monkeypatch):
+def test_final_state_is_not_broadcast_before_the_table_holds_it(
+    fast_progress, published, monkeypatch
+):
     writer = get_writer()
     original = writer._write
     writes_failing = threading.Event()

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="progress_demo", help="Operation name.")
         parser.add_argument("--fail-at", type=int, default=None, help="Raise at this item.")
 
-    def handle(self, *args: Any, items: int, delay: float, name: str, fail_at: int | None,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, items: int, delay: float, name: str, fail_at: int | None, **options: Any
+    ) -> None:
         with track_operation(name, total_items=items) as tracker:
             self.stdout.write(f"operation {tracker.id}")
             self.stdout.flush()

@@ -1,0 +1,10 @@
+.PHONY: run test bench lint
+
+run:  ## set up and serve the demo (SQLite + in-memory layer unless DATABASE_URL/REDIS_URL)
+	scripts/run.sh
+
+test:  ## lint and run every test against local PostgreSQL and Redis
+	scripts/test.sh
+
+lint:
+	scripts/bootstrap.sh requirements-dev.txt && .venv/bin/ruff check . && .venv/bin/ruff format --check .

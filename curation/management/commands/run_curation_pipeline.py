@@ -1,0 +1,29 @@
+"""python manage.py run_curation_pipeline --scope NAME"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandParser
+
+from curation.management.scopes import required_scope
+from curation.pipeline import scope_pipeline
+from progress.commands import TrackedOperationCommand
+
+
+class Command(TrackedOperationCommand):
+    help = "Refresh, validate, score and summarise a scope as one staged operation."
+    operation_name = "curation_pipeline"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--scope", required=True, help="The scope to run.")
+        super().add_arguments(parser)
+
+    def handle(self, *args: Any, scope: str, **options: Any) -> None:
+        target = required_scope(scope)
+        operation, summary = self.run_tracked(
+            lambda tracker: scope_pipeline(scope=target, tracker=tracker, pace=options["pace"]),
+            metadata={"parameters": {"scope": scope}},
+            **options,
+        )
+        self.stdout.write(f"Pipeline {operation.pk} on {scope!r}: {summary}")

@@ -1,0 +1,71 @@
+"""python manage.py seed_demo: demo logins, the kidney-genetics scope, its genes and curations."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand
+
+from curation.demo import demo_curations, demo_scope
+from curation.gene_import import gene_import
+from progress.console import run_with_console
+
+CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "demo-credentials.txt"
+
+
+class Command(BaseCommand):
+    help = "Create the demo logins and seed the kidney-genetics scope from the panel files."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        password = self._password()
+        demo = self._user("demo", password, staff=True)
+        self._user("curator", password, staff=False)
+        scope = demo_scope()
+        if not scope.genes.exists():
+            for source in scope.sources:
+                run_with_console(
+                    "gene_import",
+                    lambda tracker, s=source: gene_import(
+                        path=Path(settings.BASE_DIR) / s, scope=scope, tracker=tracker
+                    ),
+                    stdout=self.stdout._out,
+                    user=demo,
+                    metadata={"parameters": {"path": source, "scope": scope.name}},
+                    bar=False,
+                )
+        created = demo_curations(scope)
+        self.stdout.write(
+            f"Scope {scope.name!r}: {scope.genes.count()} genes, "
+            f"{scope.curations.count()} curations ({created} new).\n"
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo logins: demo / {password} (staff, admin)   "
+                f"curator / {password} (own runs only)"
+            )
+        )
+
+    @staticmethod
+    def _password() -> str:
+        """One generated password, kept in var/ so sessions survive restarts."""
+        if CREDENTIALS_FILE.exists():
+            return CREDENTIALS_FILE.read_text().strip()
+        CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(9)
+        CREDENTIALS_FILE.write_text(password + "\n")
+        CREDENTIALS_FILE.chmod(0o600)
+        return password
+
+    @staticmethod
+    def _user(username: str, password: str, *, staff: bool) -> Any:
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = staff
+        user.set_password(password)
+        user.save()
+        user.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
+        return user

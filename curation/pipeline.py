@@ -1,0 +1,148 @@
+"""The curation pipeline: refresh a scope's genes, validate, score, then summarise.
+
+One tracked run with four weighted stages. Each stage reports into the run through a
+StageView, which offsets item positions and keeps the stage's own counters apart: the
+run's items_added/updated/failed are the sums over stages, and each stage's own counts
+are kept in metadata["stage_results"].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from curation.gene_files import read_rows
+from curation.gene_import import gene_import
+from curation.models import Curation, Scope
+from curation.scoring_run import curations_score
+from curation.validation_run import curations_validate
+from progress.tracker import ProgressTracker
+
+STAGES = [("import", 2.0), ("validate", 1.0), ("score", 1.0), ("summarise", 0.25)]
+COUNTERS = ("items_added", "items_updated", "items_failed")
+
+
+def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0) -> dict[str, Any]:
+    """Run the four stages as one tracked operation; returns the scope summary."""
+    tracker.set_stages(STAGES)
+    results = tracker.metadata.setdefault("stage_results", {})
+
+    tracker.start_stage("import", total_items=_count_source_rows(scope))
+    imported = {name: 0 for name in COUNTERS}
+    for source in scope.sources:
+        view = StageView(tracker, offset=tracker.current_item, label=Path(source).name)
+        result = gene_import(path=_resolve(source), scope=scope, tracker=view, pace=pace)
+        view.finish()
+        for name, value in zip(
+            COUNTERS, (result.added, result.updated, result.failed), strict=True
+        ):
+            imported[name] += value
+        _add_counts(tracker, added=result.added, updated=result.updated, failed=result.failed)
+    results["import"] = imported
+
+    tracker.start_stage("validate")
+    view = StageView(tracker, label="validate")
+    validation = curations_validate(scope=scope, tracker=view, pace=pace)
+    view.finish()
+    results["validate"] = validation
+    _add_counts(tracker, failed=validation["invalid"])
+
+    tracker.start_stage("score")
+    view = StageView(tracker, label="score")
+    classes = curations_score(scope=scope, tracker=view, pace=pace)
+    view.finish()
+    results["score"] = {
+        "updated": view.counts["items_updated"],
+        "failed": view.counts["items_failed"],
+    }
+    _add_counts(tracker, updated=view.counts["items_updated"], failed=view.counts["items_failed"])
+
+    tracker.start_stage("summarise", total_items=1)
+    summary = scope_summary(
+        scope, validation=validation, classes=classes, imported=imported["items_added"]
+    )
+    tracker.metadata["summary"] = summary
+    tracker.update(current_item=1, force=True)
+    return summary
+
+
+def scope_summary(
+    scope: Scope, *, validation: dict[str, int], classes: dict[str, int], imported: int
+) -> dict[str, Any]:
+    """Counts a curator wants after a run; stored on the scope and the run."""
+    summary = {
+        "genes": scope.genes.count(),
+        "genes_added": imported,
+        "curations": Curation.objects.filter(scope=scope).count(),
+        "invalid_curations": validation["invalid"],
+        "classifications": dict(sorted(classes.items())),
+        "summarised_at": timezone.now().isoformat(),
+    }
+    scope.summary = summary
+    scope.save(update_fields=["summary"])
+    return summary
+
+
+class StageView:
+    """A stage's view of the pipeline's tracker (satisfies progress.tracker.Reporter).
+
+    Item positions are offset into the stage's total; the stage's counters are kept
+    here instead of overwriting the run's; its metadata (row errors, reports) is merged
+    into the run's when the stage finishes.
+    """
+
+    def __init__(self, tracker: ProgressTracker, *, offset: int = 0, label: str) -> None:
+        self._tracker = tracker
+        self._offset = offset
+        self._label = label
+        self.id = tracker.id
+        self.metadata: dict[str, Any] = {}
+        self.counts = dict.fromkeys(COUNTERS, 0)
+        self._owns_total = offset == 0 and not tracker.total_items
+
+    def update(self, current_item: int | None = None, **kwargs: Any) -> None:
+        for name in COUNTERS:
+            if kwargs.get(name) is not None:
+                self.counts[name] = kwargs.pop(name)
+            kwargs.pop(name, None)
+        if not self._owns_total:
+            kwargs.pop("total_items", None)
+        if current_item is not None:
+            current_item += self._offset
+        self._tracker.update(current_item, **kwargs)
+
+    def raise_if_cancelled(self) -> None:
+        self._tracker.raise_if_cancelled()
+
+    def finish(self) -> None:
+        """Merge the stage's row errors and notes into the run's metadata."""
+        errors = self.metadata.pop("row_errors", [])
+        self.metadata.pop("row_errors_total", None)
+        run_errors = self._tracker.metadata.setdefault("row_errors", [])
+        run_errors += [{**e, "source": self._label} for e in errors]
+        self._tracker.metadata["row_errors_total"] = len(run_errors)
+        for key, value in self.metadata.items():
+            self._tracker.metadata[f"{self._label}_{key}" if key == "report_path" else key] = value
+
+
+def _add_counts(
+    tracker: ProgressTracker, *, added: int = 0, updated: int = 0, failed: int = 0
+) -> None:
+    tracker.update(
+        items_added=tracker.items_added + added,
+        items_updated=tracker.items_updated + updated,
+        items_failed=tracker.items_failed + failed,
+        force=True,
+    )
+
+
+def _count_source_rows(scope: Scope) -> int:
+    return sum(len(read_rows(_resolve(source))) for source in scope.sources)
+
+
+def _resolve(source: str) -> Path:
+    path = Path(source)
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path

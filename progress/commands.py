@@ -1,0 +1,58 @@
+"""A base class for management commands that launch a tracked operation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from progress.console import run_with_console
+from progress.models import OperationProgress, Status
+from progress.tracker import ProgressTracker
+
+
+class TrackedOperationCommand(BaseCommand):
+    """Runs one operation in the foreground with a terminal bar and a live page URL."""
+
+    operation_name = ""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--user", help="Username the run is attributed to (default: none).")
+        parser.add_argument(
+            "--pace",
+            type=float,
+            default=0.0,
+            help="Demo only: sleep this many seconds per item so a person can watch.",
+        )
+        parser.add_argument("--no-bar", action="store_true", help="Plain lines, no progress bar.")
+
+    def run_tracked(
+        self, work: Callable[[ProgressTracker], Any], *, metadata: dict[str, Any], **options: Any
+    ) -> tuple[OperationProgress, Any]:
+        try:
+            operation, result = run_with_console(
+                self.operation_name,
+                work,
+                stdout=self.stdout._out,
+                user=self.resolve_user(options.get("user")),
+                metadata=metadata,
+                bar=False if options.get("no_bar") else None,
+            )
+        except Exception as exc:  # the run is already marked failed with this message
+            raise CommandError(f"{self.operation_name} failed: {exc}") from exc
+        if operation.status == Status.CANCELLED:
+            raise CommandError(
+                f"Operation {operation.pk} was cancelled after {operation.current_item} items",
+                returncode=2,
+            )
+        return operation, result
+
+    def resolve_user(self, username: str | None) -> Any:
+        if not username:
+            return None
+        try:
+            return get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user {username!r}; create it or leave out --user") from None

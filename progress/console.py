@@ -1,0 +1,133 @@
+"""Run a tracked operation from a management command with a terminal progress bar.
+
+The operation runs in a worker thread; the command's main thread draws a tqdm bar
+from the same tracker state browsers see (plain lines when stdout is not a TTY).
+Ctrl-C asks the operation to stop at its next item boundary, so it ends `cancelled`
+with its counts instead of leaving a run stuck in "running".
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from django.conf import settings
+from tqdm import tqdm
+
+from progress.models import OperationProgress
+from progress.tracker import ProgressTracker, track_operation
+
+REFRESH_SECONDS = 0.1
+PLAIN_LINE_SECONDS = 2.0
+
+
+def live_url(operation_id: int) -> str:
+    """The URL of the run's live page."""
+    base = getattr(settings, "PROGRESS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return f"{base}/progress/{operation_id}/"
+
+
+def run_with_console(
+    operation_name: str,
+    work: Callable[[ProgressTracker], Any],
+    *,
+    stdout: TextIO = sys.stdout,
+    user: Any = None,
+    metadata: dict[str, Any] | None = None,
+    operation_id: int | None = None,
+    bar: bool | None = None,
+) -> tuple[OperationProgress, Any]:
+    """Track work(tracker) as one run; returns the finished row and work's result.
+
+    Exceptions from work propagate (the run is already marked failed).
+    """
+    started = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            with track_operation(
+                operation_name, user=user, metadata=metadata, operation_id=operation_id
+            ) as tracker:
+                holder["tracker"] = tracker
+                started.set()
+                holder["result"] = work(tracker)
+        except BaseException as exc:
+            holder["error"] = exc
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=target, name=f"operation-{operation_name}")
+    thread.start()
+    started.wait()
+    tracker = holder.get("tracker")
+    if tracker is not None:
+        stdout.write(f"Operation {tracker.id}: {operation_name}  live at {live_url(tracker.id)}\n")
+        stdout.flush()
+        show_bar = stdout.isatty() if bar is None else bar
+        _follow(thread, tracker, stdout, show_bar)
+    thread.join()
+    if "error" in holder:
+        raise holder["error"]
+    return OperationProgress.objects.get(pk=tracker.id), holder.get("result")
+
+
+def _follow(
+    thread: threading.Thread, tracker: ProgressTracker, out: TextIO, show_bar: bool
+) -> None:
+    """Draw the tracker's state until the worker finishes; Ctrl-C requests a cancel."""
+    progress_bar = tqdm(file=out, unit="item", dynamic_ncols=True) if show_bar else None
+    last_line, last_text = 0.0, ""
+    try:
+        while thread.is_alive():
+            try:
+                thread.join(REFRESH_SECONDS)
+            except KeyboardInterrupt:
+                out.write("\nCancelling at the next item boundary...\n")
+                tracker.cancel_requested = True
+            if progress_bar is not None:
+                _draw(progress_bar, tracker)
+            elif time.monotonic() - last_line >= PLAIN_LINE_SECONDS:
+                last_text = describe(tracker)
+                out.write(last_text + "\n")
+                out.flush()
+                last_line = time.monotonic()
+    finally:
+        if progress_bar is not None:
+            _draw(progress_bar, tracker)
+            progress_bar.close()
+    if describe(tracker) != last_text:
+        out.write(describe(tracker) + "\n")
+
+
+def _draw(progress_bar: tqdm, tracker: ProgressTracker) -> None:
+    if progress_bar.total != tracker.total_items:
+        progress_bar.reset(total=tracker.total_items)
+    progress_bar.n = tracker.current_item
+    progress_bar.set_description(_stage_label(tracker), refresh=False)
+    progress_bar.set_postfix(
+        added=tracker.items_added,
+        updated=tracker.items_updated,
+        failed=tracker.items_failed,
+        refresh=False,
+    )
+    progress_bar.refresh()
+
+
+def _stage_label(tracker: ProgressTracker) -> str:
+    stage = tracker.metadata.get("stage")
+    if stage:
+        return f"stage {stage['index']}/{stage['count']} {stage['name']}"
+    return tracker.current_operation or tracker.operation_name
+
+
+def describe(tracker: ProgressTracker) -> str:
+    """One plain line: status, stage, counts."""
+    total = "?" if tracker.total_items is None else tracker.total_items
+    return (
+        f"[{tracker.status}] {_stage_label(tracker)}: {tracker.current_item}/{total} "
+        f"added={tracker.items_added} updated={tracker.items_updated} failed={tracker.items_failed}"
+    )

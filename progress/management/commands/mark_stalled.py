@@ -1,0 +1,26 @@
+"""python manage.py mark_stalled [--timeout SECONDS]  (for cron)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from progress.publisher import get_publisher
+from progress.services import stalled_runs_mark
+
+
+class Command(BaseCommand):
+    help = "Mark running runs whose heartbeat stopped (older than STALL_TIMEOUT) as stalled."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--timeout", type=float, help="Seconds; default PROGRESS['STALL_TIMEOUT']."
+        )
+
+    def handle(self, *args: Any, timeout: float | None, **options: Any) -> None:
+        marked = stalled_runs_mark(timeout=timeout)
+        get_publisher().flush()
+        self.stdout.write(
+            f"Marked {len(marked)} run(s) stalled: {marked}" if marked else "No stalled runs."
+        )

@@ -1,0 +1,45 @@
+"""State changes made from outside a run's tracker (admin, API, commands, sweeps)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from progress import conf
+from progress.models import OperationProgress
+from progress.protocol import groups_for, layer_message
+from progress.publisher import get_publisher
+from progress.serializers import operation_data
+
+logger = logging.getLogger(__name__)
+
+
+def operation_broadcast(operation: OperationProgress) -> None:
+    """Send a run's current row to its watchers."""
+    data = operation_data(operation)
+    get_publisher().publish(groups_for(operation.pk, operation.created_by_id), layer_message(data))
+
+
+def operation_cancel(operation: OperationProgress) -> bool:
+    """Request a cancel: a queued run ends at once, a running one at its next item boundary."""
+    if not operation.request_cancel():
+        return False
+    operation_broadcast(operation)
+    return True
+
+
+def stalled_runs_mark(*, timeout: float | None = None) -> list[int]:
+    """Mark running runs whose heartbeat is older than STALL_TIMEOUT as stalled; returns ids."""
+    timeout = conf.get("STALL_TIMEOUT") if timeout is None else timeout
+    marked = []
+    for operation in OperationProgress.objects.stale(now=timezone.now(), timeout=timeout):
+        reason = (
+            f"No heartbeat for over {timeout:g}s (last at {operation.heartbeat_at}); "
+            "its process probably died. Re-run it to start again."
+        )
+        if operation.mark_stalled(reason=reason):
+            operation_broadcast(operation)
+            marked.append(operation.pk)
+            logger.warning("Run %s (%s) marked stalled", operation.pk, operation.operation_name)
+    return marked

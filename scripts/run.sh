@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The run command (make run): set up everything, serve under daphne, start a demo run.
+# Embedded default: SQLite + in-memory channel layer. Set DATABASE_URL / REDIS_URL to switch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements.txt
+py=.venv/bin/python
+host="${HOST:-127.0.0.1}"
+port="${PORT:-8000}"
+
+$py manage.py preflight
+$py manage.py migrate --no-input
+$py manage.py seed_demo
+$py manage.py collectstatic --no-input -v 0
+
+$py -m daphne -b "$host" -p "$port" progressproject.asgi:application &
+server=$!
+trap 'kill $server $demo 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+
+for _ in $(seq 1 50); do
+  (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break
+  sleep 0.2
+done
+echo
+echo "Serving on http://$host:$port/progress/  (Ctrl-C stops)"
+echo
+
+# A demo pipeline every couple of minutes, so an open page always has something moving.
+(
+  while kill -0 "$server" 2>/dev/null; do
+    $py manage.py run_curation_pipeline --scope kidney-genetics --user demo --pace 0.01 --no-bar || true
+    sleep 60
+  done
+) &
+demo=$!
+wait "$server"

@@ -1,0 +1,417 @@
+// ProgressClient: one WebSocket to /ws/progress/ (or /ws/progress/<id>/) that keeps a
+// store of runs current and survives restarts, sleeping laptops and flaky networks.
+// Every browser dependency (socket, timers, clock, window, document) can be injected,
+// so the reconnect flow is tested in Node with fakes.
+
+import {
+  applyMessage,
+  backoffDelay,
+  emptyStore,
+  HEARTBEAT_MS,
+  isStale,
+  resyncMessage,
+  STALE_MARGIN_MS,
+} from './state.js';
+
+export const CONNECTION_STATES = Object.freeze({
+  CONNECTING: 'connecting',
+  CONNECTED: 'connected',
+  RECONNECTING: 'reconnecting',
+  OFFLINE: 'offline',
+  REFUSED: 'refused',
+});
+
+// Close codes after which retrying cannot help; anything else is worth a reconnect.
+export const CLOSE_UNAUTHENTICATED = 4001;
+export const CLOSE_FORBIDDEN = 4003;
+export const REFUSALS = Object.freeze({
+  [CLOSE_UNAUTHENTICATED]: 'signed-out',
+  [CLOSE_FORBIDDEN]: 'forbidden',
+});
+
+// Proxies and load balancers drop sockets idle for 30-60 s; a ping every 25 s keeps
+// ours busy at 0.04 messages/s, far below the server's 20/s limit.
+export const PING_INTERVAL_MS = 25_000;
+// No frame at all this long after a ping means a half-open connection (a laptop that
+// slept, a NAT that forgot us): drop it and reconnect rather than wait for TCP.
+export const PONG_TIMEOUT_MS = 10_000;
+// How often running runs are checked for silence (see isStale).
+export const STALE_CHECK_INTERVAL_MS = 5_000;
+// Resyncs asked for in quick succession (several elements following runs at once)
+// are sent as one, after this short pause.
+export const RESYNC_BATCH_MS = 50;
+// A resync per second at most from staleness or follows; the server allows 20 msgs/s.
+export const RESYNC_MIN_GAP_MS = 1_000;
+
+const SOCKET_OPEN = 1; // WebSocket.OPEN, spelled out so fakes need not define it
+const NORMAL_CLOSURE = 1000;
+const ABNORMAL_CLOSURE = 1006;
+
+/** ws:// or wss:// URL of the progress endpoint on the page's own host. */
+export function defaultUrl(operationId, loc = globalThis.location) {
+  if (!loc) throw new Error('ProgressClient needs a url outside a browser page');
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  const path = operationId == null ? '/ws/progress/' : `/ws/progress/${encodeURIComponent(operationId)}/`;
+  return `${scheme}//${loc.host}${path}`;
+}
+
+export class ProgressClient {
+  /**
+   * @param {object} options
+   * @param {string} [options.url] WebSocket URL; derived from location by default.
+   * @param {number|string} [options.operationId] follow one run over /ws/progress/<id>/.
+   * @param {Array<object>} [options.initial] runs rendered into the page, shown at once.
+   * @param {Function} [options.WebSocketImpl] WebSocket constructor (tests pass a fake).
+   * @param {object} [options.clock] {now, setTimeout, clearTimeout, setInterval, clearInterval}.
+   * @param {Function} [options.random] for backoff jitter.
+   * @param {EventTarget} [options.window] receives 'online'/'offline'.
+   * @param {object} [options.document] has visibilityState and 'visibilitychange'.
+   * @param {object} [options.navigator] has onLine.
+   */
+  constructor({
+    url,
+    operationId,
+    initial = [],
+    WebSocketImpl = globalThis.WebSocket,
+    clock = defaultClock(),
+    random = Math.random,
+    window: win = globalThis.window,
+    document: doc = globalThis.document,
+    navigator: nav = globalThis.navigator,
+    heartbeatMs = HEARTBEAT_MS,
+    staleMarginMs = STALE_MARGIN_MS,
+  } = {}) {
+    this.operationId = operationId ?? null;
+    this.url = url ?? defaultUrl(this.operationId);
+    this._WebSocket = WebSocketImpl;
+    this._clock = clock;
+    this._random = random;
+    this._window = win;
+    this._document = doc;
+    this._navigator = nav;
+    this._staleOptions = { heartbeatMs, marginMs: staleMarginMs };
+
+    this._store = emptyStore();
+    this._listeners = new Set();
+    this._lastSeen = new Map(); // run id -> when this browser last heard of it (its clock)
+    this._follow = new Set();
+    this._state = CONNECTION_STATES.OFFLINE;
+    this._refusal = null;
+    this._lastError = null;
+
+    this._socket = null;
+    this._wanted = false; // connect() called and disconnect() not since
+    this._everConnected = false;
+    this._attempt = 0;
+    this._timers = {};
+    this._lastResyncAt = -Infinity;
+    this._awaitingPongSince = null;
+
+    this._onWake = () => this._wake();
+    this._onVisibility = () => {
+      if (this._document?.visibilityState !== 'hidden') this._wake();
+    };
+    this._onOffline = () => {
+      if (this._socket?.readyState !== SOCKET_OPEN && this._state !== CONNECTION_STATES.REFUSED) {
+        this._setState(CONNECTION_STATES.OFFLINE);
+      }
+    };
+
+    if (initial.length) this._apply({ type: 'snapshot', operations: initial });
+  }
+
+  /** connecting | connected | reconnecting | offline | refused */
+  get state() {
+    return this._state;
+  }
+
+  /** Why the server refused us: 'signed-out' (4001), 'forbidden' (4003) or null. */
+  get refusal() {
+    return this._refusal;
+  }
+
+  /** The last {"type": "error"} message from the server, or null. */
+  get lastError() {
+    return this._lastError;
+  }
+
+  /** The current store: a frozen object of runs keyed by id. */
+  get store() {
+    return this._store;
+  }
+
+  getOperation(id) {
+    return this._store[String(id)] ?? null;
+  }
+
+  operations() {
+    return Object.values(this._store);
+  }
+
+  /**
+   * Call back with (store, changedIds, connectionState) on every change of runs or of
+   * the connection; once at once with every held id, so late subscribers start complete.
+   * Returns the unsubscribe function.
+   */
+  subscribe(callback) {
+    this._listeners.add(callback);
+    this._call(callback, this.operations().map((op) => op.id));
+    return () => this._listeners.delete(callback);
+  }
+
+  /** Keep a run in the store even if the server's snapshot leaves it out (old runs). */
+  follow(id) {
+    const numeric = Number(id);
+    if (!Number.isInteger(numeric) || this._follow.has(numeric)) return;
+    this._follow.add(numeric);
+    if (this.getOperation(numeric) == null) this._scheduleResync();
+  }
+
+  /** Ask the server for everything newer than what is held (coalesced, rate-limited). */
+  requestResync() {
+    this._scheduleResync();
+  }
+
+  connect() {
+    if (this._wanted) return this;
+    this._wanted = true;
+    this._window?.addEventListener?.('online', this._onWake);
+    this._window?.addEventListener?.('offline', this._onOffline);
+    this._document?.addEventListener?.('visibilitychange', this._onVisibility);
+    this._open();
+    return this;
+  }
+
+  disconnect() {
+    this._wanted = false;
+    this._window?.removeEventListener?.('online', this._onWake);
+    this._window?.removeEventListener?.('offline', this._onOffline);
+    this._document?.removeEventListener?.('visibilitychange', this._onVisibility);
+    this._clearAllTimers();
+    const socket = this._socket;
+    this._socket = null;
+    if (socket) {
+      detach(socket);
+      socket.close(NORMAL_CLOSURE);
+    }
+    this._setState(CONNECTION_STATES.OFFLINE);
+  }
+
+  // --- connection lifecycle -------------------------------------------------------
+
+  _open() {
+    this._clearTimer('reconnect');
+    if (!this._everConnected && this._attempt === 0) this._setState(CONNECTION_STATES.CONNECTING);
+    let socket;
+    try {
+      socket = new this._WebSocket(this.url);
+    } catch (error) {
+      // A malformed URL or a blocked scheme throws synchronously; treat it like a drop.
+      console.warn('progress: could not open WebSocket', error);
+      this._handleClose(null, { code: ABNORMAL_CLOSURE });
+      return;
+    }
+    this._socket = socket;
+    socket.onopen = () => this._handleOpen(socket);
+    socket.onmessage = (event) => this._handleMessage(socket, event);
+    socket.onclose = (event) => this._handleClose(socket, event);
+    socket.onerror = () => {}; // a close event always follows; it carries the code
+  }
+
+  _handleOpen(socket) {
+    if (socket !== this._socket) return;
+    this._refusal = null;
+    this._lastResyncAt = -Infinity;
+    this._awaitingPongSince = null;
+    const reconnected = this._everConnected;
+    this._everConnected = true;
+    this._setState(CONNECTION_STATES.CONNECTED);
+    // The snapshot covers active and recent runs; the resync also covers runs held
+    // that fell out of it and anything that changed while we were away.
+    if (reconnected) this._sendResync();
+    this._setInterval('ping', () => this._ping(), PING_INTERVAL_MS);
+    this._setInterval('stale', () => this._checkStale(), STALE_CHECK_INTERVAL_MS);
+  }
+
+  _handleMessage(socket, event) {
+    if (socket !== this._socket) return;
+    this._awaitingPongSince = null; // any frame proves the connection is alive
+    this._clearTimer('pong');
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      return; // not ours to crash on; the server only sends JSON
+    }
+    if (msg?.type === 'pong') return;
+    if (msg?.type === 'error') {
+      this._lastError = String(msg.message ?? '');
+      console.warn('progress: server said:', this._lastError);
+      return;
+    }
+    if (msg?.type === 'snapshot') {
+      // A served snapshot means the server is healthy again: restart the backoff.
+      this._attempt = 0;
+      if ([...this._follow].some((id) => this.getOperation(id) == null)) this._scheduleResync();
+    }
+    this._apply(msg);
+  }
+
+  _handleClose(socket, event) {
+    if (socket !== null && socket !== this._socket) return;
+    if (socket) detach(socket);
+    this._socket = null;
+    this._clearAllTimers();
+    if (!this._wanted) return;
+    const refusal = REFUSALS[event?.code];
+    if (refusal) {
+      // Signed out or not allowed: retrying on a timer would only hammer the server.
+      this._refusal = refusal;
+      this._setState(CONNECTION_STATES.REFUSED);
+      return;
+    }
+    const delay = backoffDelay(this._attempt, { random: this._random });
+    this._attempt += 1;
+    this._setState(this._isOffline() ? CONNECTION_STATES.OFFLINE : CONNECTION_STATES.RECONNECTING);
+    this._setTimeout('reconnect', () => this._open(), delay);
+  }
+
+  /** Back to the page or back online: reconnect now instead of waiting out a backoff. */
+  _wake() {
+    if (!this._wanted) return;
+    if (this._socket) {
+      // Timers are throttled in background tabs; catch up on anything silent.
+      if (this._socket.readyState === SOCKET_OPEN) this._checkStale();
+      return;
+    }
+    // Also after a refusal: the user may have signed in again in another tab. This is
+    // one attempt per user action, not a retry loop.
+    this._open();
+  }
+
+  _isOffline() {
+    return this._navigator?.onLine === false;
+  }
+
+  // --- messages -------------------------------------------------------------------
+
+  _apply(msg) {
+    const { store, changed } = applyMessage(this._store, msg);
+    if (changed.length === 0) return;
+    this._store = store;
+    const now = this._clock.now();
+    for (const id of changed) this._lastSeen.set(id, now);
+    this._notify(changed);
+  }
+
+  _send(msg) {
+    if (this._socket?.readyState !== SOCKET_OPEN) return false;
+    this._socket.send(JSON.stringify(msg));
+    return true;
+  }
+
+  _sendResync() {
+    if (this._send(resyncMessage(this._store, { follow: [...this._follow] }))) {
+      this._lastResyncAt = this._clock.now();
+    }
+  }
+
+  _scheduleResync() {
+    if (this._timers.resync != null) return;
+    const wait = Math.max(RESYNC_BATCH_MS, this._lastResyncAt + RESYNC_MIN_GAP_MS - this._clock.now());
+    this._setTimeout('resync', () => this._sendResync(), wait);
+  }
+
+  _ping() {
+    if (!this._send({ type: 'ping' })) return;
+    this._awaitingPongSince = this._clock.now();
+    this._setTimeout('pong', () => this._dropDeadSocket(), PONG_TIMEOUT_MS);
+  }
+
+  _dropDeadSocket() {
+    const socket = this._socket;
+    if (!socket || this._awaitingPongSince == null) return;
+    // Do not wait for the browser's own close event: on a dead link it can take minutes.
+    detach(socket);
+    socket.close(NORMAL_CLOSURE);
+    this._handleClose(socket, { code: ABNORMAL_CLOSURE });
+  }
+
+  _checkStale() {
+    const now = this._clock.now();
+    let stale = false;
+    for (const op of this.operations()) {
+      const lastSeenMs = this._lastSeen.get(op.id) ?? now;
+      if (isStale(op, now, { ...this._staleOptions, lastSeenMs })) {
+        // Count the question as contact, so a run busy in one long item is asked
+        // about once per heartbeat interval, not on every check.
+        this._lastSeen.set(op.id, now);
+        stale = true;
+      }
+    }
+    if (stale) this._scheduleResync();
+  }
+
+  // --- listeners and timers -------------------------------------------------------
+
+  _setState(state) {
+    if (state === this._state) return;
+    this._state = state;
+    this._notify([]);
+  }
+
+  _notify(changed) {
+    for (const callback of [...this._listeners]) this._call(callback, changed);
+  }
+
+  _call(callback, changed) {
+    try {
+      callback(this._store, changed, this._state);
+    } catch (error) {
+      // One broken view must not stop the others from updating.
+      console.error('progress: subscriber failed', error);
+    }
+  }
+
+  _setTimeout(name, fn, ms) {
+    this._clearTimer(name);
+    this._timers[name] = {
+      id: this._clock.setTimeout(() => {
+        delete this._timers[name];
+        fn();
+      }, ms),
+      interval: false,
+    };
+  }
+
+  _setInterval(name, fn, ms) {
+    this._clearTimer(name);
+    this._timers[name] = { id: this._clock.setInterval(fn, ms), interval: true };
+  }
+
+  _clearTimer(name) {
+    const timer = this._timers[name];
+    if (!timer) return;
+    if (timer.interval) this._clock.clearInterval(timer.id);
+    else this._clock.clearTimeout(timer.id);
+    delete this._timers[name];
+  }
+
+  _clearAllTimers() {
+    for (const name of Object.keys(this._timers)) this._clearTimer(name);
+  }
+}
+
+function detach(socket) {
+  socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+}
+
+function defaultClock() {
+  return {
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+    clearTimeout: (id) => globalThis.clearTimeout(id),
+    setInterval: (fn, ms) => globalThis.setInterval(fn, ms),
+    clearInterval: (id) => globalThis.clearInterval(id),
+  };
+}

@@ -1,0 +1,154 @@
+// The client's model of runs and its timing rules, as pure functions.
+// No DOM, no WebSocket, no clock: everything the browser or a test needs is passed in,
+// which is what lets client.js, the pages and Node's test runner share it.
+
+export * from './format.js';
+
+export const ACTIVE_STATUSES = Object.freeze(['queued', 'running']);
+export const FINAL_STATUSES = Object.freeze(['completed', 'failed', 'cancelled', 'stalled']);
+
+// Server -> client message types that carry one run in `data`.
+export const EVENT_TYPES = Object.freeze([
+  'progress_update',
+  'task_completed',
+  'task_failed',
+  'task_cancelled',
+  'task_stalled',
+]);
+// Server -> client message types that carry a list of runs in `operations`.
+export const LIST_TYPES = Object.freeze(['snapshot', 'resync']);
+
+// The server refuses a resync naming more runs than this (PROGRESS["MAX_RESYNC_IDS"]).
+export const MAX_RESYNC_IDS = 1000;
+// A seq lower than any real one: asks the server for a run the client does not hold yet.
+export const UNKNOWN_SEQ = -1;
+
+// The server beats a running run's heartbeat this often (PROGRESS["HEARTBEAT_INTERVAL"]).
+export const HEARTBEAT_MS = 10_000;
+// Slack on top of the heartbeat before a silent run counts as stale: network and
+// broadcast throttling add delay, and a resync for a healthy run is wasted traffic.
+export const STALE_MARGIN_MS = 5_000;
+
+export const BACKOFF_BASE_MS = 500;
+export const BACKOFF_MAX_MS = 20_000;
+
+/** True for queued and running runs. */
+export function isActive(op) {
+  return ACTIVE_STATUSES.includes(op?.status);
+}
+
+/** The empty store: a frozen object of runs keyed by id (as a string). */
+export function emptyStore() {
+  return Object.freeze({});
+}
+
+/**
+ * Apply one server message to the store.
+ *
+ * Returns {store, changed}: a new store object when anything changed (the old one is
+ * never mutated, so subscribers can compare by identity) and the numeric ids that did.
+ * A run is replaced only by a strictly greater seq, so duplicates and late arrivals
+ * (a broadcast overtaken by a resync answer) are ignored. Snapshots and resync answers
+ * merge: runs they do not mention are kept, since a snapshot only lists active and
+ * recent runs and a resync only lists what is newer.
+ */
+export function applyMessage(store, msg) {
+  if (msg == null || typeof msg !== 'object') return { store, changed: [] };
+  if (LIST_TYPES.includes(msg.type)) {
+    return mergeOperations(store, Array.isArray(msg.operations) ? msg.operations : []);
+  }
+  if (EVENT_TYPES.includes(msg.type)) return mergeOperations(store, [msg.data]);
+  return { store, changed: [] };
+}
+
+/** Merge runs into the store by seq; see applyMessage. */
+export function mergeOperations(store, operations) {
+  let next = null;
+  const changed = [];
+  for (const op of operations) {
+    if (!isOperation(op)) continue;
+    const key = String(op.id);
+    const held = (next ?? store)[key];
+    if (held && held.seq >= op.seq) continue;
+    next ??= { ...store };
+    next[key] = Object.freeze(op);
+    if (!changed.includes(op.id)) changed.push(op.id);
+  }
+  return next ? { store: Object.freeze(next), changed } : { store, changed };
+}
+
+function isOperation(op) {
+  return (
+    op != null &&
+    typeof op === 'object' &&
+    Number.isInteger(op.id) &&
+    typeof op.seq === 'number' &&
+    Number.isFinite(op.seq)
+  );
+}
+
+/**
+ * The resync request for everything held: {"type": "resync", "since": {"<id>": seq}}.
+ *
+ * `follow` names runs wanted but not held (a <progress-operation> for an old run); they
+ * are asked for with UNKNOWN_SEQ so the server sends them whole. When more runs are held
+ * than the server accepts, followed and active runs go first, then the newest.
+ */
+export function resyncMessage(store, { follow = [], limit = MAX_RESYNC_IDS } = {}) {
+  const since = {};
+  let count = 0;
+  const add = (id, seq) => {
+    const key = String(id);
+    if (count >= limit || key in since) return;
+    since[key] = seq;
+    count += 1;
+  };
+  for (const id of follow) add(id, store[String(id)]?.seq ?? UNKNOWN_SEQ);
+  const held = Object.values(store).sort(
+    (a, b) => Number(isActive(b)) - Number(isActive(a)) || b.id - a.id,
+  );
+  for (const op of held) add(op.id, op.seq);
+  return { type: 'resync', since };
+}
+
+/**
+ * Delay before reconnect attempt number `attempt` (0 for the first): "full jitter",
+ * uniformly random in [0, min(max, base * 2^attempt)), so a server restart is not met
+ * by every browser at the same instant. Never gives up: any attempt yields a delay.
+ */
+export function backoffDelay(
+  attempt,
+  { base = BACKOFF_BASE_MS, max = BACKOFF_MAX_MS, random = Math.random } = {},
+) {
+  return random() * backoffCeiling(attempt, { base, max });
+}
+
+/** The upper bound of backoffDelay for an attempt. */
+export function backoffCeiling(attempt, { base = BACKOFF_BASE_MS, max = BACKOFF_MAX_MS } = {}) {
+  const n = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
+  // 2 ** n overflows to Infinity for large n; min() still gives max, never NaN.
+  return Math.min(max, base * 2 ** n);
+}
+
+/**
+ * Whether a running run has been silent long enough to ask the server about it.
+ *
+ * The server beats heartbeats into the database without broadcasting them, so silence
+ * means either a long item or a lost broadcast; a resync tells which. `lastSeenMs` is
+ * when this browser last heard of the run, on its own clock; without it the server's
+ * heartbeat_at/updated_at are used, which is only as good as the two clocks agree.
+ */
+export function isStale(
+  op,
+  nowMs,
+  { heartbeatMs = HEARTBEAT_MS, marginMs = STALE_MARGIN_MS, lastSeenMs } = {},
+) {
+  if (op?.status !== 'running') return false;
+  let reference = lastSeenMs;
+  if (reference == null) {
+    const times = [op.heartbeat_at, op.updated_at].map((t) => Date.parse(t ?? '')).filter(Number.isFinite);
+    if (times.length === 0) return true;
+    reference = Math.max(...times);
+  }
+  return nowMs - reference > heartbeatMs + marginMs;
+}

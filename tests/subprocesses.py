@@ -1,0 +1,38 @@
+"""Run project processes (commands, daphne) against the test database, for cross-process tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """DATABASE_URL pointing at the test database pytest-django created."""
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    return urlunparse(parsed._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def project_env(*, redis: bool, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": test_database_url(), **extra}
+    if not redis:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def manage(*args: str, redis: bool, **extra: str) -> subprocess.Popen[str]:
+    """Start `manage.py args...` in a new process; stdout is piped."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=project_env(redis=redis, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
