@@ -8,6 +8,7 @@ with its counts instead of leaving a run stuck in "running".
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -45,6 +46,7 @@ def run_with_console(
     Exceptions from work propagate (the run is already marked failed).
     """
     started = threading.Event()
+    interrupted = threading.Event()
     holder: dict[str, Any] = {}
 
     def target() -> None:
@@ -53,6 +55,7 @@ def run_with_console(
                 operation_name, user=user, metadata=metadata, operation_id=operation_id
             ) as tracker:
                 holder["tracker"] = tracker
+                tracker.cancel_requested = tracker.cancel_requested or interrupted.is_set()
                 started.set()
                 holder["result"] = work(tracker)
         except BaseException as exc:
@@ -60,16 +63,33 @@ def run_with_console(
         finally:
             started.set()
 
-    thread = threading.Thread(target=target, name=f"operation-{operation_name}")
-    thread.start()
-    started.wait()
-    tracker = holder.get("tracker")
-    if tracker is not None:
-        stdout.write(f"Operation {tracker.id}: {operation_name}  live at {live_url(tracker.id)}\n")
-        stdout.flush()
-        show_bar = stdout.isatty() if bar is None else bar
-        _follow(thread, tracker, stdout, show_bar)
-    thread.join()
+    def on_interrupt(signum: int, frame: Any) -> None:
+        # First Ctrl-C: stop at the next item boundary. A second one exits at once.
+        interrupted.set()
+        if "tracker" in holder:
+            holder["tracker"].cancel_requested = True
+        stdout.write("\nCancelling at the next item boundary (Ctrl-C again to abort)...\n")
+        signal.signal(signal.SIGINT, previous_handler)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.getsignal(signal.SIGINT)
+    if in_main_thread:
+        signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        thread = threading.Thread(target=target, name=f"operation-{operation_name}")
+        thread.start()
+        started.wait()
+        tracker = holder.get("tracker")
+        if tracker is not None:
+            stdout.write(
+                f"Operation {tracker.id}: {operation_name}  live at {live_url(tracker.id)}\n"
+            )
+            stdout.flush()
+            _follow(thread, tracker, stdout, stdout.isatty() if bar is None else bar)
+        thread.join()
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous_handler)
     if "error" in holder:
         raise holder["error"]
     return OperationProgress.objects.get(pk=tracker.id), holder.get("result")
@@ -78,16 +98,12 @@ def run_with_console(
 def _follow(
     thread: threading.Thread, tracker: ProgressTracker, out: TextIO, show_bar: bool
 ) -> None:
-    """Draw the tracker's state until the worker finishes; Ctrl-C requests a cancel."""
+    """Draw the tracker's state until the worker finishes."""
     progress_bar = tqdm(file=out, unit="item", dynamic_ncols=True) if show_bar else None
     last_line, last_text = 0.0, ""
     try:
         while thread.is_alive():
-            try:
-                thread.join(REFRESH_SECONDS)
-            except KeyboardInterrupt:
-                out.write("\nCancelling at the next item boundary...\n")
-                tracker.cancel_requested = True
+            thread.join(REFRESH_SECONDS)
             if progress_bar is not None:
                 _draw(progress_bar, tracker)
             elif time.monotonic() - last_line >= PLAIN_LINE_SECONDS:

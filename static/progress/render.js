@@ -292,16 +292,38 @@ export function createRunCard(doc, { tag = 'article', href = detailUrl } = {}) {
   return { root, update };
 }
 
-/** Keep a connection indicator element in step with a client. Returns unsubscribe. */
+/**
+ * Keep the page's connection indicator (and, when the server refuses us, its alert
+ * explaining why) in step with a client. Returns unsubscribe.
+ */
 export function bindConnectionIndicator(node, client) {
   if (!node) return () => {};
+  const doc = node.ownerDocument;
+  const alert = doc.querySelector('[data-connection-alert]');
   setHidden(node, false);
   return client.subscribe((_store, _changed, state) => {
+    const refusal = state === 'refused' ? client.refusal : null;
     setAttr(node, 'data-connection-state', state);
-    setAttr(node, 'data-refusal', state === 'refused' ? client.refusal : null);
+    setAttr(node, 'data-refusal', refusal);
     const label = node.querySelector('[data-connection-label]') ?? node;
     setText(label, connectionText(state, client.refusal));
+    if (alert) renderRefusal(doc, alert, refusal);
   });
+}
+
+function renderRefusal(doc, alert, refusal) {
+  setHidden(alert, !refusal);
+  if (!refusal || alert.dataset.refusal === refusal) return;
+  alert.dataset.refusal = refusal;
+  if (refusal === 'signed-out') {
+    const next = encodeURIComponent(doc.location?.pathname ?? '/');
+    const href = `${alert.dataset.loginUrl || '/admin/login/'}?next=${next}`;
+    alert.replaceChildren(
+      h(doc, 'p', {}, 'You have been signed out, so updates have stopped. ', h(doc, 'a', { href }, 'Sign in again')),
+    );
+  } else {
+    alert.replaceChildren(h(doc, 'p', {}, 'You are not allowed to follow this live any more; updates have stopped.'));
+  }
 }
 
 /** Parse a {{ value|json_script:"id" }} block; null when missing or broken. */
