@@ -66,7 +66,7 @@ async def test_import_genes_command_streams_progress_to_a_websocket():
 
 async def test_pipeline_command_reports_each_stage():
     scope = await asyncio.to_thread(seeded_scope)
-    messages, out = await watch("run_curation_pipeline", "--scope", scope.name)
+    messages, _out = await watch("run_curation_pipeline", "--scope", scope.name)
     stages = [m["data"]["metadata"].get("stage") for m in messages]
     seen = [s["name"] for s in stages if s]
     assert [name for i, name in enumerate(seen) if i == 0 or seen[i - 1] != name] == [
@@ -87,14 +87,14 @@ async def test_pipeline_command_reports_each_stage():
 async def test_validate_and_score_commands_count_invalid_records_without_crashing():
     await asyncio.to_thread(seeded_scope)
     invalid = await asyncio.to_thread(plant_invalid_curation)
-    messages, out = await watch("validate_schemas")
+    messages, _out = await watch("validate_schemas")
     final = messages[-1]["data"]
     assert final["status"] == "completed"
     assert final["items_failed"] >= 1
     reasons = {e["line"]: e["reason"] for e in final["metadata"]["row_errors"]}
     assert "contradictory_description: required" in reasons[invalid]
 
-    messages, out = await watch("calculate_scores", "--scope", "kidney-genetics")
+    messages, _out = await watch("calculate_scores", "--scope", "kidney-genetics")
     final = messages[-1]["data"]
     total = await asyncio.to_thread(Curation.objects.count)
     assert (final["status"], final["current_item"]) == ("completed", total)
@@ -119,7 +119,7 @@ def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_
         time.sleep(0.05)
     run = OperationProgress.objects.get(status=Status.RUNNING)
     call_command("cancel_operation", str(run.pk))
-    out, err = process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     assert process.returncode == 2, err
     run.refresh_from_db()
     assert run.status == Status.CANCELLED

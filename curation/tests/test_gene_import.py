@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +75,7 @@ def test_a_second_panel_adds_new_genes_and_updates_shared_ones():
 
 
 def test_planted_bad_rows_fail_with_line_and_reason_and_valid_rows_still_import():
-    result, run = tracked_import(DATA / "planted_bad_rows.csv")
+    _result, run = tracked_import(DATA / "planted_bad_rows.csv")
     assert set(Gene.objects.values_list("hgnc_id", flat=True)) == {
         "HGNC:9008",
         "HGNC:9009",
@@ -89,9 +90,9 @@ def test_planted_bad_rows_fail_with_line_and_reason_and_valid_rows_still_import(
         7: "Symbol 'PKD1' already belongs to HGNC:9008, not HGNC:12345; check the id or the symbol",
     }
     assert run.metadata["row_errors_total"] == 4
-    report = run.metadata["report_path"]
-    assert open(report).read().splitlines()[0] == "line,value,reason"
-    assert len(open(report).read().splitlines()) == 5
+    report = Path(run.metadata["report_path"]).read_text().splitlines()
+    assert report[0] == "line,value,reason"
+    assert len(report) == 5
 
 
 def test_bare_digit_ids_in_a_headerless_tsv_are_normalised():
