@@ -8,7 +8,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from progress.console import run_with_console
+from progress import pipelines
+from progress.console import live_url, run_with_console
+from progress.launch import operation_enqueue
 from progress.models import OperationProgress, Status
 from progress.tracker import ProgressTracker
 
@@ -27,6 +29,24 @@ class TrackedOperationCommand(BaseCommand):
             help="Demo only: sleep this many seconds per item so a person can watch.",
         )
         parser.add_argument("--no-bar", action="store_true", help="Plain lines, no progress bar.")
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="Hand the run to the task backend (TASKS_BACKEND) and print its id.",
+        )
+
+    def enqueue(self, parameters: dict[str, Any], **options: Any) -> OperationProgress:
+        """Queue the run on the task backend instead of running it here."""
+        operation = operation_enqueue(
+            pipelines.get(self.operation_name),
+            parameters=parameters,
+            user=self.resolve_user(options.get("user")),
+        )
+        self.stdout.write(
+            f"Operation {operation.pk}: {self.operation_name} queued "
+            f"(task {operation.task_result_id})  live at {live_url(operation.pk)}"
+        )
+        return operation
 
     def run_tracked(
         self, work: Callable[[ProgressTracker], Any], *, metadata: dict[str, Any], **options: Any

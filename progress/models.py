@@ -126,7 +126,10 @@ class OperationProgress(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="op_status_heartbeat_idx"),
             models.Index(fields=["updated_at"], name="op_updated_idx"),
         ]
-        permissions = [("start_pipeline", "Can start pipelines")]
+        permissions = [
+            ("start_pipeline", "Can start pipelines"),
+            ("cancel_any_operation", "Can cancel anyone's runs"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.operation_name} #{self.pk} ({self.status})"

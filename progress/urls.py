@@ -1,4 +1,4 @@
-"""HTTP routes of the progress app."""
+"""HTTP routes of the progress pages."""
 
 from django.urls import path
 
@@ -9,4 +9,6 @@ app_name = "progress"
 urlpatterns = [
     path("", views.operation_list, name="list"),
     path("<int:operation_id>/", views.operation_detail, name="detail"),
+    path("<int:operation_id>/cancel/", views.operation_cancel_view, name="cancel"),
+    path("pipelines/<slug:name>/start/", views.pipeline_start_view, name="start"),
 ]

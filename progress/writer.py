@@ -250,12 +250,14 @@ class ProgressWriter:
     def _poll_cancel_requests(self, ids: list[int]) -> None:
         try:
             rows = OperationProgress.objects.filter(pk__in=ids).values_list(
-                "pk", "status", "cancel_requested_at"
+                "pk", "status", "cancel_requested_at", "task_result_id"
             )
-            for run_id, status, cancel_requested_at in rows:
+            for run_id, status, cancel_requested_at, task_result_id in rows:
                 tracker = self._trackers.get(run_id)
                 if tracker is None:
                     continue
+                # An enqueue records the task id after a fast worker may have attached.
+                tracker._task_result_id = task_result_id
                 if status not in ACTIVE_STATUSES:
                     tracker._finished_elsewhere()
                 elif cancel_requested_at is not None:

@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_tasks_db",
     "progress",
     "curation",
 ]
@@ -111,6 +114,31 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Django Tasks. "local": a thread pool inside the serving process (no services needed).
+# "db": django-tasks-db; run `manage.py db_worker` processes (any number, any machine).
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="local")
+TASK_BACKENDS = {
+    "local": {
+        "BACKEND": "django_tasks_local.ThreadPoolBackend",
+        "OPTIONS": {"MAX_WORKERS": env.int("TASKS_MAX_WORKERS", default=4)},
+    },
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"},
+}
+if TASKS_BACKEND not in TASK_BACKENDS:
+    raise environ.ImproperlyConfigured(
+        f"TASKS_BACKEND={TASKS_BACKEND!r}; use one of {', '.join(TASK_BACKENDS)}"
+    )
+TASKS = {"default": TASK_BACKENDS[TASKS_BACKEND]}
+
+# Uploaded gene files wait here until their import task reads them.
+UPLOAD_DIR = env.path("UPLOAD_DIR", default=BASE_DIR / "var" / "uploads")
+MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Where commands say a run's live page is.
+PROGRESS_SITE_URL = env.str("PROGRESS_SITE_URL", default="http://127.0.0.1:8000")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -128,7 +156,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/progress/"
 
 REST_FRAMEWORK = {
@@ -139,6 +167,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "progress.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Progress API",
+    "DESCRIPTION": "Launch pipelines and follow their runs. Live updates: ws/progress/.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Progress tracking; defaults and their meaning live in progress/conf.py.

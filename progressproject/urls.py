@@ -8,4 +8,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/progress/", permanent=False)),
     path("admin/", admin.site.urls),
     path("progress/", include("progress.urls")),
+    path("api/v1/", include("progress.api_urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
 ]

@@ -95,7 +95,9 @@ export class ProgressClient {
     this._listeners = new Set();
     this._lastSeen = new Map(); // run id -> when this browser last heard of it (its clock)
     this._follow = new Set();
-    this._state = CONNECTION_STATES.OFFLINE;
+    // 'connecting' from the start: a page shows "connecting…" until the socket opens,
+    // never a flash of "offline" before connect() runs.
+    this._state = CONNECTION_STATES.CONNECTING;
     this._refusal = null;
     this._lastError = null;
 

@@ -28,8 +28,12 @@ class Command(TrackedOperationCommand):
             raise CommandError(
                 f"{path} is not a file; give the path of a CSV, TSV or JSON gene list"
             )
+        parameters = {"file": str(path.resolve()), "scope": scope, "format": fmt}
+        if options["enqueue"]:
+            self.enqueue(parameters, **options)
+            return
         target, _ = Scope.objects.get_or_create(name=scope)
-        metadata = {"parameters": {"path": str(path), "scope": scope, "format": fmt}}
+        metadata = {"pipeline": self.operation_name, "parameters": parameters}
         operation, result = self.run_tracked(
             lambda tracker: gene_import(
                 path=path, scope=target, tracker=tracker, fmt=fmt, pace=options["pace"]

@@ -21,9 +21,12 @@ class Command(TrackedOperationCommand):
 
     def handle(self, *args: Any, scope: str, **options: Any) -> None:
         target = required_scope(scope)
+        if options["enqueue"]:
+            self.enqueue({"scope": scope}, **options)
+            return
         operation, summary = self.run_tracked(
             lambda tracker: scope_pipeline(scope=target, tracker=tracker, pace=options["pace"]),
-            metadata={"parameters": {"scope": scope}},
+            metadata={"pipeline": self.operation_name, "parameters": {"scope": scope}},
             **options,
         )
         self.stdout.write(f"Pipeline {operation.pk} on {scope!r}: {summary}")

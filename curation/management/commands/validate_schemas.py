@@ -21,9 +21,13 @@ class Command(TrackedOperationCommand):
 
     def handle(self, *args: Any, scope: str | None, **options: Any) -> None:
         target = optional_scope(scope)
+        parameters = {"scope": scope} if scope else {}
+        if options["enqueue"]:
+            self.enqueue(parameters, **options)
+            return
         operation, summary = self.run_tracked(
             lambda tracker: curations_validate(scope=target, tracker=tracker, pace=options["pace"]),
-            metadata={"parameters": {"scope": scope}},
+            metadata={"pipeline": self.operation_name, "parameters": parameters},
             **options,
         )
         for error in operation.metadata.get("row_errors", [])[:20]:

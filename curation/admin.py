@@ -1,0 +1,72 @@
+"""Admin for the curation models, with list displays a curator can scan."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from curation.models import Curation, CurationSchema, Gene, Scope, ScopeGene
+
+
+@admin.register(Gene)
+class GeneAdmin(admin.ModelAdmin[Gene]):
+    list_display = ["approved_symbol", "hgnc_id", "location", "chromosome", "updated_at"]
+    search_fields = ["approved_symbol", "hgnc_id", "previous_symbols", "alias_symbols"]
+    list_filter = ["chromosome"]
+
+
+class ScopeGeneInline(admin.TabularInline[ScopeGene, Scope]):
+    model = ScopeGene
+    extra = 0
+    raw_id_fields = ["gene"]
+    fields = ["gene", "panels", "added_at"]
+    readonly_fields = ["added_at"]
+
+
+@admin.register(Scope)
+class ScopeAdmin(admin.ModelAdmin[Scope]):
+    list_display = ["name", "title", "gene_count", "created_at"]
+    search_fields = ["name", "title"]
+    readonly_fields = ["summary"]
+
+    @admin.display(description="genes")
+    def gene_count(self, obj: Scope) -> int:
+        return obj.genes.count()
+
+
+@admin.register(CurationSchema)
+class CurationSchemaAdmin(admin.ModelAdmin[CurationSchema]):
+    list_display = ["name", "version", "created_at"]
+
+
+@admin.register(Curation)
+class CurationAdmin(admin.ModelAdmin[Curation]):
+    list_display = [
+        "gene",
+        "disease",
+        "inheritance",
+        "scope",
+        "status",
+        "total_score",
+        "classification",
+        "valid",
+        "scored_at",
+    ]
+    list_filter = ["status", "classification", "scope", "inheritance"]
+    search_fields = ["gene__approved_symbol", "gene__hgnc_id", "disease", "mondo_id"]
+    list_select_related = ["gene", "scope"]
+    raw_id_fields = ["gene"]
+    readonly_fields = [
+        "genetic_score",
+        "experimental_score",
+        "total_score",
+        "classification",
+        "score_breakdown",
+        "scored_at",
+        "validation_report",
+        "validated_at",
+    ]
+
+    @admin.display(description="valid", boolean=True)
+    def valid(self, obj: Curation) -> bool | None:
+        report = obj.validation_report or {}
+        return report.get("valid") if report else None

@@ -1,0 +1,62 @@
+"""Parameters of the curation pipelines, validated before anything starts (DRF serializers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from curation.gene_files import FORMATS, UnparseableFile, detect_format, parse_text
+from curation.models import Scope
+
+
+class ScopeChoiceField(serializers.ChoiceField):
+    """A scope by name; the choices are read when the form or request is built."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[], **kwargs)
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        self.choices = list(Scope.objects.order_by("name").values_list("name", flat=True))
+
+
+class ScopePipelineParameters(serializers.Serializer[Any]):
+    scope = ScopeChoiceField(help_text="The scope to refresh, validate, score and summarise.")
+
+
+class OptionalScopeParameters(serializers.Serializer[Any]):
+    scope = ScopeChoiceField(required=False, help_text="Only this scope (default: all).")
+
+
+class GeneImportParameters(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="Panel JSON, CSV or TSV gene list.")
+    scope = serializers.SlugField(
+        max_length=100, default="default", help_text="Scope to add the genes to (created if new)."
+    )
+    format = serializers.ChoiceField(choices=list(FORMATS), default="auto")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Refuse an oversized or unparseable file before a run is created."""
+        upload = attrs["file"]
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise serializers.ValidationError(
+                {
+                    "file": f"The file is {upload.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES}."
+                }
+            )
+        try:
+            text = upload.read().decode("utf-8-sig")
+            fmt = attrs["format"]
+            parse_text(
+                text, detect_format(Path(upload.name or "upload"), text) if fmt == "auto" else fmt
+            )
+        except UnicodeDecodeError:
+            raise serializers.ValidationError({"file": "The file is not UTF-8 text."}) from None
+        except UnparseableFile as exc:
+            raise serializers.ValidationError({"file": str(exc)}) from None
+        finally:
+            upload.seek(0)
+        return attrs

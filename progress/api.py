@@ -1,0 +1,146 @@
+"""REST API under /api/v1/: runs (list, detail, cancel, cheap polling) and pipelines (list, start).
+
+Every response body that describes a run uses OperationProgressSerializer, the same wire
+format the WebSocket sends. Visibility is OperationProgress.objects.visible_to(user),
+the rule the consumer, the pages and the admin share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from progress import pipelines
+from progress.launch import pipeline_start
+from progress.models import OperationProgress, Status
+from progress.permissions import can_cancel
+from progress.serializers import OperationProgressSerializer
+from progress.services import operation_cancel
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus domain errors mapped to 4xx with a message saying what to fix."""
+    if isinstance(exc, pipelines.UnknownPipeline):
+        exc = exceptions.NotFound(str(exc))
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    return drf_exception_handler(exc, context)
+
+
+class OperationFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    name = django_filters.CharFilter(field_name="operation_name")
+    name_contains = django_filters.CharFilter(field_name="operation_name", lookup_expr="icontains")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = OperationProgress
+        fields = ["status", "name", "name_contains", "created_after", "created_before"]
+
+
+class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Runs the user may see: staff see all, others their own."""
+
+    serializer_class = OperationProgressSerializer
+    filterset_class = OperationFilter
+
+    def get_queryset(self) -> Any:
+        return OperationProgress.objects.visible_to(self.request.user).order_by(
+            "-created_at", "-id"
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "since_seq", int, description="Answer 304 with no body unless seq is newer."
+            )
+        ],
+        responses={200: OperationProgressSerializer, 304: OpenApiResponse(description="Unchanged")},
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One run. Cheap polling: ?since_seq=N or If-None-Match give 304 when nothing changed."""
+        operation = self.get_object()
+        etag = f'"op-{operation.pk}-{operation.seq}"'
+        since = request.query_params.get("since_seq")
+        if since is not None:
+            try:
+                since_seq = int(since)
+            except ValueError:
+                raise exceptions.ValidationError({"since_seq": "Must be an integer seq."}) from None
+            unchanged = operation.seq <= since_seq
+        else:
+            unchanged = etag in request.headers.get("If-None-Match", "")
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if unchanged:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(self.get_serializer(operation).data, headers=headers)
+
+    @extend_schema(request=None, responses={202: OperationProgressSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel a run: a queued one at once, a running one at its next item boundary."""
+        operation = self.get_object()
+        if not can_cancel(request.user, operation):
+            raise exceptions.PermissionDenied(
+                "Only the run's owner or a user with progress.cancel_any_operation can cancel it."
+            )
+        if not operation_cancel(operation):
+            raise exceptions.ValidationError(
+                {"status": f"Run {operation.pk} already finished ({operation.status})."}
+            )
+        return Response(self.get_serializer(operation).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PipelineParameterSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.ChoiceField(choices=["text", "select", "file", "number", "boolean"])
+    required = serializers.BooleanField()
+    help = serializers.CharField(allow_blank=True)
+    choices = serializers.ListField(child=serializers.CharField(), required=False)
+    default = serializers.JSONField(required=False)
+
+
+class PipelineSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    parameters = PipelineParameterSerializer(many=True)
+
+
+class PipelineViewSet(viewsets.ViewSet):
+    """Pipelines the user may start, and starting them (202, the run is queued)."""
+
+    lookup_field = "name"
+    lookup_value_regex = "[a-z0-9_]+"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(responses=PipelineSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        return Response([p.describe() for p in pipelines.available(request.user)])
+
+    @extend_schema(
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "multipart/form-data": OpenApiTypes.OBJECT,
+        },
+        responses={202: OperationProgressSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, name: str | None = None) -> Response:
+        """Validate the parameters, queue the run and return it at once."""
+        operation = pipeline_start(name=name or "", data=request.data, user=request.user)
+        return Response(
+            OperationProgressSerializer(operation).data, status=status.HTTP_202_ACCEPTED
+        )

@@ -1,0 +1,96 @@
+"""The registry of launchable pipelines. Domain apps register theirs; progress knows none.
+
+A pipeline is a Django task that takes an OperationProgress id plus keyword parameters,
+and a DRF serializer that validates those parameters (and describes them to the API
+and the pages). Register from an AppConfig.ready():
+
+    pipelines.register(Pipeline(name="curation_pipeline", title="Run pipeline",
+                                task=curation_pipeline_task, parameters=PipelineParams))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+
+START_PERMISSION = "progress.start_pipeline"
+
+
+class UnknownPipeline(LookupError):
+    """No pipeline has that name."""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    title: str
+    task: Any  # django.tasks.Task taking (operation_id, **parameters)
+    parameters: type[serializers.Serializer[Any]]
+    description: str = ""
+    permission: str = START_PERMISSION
+    uploads: tuple[str, ...] = field(default=())  # parameters that are uploaded files
+
+    def describe(self) -> dict[str, Any]:
+        """The pipeline and its parameters, for the API and the start forms."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "parameters": [
+                _describe_field(name, f) for name, f in self.parameters().fields.items()
+            ],
+        }
+
+
+_registry: dict[str, Pipeline] = {}
+
+
+def register(pipeline: Pipeline) -> None:
+    _registry[pipeline.name] = pipeline
+
+
+def get(name: str) -> Pipeline:
+    try:
+        return _registry[name]
+    except KeyError:
+        known = ", ".join(sorted(_registry)) or "none"
+        raise UnknownPipeline(f"No pipeline named {name!r}; known pipelines: {known}") from None
+
+
+def available(user: Any = None) -> list[Pipeline]:
+    """Registered pipelines, only those the user may start when a user is given."""
+    pipelines = sorted(_registry.values(), key=lambda p: p.name)
+    if user is None:
+        return pipelines
+    return [p for p in pipelines if user.has_perm(p.permission)]
+
+
+def _describe_field(name: str, field: serializers.Field[Any, Any, Any, Any]) -> dict[str, Any]:
+    description: dict[str, Any] = {
+        "name": name,
+        "label": str(field.label or name.replace("_", " ").capitalize()),
+        "required": field.required,
+        "help": str(field.help_text or ""),
+        "type": _field_type(field),
+    }
+    if isinstance(field, serializers.ChoiceField):
+        description["choices"] = [str(key) for key in field.choices]
+    elif isinstance(field, serializers.RelatedField):
+        description["choices"] = [str(c) for c in field.get_choices()]
+    if field.default is not serializers.empty:
+        description["default"] = field.default
+    return description
+
+
+def _field_type(field: serializers.Field[Any, Any, Any, Any]) -> str:
+    if isinstance(field, serializers.FileField):
+        return "file"
+    if isinstance(field, serializers.ChoiceField | serializers.RelatedField):
+        return "select"
+    if isinstance(field, serializers.IntegerField | serializers.FloatField):
+        return "number"
+    if isinstance(field, serializers.BooleanField):
+        return "boolean"
+    return "text"

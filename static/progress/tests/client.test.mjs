@@ -1,0 +1,375 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+
+import {
+  CONNECTION_STATES as S,
+  defaultUrl,
+  ProgressClient,
+} from '../client.js';
+import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
+
+const URL = 'ws://test.local/ws/progress/';
+// The brief's numbers, spelled out so a changed constant fails here.
+const PING_INTERVAL_MS = 25_000;
+const PONG_TIMEOUT_MS = 10_000;
+
+function makeClient(options = {}) {
+  const clock = new FakeClock();
+  const env = fakeEnvironment();
+  const client = new ProgressClient({
+    url: URL,
+    WebSocketImpl: FakeWebSocket,
+    clock,
+    random: () => 0.5, // delays at half the ceiling: 250 ms, 500 ms, 1 s, ...
+    ...env,
+    ...options,
+  });
+  const states = [];
+  const calls = [];
+  client.subscribe((store, changed, state) => {
+    calls.push({ store, changed, state });
+    if (states[states.length - 1] !== state) states.push(state);
+  });
+  return { client, clock, env, states, calls };
+}
+
+const snapshot = (...operations) => ({ type: 'snapshot', operations });
+const sentTypes = (socket) => socket.sent.map((m) => m.type);
+
+beforeEach(() => FakeWebSocket.reset());
+
+describe('ProgressClient connection flow', () => {
+  test('connects to the URL and is connected once open; the first open sends no resync', () => {
+    const { client } = makeClient();
+    client.connect();
+    assert.equal(client.state, S.CONNECTING);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.equal(FakeWebSocket.latest().url, URL);
+    FakeWebSocket.latest().open();
+    assert.equal(client.state, S.CONNECTED);
+    assert.deepEqual(FakeWebSocket.latest().sent, []);
+  });
+
+  test('a snapshot fills the store and subscribers hear the changed ids', () => {
+    const { client, calls } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot(op({ id: 1, seq: 3 }), op({ id: 2, seq: 1, status: 'completed' })));
+    assert.deepEqual(calls[calls.length - 1].changed.sort(), [1, 2]);
+    assert.equal(client.getOperation(1).seq, 3);
+    assert.equal(client.getOperation('2').status, 'completed');
+    assert.equal(client.operations().length, 2);
+    assert.equal(client.getOperation(99), null);
+  });
+
+  test('duplicates and stale events do not wake subscribers', () => {
+    const { client, calls } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive({ type: 'progress_update', data: op({ seq: 5 }) });
+    const before = calls.length;
+    socket.receive({ type: 'progress_update', data: op({ seq: 5 }) });
+    socket.receive({ type: 'progress_update', data: op({ seq: 4 }) });
+    socket.receive('not json');
+    assert.equal(calls.length, before);
+    assert.equal(client.getOperation(1).seq, 5);
+  });
+
+  test('close -> reconnecting -> reopen sends a resync with the held seqs', () => {
+    const { client, clock, states } = makeClient();
+    client.connect();
+    const first = FakeWebSocket.latest();
+    first.open();
+    first.receive(snapshot(op({ id: 1, seq: 7 }), op({ id: 2, seq: 1_000_002, status: 'stalled' })));
+    first.receive({ type: 'progress_update', data: op({ id: 1, seq: 9 }) });
+
+    first.serverClose(1006);
+    assert.equal(client.state, S.RECONNECTING);
+    assert.equal(FakeWebSocket.instances.length, 1, 'waits out the backoff first');
+    clock.advance(249);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    clock.advance(1);
+    assert.equal(FakeWebSocket.instances.length, 2, 'reconnects after 250 ms (0.5 x 500 ms)');
+
+    const second = FakeWebSocket.latest();
+    second.open();
+    assert.equal(client.state, S.CONNECTED);
+    assert.deepEqual(second.sent, [{ type: 'resync', since: { 1: 9, 2: 1_000_002 } }]);
+    assert.deepEqual(states, [S.CONNECTING, S.CONNECTED, S.RECONNECTING, S.CONNECTED]);
+
+    second.receive({ type: 'resync', operations: [op({ id: 1, seq: 12, status: 'completed' })] });
+    assert.equal(client.getOperation(1).status, 'completed');
+  });
+
+  test('consecutive failures wait 250, 500, 1000, 2000 ms (random 0.5), capped at 10 s', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const waits = [];
+    for (let i = 0; i < 8; i += 1) {
+      FakeWebSocket.latest().serverClose(1006);
+      const count = FakeWebSocket.instances.length;
+      let waited = 0;
+      while (FakeWebSocket.instances.length === count) {
+        clock.advance(1);
+        waited += 1;
+        assert.ok(waited <= 20_000, 'never waits beyond the 20 s cap');
+      }
+      waits.push(waited);
+    }
+    assert.deepEqual(waits, [250, 500, 1000, 2000, 4000, 8000, 10000, 10000]);
+    assert.equal(client.state, S.RECONNECTING);
+
+    // A served snapshot proves the server healthy: the next drop waits 250 ms again.
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot());
+    socket.serverClose(1011);
+    const count = FakeWebSocket.instances.length;
+    clock.advance(250);
+    assert.equal(FakeWebSocket.instances.length, count + 1);
+  });
+
+  test('keeps reconnecting after many failures (never gives up)', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    for (let i = 0; i < 60; i += 1) {
+      FakeWebSocket.latest().serverClose(1006);
+      clock.advance(20_000);
+    }
+    assert.equal(FakeWebSocket.instances.length, 61);
+    assert.equal(client.state, S.RECONNECTING);
+  });
+
+  test('close code 4001 -> refused (signed out) and no reconnect', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.serverClose(4001);
+    assert.equal(client.state, S.REFUSED);
+    assert.equal(client.refusal, 'signed-out');
+    clock.advance(60 * 60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+    assert.equal(clock.pendingCount(), 0, 'no timers left running');
+  });
+
+  test('close code 4003 -> refused (forbidden) and no reconnect', () => {
+    const { client, clock } = makeClient({ url: 'ws://test.local/ws/progress/5/', operationId: 5 });
+    client.connect();
+    FakeWebSocket.latest().open();
+    FakeWebSocket.latest().serverClose(4003);
+    assert.equal(client.state, S.REFUSED);
+    assert.equal(client.refusal, 'forbidden');
+    clock.advance(60 * 60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+
+  test('rate-limited (4008) and too-big (4009) closes reconnect', () => {
+    for (const code of [4008, 4009]) {
+      FakeWebSocket.reset();
+      const { client, clock } = makeClient();
+      client.connect();
+      FakeWebSocket.latest().open();
+      FakeWebSocket.latest().serverClose(code);
+      assert.equal(client.state, S.RECONNECTING, `code ${code}`);
+      clock.advance(250);
+      assert.equal(FakeWebSocket.instances.length, 2, `code ${code}`);
+    }
+  });
+
+  test('returning to the page reconnects at once instead of waiting out the backoff', () => {
+    const { client, clock, env } = makeClient();
+    client.connect();
+    for (let i = 0; i < 6; i += 1) {
+      FakeWebSocket.latest().serverClose(1006);
+      clock.advance(20_000);
+    }
+    FakeWebSocket.latest().serverClose(1006); // now waiting up to 10 s
+    const count = FakeWebSocket.instances.length;
+    env.document.visibilityState = 'visible';
+    env.document.dispatchEvent(new Event('visibilitychange'));
+    assert.equal(FakeWebSocket.instances.length, count + 1);
+    clock.advance(20_000);
+    assert.equal(FakeWebSocket.instances.length, count + 1, 'the pending backoff timer was cancelled');
+  });
+
+  test('a hidden-tab visibilitychange does not reconnect', () => {
+    const { client, env } = makeClient();
+    client.connect();
+    FakeWebSocket.latest().serverClose(1006);
+    const count = FakeWebSocket.instances.length;
+    env.document.visibilityState = 'hidden';
+    env.document.dispatchEvent(new Event('visibilitychange'));
+    assert.equal(FakeWebSocket.instances.length, count);
+  });
+
+  test('going offline shows offline; coming online reconnects at once', () => {
+    const { client, env } = makeClient();
+    client.connect();
+    FakeWebSocket.latest().open();
+    env.navigator.onLine = false;
+    FakeWebSocket.latest().serverClose(1006);
+    assert.equal(client.state, S.OFFLINE);
+    env.window.dispatchEvent(new Event('offline'));
+    assert.equal(client.state, S.OFFLINE);
+    const count = FakeWebSocket.instances.length;
+    env.navigator.onLine = true;
+    env.window.dispatchEvent(new Event('online'));
+    assert.equal(FakeWebSocket.instances.length, count + 1);
+    FakeWebSocket.latest().open();
+    assert.equal(client.state, S.CONNECTED);
+  });
+
+  test('disconnect() closes the socket, stops timers and never reconnects', () => {
+    const { client, clock, env } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    client.disconnect();
+    assert.equal(socket.closedWith, 1000);
+    assert.equal(client.state, S.OFFLINE);
+    assert.equal(clock.pendingCount(), 0);
+    env.window.dispatchEvent(new Event('online'));
+    clock.advance(60_000);
+    assert.equal(FakeWebSocket.instances.length, 1);
+  });
+});
+
+describe('ProgressClient keep-alive and staleness', () => {
+  test('pings every 25 s while connected', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    clock.advance(PING_INTERVAL_MS - 1);
+    assert.deepEqual(sentTypes(socket), []);
+    clock.advance(1);
+    assert.deepEqual(sentTypes(socket), ['ping']);
+    socket.receive({ type: 'pong' });
+    clock.advance(PING_INTERVAL_MS);
+    assert.deepEqual(sentTypes(socket), ['ping', 'ping']);
+    assert.equal(client.state, S.CONNECTED);
+  });
+
+  test('no answer to a ping within the timeout drops the socket and reconnects', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    clock.advance(PING_INTERVAL_MS + PONG_TIMEOUT_MS);
+    assert.equal(socket.closedWith, 1000);
+    assert.equal(client.state, S.RECONNECTING);
+    clock.advance(250);
+    assert.equal(FakeWebSocket.instances.length, 2);
+  });
+
+  test('a running run silent past heartbeat + margin triggers one resync', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot(op({ id: 4, seq: 2 }), op({ id: 5, seq: 1, status: 'completed' })));
+    clock.advance(15_000);
+    assert.deepEqual(sentTypes(socket), [], 'not yet: 15 s is within heartbeat + margin');
+    clock.advance(5_000 + 50); // next staleness check, then the batching pause
+    assert.deepEqual(socket.sent, [{ type: 'resync', since: { 4: 2, 5: 1 } }]);
+    clock.advance(9_000); // past two more checks (25 s, and a ping: not a resync)
+    assert.equal(
+      socket.sent.filter((m) => m.type === 'resync').length,
+      1,
+      'asked once per heartbeat interval, not on every check',
+    );
+  });
+
+  test('a run that keeps reporting is never considered stale', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    for (let seq = 1; seq <= 20; seq += 1) {
+      socket.receive({ type: 'progress_update', data: op({ seq }) });
+      clock.advance(3_000);
+    }
+    assert.ok(!sentTypes(socket).includes('resync'));
+  });
+
+  test('follow() asks the server for a run the snapshot left out, with seq -1', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    client.follow(77);
+    clock.advance(100); // the socket is not open yet: nothing can be sent
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot(op({ id: 1, seq: 3 })));
+    assert.deepEqual(socket.sent, []);
+    clock.advance(100);
+    assert.deepEqual(socket.sent, [{ type: 'resync', since: { 77: -1, 1: 3 } }]);
+  });
+
+  test('server error messages are kept, not applied', () => {
+    const { client } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    const original = console.warn;
+    console.warn = () => {};
+    try {
+      socket.receive({ type: 'error', message: 'Unknown message type' });
+    } finally {
+      console.warn = original;
+    }
+    assert.equal(client.lastError, 'Unknown message type');
+    assert.equal(client.operations().length, 0);
+  });
+
+  test('initial runs are available before connecting and not re-announced by an equal snapshot', () => {
+    const { client, calls } = makeClient({ initial: [op({ id: 3, seq: 4 })] });
+    assert.deepEqual(calls[0].changed, [3], 'subscribe delivers held runs at once');
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    const before = calls.filter((c) => c.changed.length).length;
+    socket.receive(snapshot(op({ id: 3, seq: 4 })));
+    assert.equal(calls.filter((c) => c.changed.length).length, before);
+  });
+
+  test('a throwing subscriber does not stop the others', () => {
+    const { client } = makeClient();
+    const seen = [];
+    const original = console.error;
+    console.error = () => {};
+    try {
+      client.subscribe(() => {
+        throw new Error('broken view');
+      });
+      client.subscribe((_s, changed) => seen.push(changed));
+      client.connect();
+      FakeWebSocket.latest().open();
+      FakeWebSocket.latest().receive({ type: 'progress_update', data: op({ id: 8, seq: 1 }) });
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(seen[seen.length - 1], [8]);
+  });
+
+  test('unsubscribe stops callbacks', () => {
+    const { client } = makeClient();
+    let count = 0;
+    const off = client.subscribe(() => {
+      count += 1;
+    });
+    off();
+    client.connect();
+    FakeWebSocket.latest().open();
+    assert.equal(count, 1, 'only the immediate call on subscribe');
+  });
+});
+
+describe('defaultUrl', () => {
+  test('ws: for http pages, wss: for https, with the run id when given', () => {
+    assert.equal(defaultUrl(undefined, { protocol: 'http:', host: 'localhost:8000' }), 'ws://localhost:8000/ws/progress/');
+    assert.equal(defaultUrl(12, { protocol: 'https:', host: 'example.org' }), 'wss://example.org/ws/progress/12/');
+  });
+});

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageText } from '../render.js';
+import { op } from './fakes.mjs';
+
+const NOW = Date.parse('2024-01-01T00:01:00Z');
+
+describe('barModel', () => {
+  test('determinate: integer value and a value text with items', () => {
+    const model = barModel(op({ progress_percentage: 42.7, current_item: 427, total_items: 1000 }));
+    assert.equal(model.value, 42);
+    assert.equal(model.indeterminate, false);
+    assert.match(model.valueText, /^42% — 427 of 1,000 items$/);
+  });
+
+  test('indeterminate running run: no value, animated, never 0 %', () => {
+    const model = barModel(op({ progress_percentage: null, total_items: null, current_item: 12 }));
+    assert.equal(model.value, null);
+    assert.equal(model.indeterminate, true);
+    assert.equal(model.animated, true);
+    assert.equal(model.valueText, 'In progress, total unknown — 12 items');
+  });
+
+  test('a finished run with unknown progress is not animated', () => {
+    const model = barModel(op({ status: 'failed', progress_percentage: null, total_items: null, current_item: 0 }));
+    assert.equal(model.animated, false);
+    assert.equal(model.valueText, 'Failed');
+  });
+
+  test('0 % is a real value when the total is known', () => {
+    assert.equal(barModel(op({ progress_percentage: 0, current_item: 0 })).value, 0);
+  });
+});
+
+describe('run texts', () => {
+  test('stageText from metadata.stage (1-based index)', () => {
+    const metadata = { stages: ['Fetch', 'Import', 'Score'], stage: { name: 'Import', index: 2, count: 3 } };
+    assert.equal(stageText(op({ metadata })), 'Stage 2 of 3: Import');
+    assert.equal(stageText(op({ metadata: { stages: ['a'], stage: null } })), '');
+    assert.equal(stageText(op({ metadata: {} })), '');
+  });
+
+  test('itemsText and countsText', () => {
+    assert.equal(itemsText(op({ current_item: 5, total_items: null })), '5 items');
+    assert.equal(itemsText(op({ current_item: 0, total_items: null })), '');
+    assert.equal(countsText(op({ items_added: 1200, items_updated: 3, items_failed: 0 }), 'en-US'), '1,200 added · 3 updated');
+    assert.equal(countsText(op({})), 'No changes');
+  });
+
+  test('resultText says how each final status ended', () => {
+    assert.equal(resultText(op({ status: 'completed', items_added: 2, items_failed: 1 })), '2 added · 1 failed');
+    assert.equal(resultText(op({ status: 'failed', error_message: 'boom' })), 'boom');
+    assert.equal(resultText(op({ status: 'cancelled', current_item: 10, total_items: 100 })), 'Stopped on request after 10 of 100 items');
+    assert.equal(resultText(op({ status: 'stalled', error_message: '' })), 'The run stopped responding.');
+    assert.equal(resultText(op({ status: 'running' })), '');
+  });
+
+  test('runModel for a running and a failed run', () => {
+    const running = runModel(op({ rate: 12, started_at: '2024-01-01T00:00:00Z' }), NOW);
+    assert.equal(running.status, 'Running');
+    assert.equal(running.elapsed, '1 min');
+    assert.equal(running.rate, '12 items/s');
+    assert.equal(running.isError, false);
+    const failed = runModel(op({ status: 'failed', error_message: 'bad row', completed_at: '2024-01-01T00:00:30Z' }), NOW);
+    assert.equal(failed.status, 'Failed');
+    assert.equal(failed.detail, 'bad row');
+    assert.equal(failed.elapsed, 'took 30 s');
+    assert.equal(failed.rate, '');
+    assert.equal(failed.isError, true);
+  });
+});
+
+describe('connectionText', () => {
+  test('each state, and the two refusals', () => {
+    assert.equal(connectionText('connected'), 'connected');
+    assert.equal(connectionText('reconnecting'), 'reconnecting…');
+    assert.equal(connectionText('offline'), 'offline');
+    assert.equal(connectionText('refused', 'signed-out'), 'signed out');
+    assert.equal(connectionText('refused', 'forbidden'), 'not allowed');
+  });
+});
