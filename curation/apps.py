@@ -16,7 +16,7 @@ class CurationConfig(AppConfig):
             Pipeline(
                 name="curation_pipeline",
                 title="Run curation pipeline",
-                description="Refresh a scope's genes from its panel files, validate, score, summarise.",
+                description="Refresh a scope's genes from its panels; validate, score, summarise.",
                 task=tasks.curation_pipeline_task,
                 parameters=params.ScopePipelineParameters,
             )

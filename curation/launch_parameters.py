@@ -44,7 +44,8 @@ class GeneImportParameters(serializers.Serializer[Any]):
         if upload.size > settings.MAX_UPLOAD_BYTES:
             raise serializers.ValidationError(
                 {
-                    "file": f"The file is {upload.size} bytes; the limit is {settings.MAX_UPLOAD_BYTES}."
+                    "file": f"The file is {upload.size} bytes; the limit is "
+                    f"{settings.MAX_UPLOAD_BYTES}."
                 }
             )
         try:
