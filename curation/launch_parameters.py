@@ -12,15 +12,19 @@ from curation.gene_files import FORMATS, UnparseableFile, detect_format, parse_t
 from curation.models import Scope
 
 
-class ScopeChoiceField(serializers.ChoiceField):
-    """A scope by name; the choices are read when the form or request is built."""
+class ScopeChoiceField(serializers.CharField):
+    """An existing scope, by name. A string in the OpenAPI schema (scopes are data, not API);
+    the start forms offer the current names through choice_values()."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=[], **kwargs)
+    def choice_values(self) -> list[str]:
+        return list(Scope.objects.order_by("name").values_list("name", flat=True))
 
-    def bind(self, field_name: str, parent: Any) -> None:
-        super().bind(field_name, parent)
-        self.choices = list(Scope.objects.order_by("name").values_list("name", flat=True))
+    def to_internal_value(self, data: Any) -> str:
+        name = super().to_internal_value(data)
+        if not Scope.objects.filter(name=name).exists():
+            known = ", ".join(self.choice_values()) or "none yet"
+            raise serializers.ValidationError(f"No scope {name!r}; known scopes: {known}.")
+        return name
 
 
 class ScopePipelineParameters(serializers.Serializer[Any]):

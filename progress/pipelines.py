@@ -77,8 +77,9 @@ def _describe_field(name: str, field: serializers.Field[Any, Any, Any, Any]) -> 
     }
     if isinstance(field, serializers.ChoiceField):
         description["choices"] = [str(key) for key in field.choices]
-    elif isinstance(field, serializers.RelatedField):
-        description["choices"] = [str(c) for c in field.get_choices()]
+    elif hasattr(field, "choice_values"):  # choices that are data, read when described
+        description["choices"] = field.choice_values()
+        description["type"] = "select"
     if field.default is not serializers.empty:
         description["default"] = field.default
     return description
@@ -87,7 +88,7 @@ def _describe_field(name: str, field: serializers.Field[Any, Any, Any, Any]) -> 
 def _field_type(field: serializers.Field[Any, Any, Any, Any]) -> str:
     if isinstance(field, serializers.FileField):
         return "file"
-    if isinstance(field, serializers.ChoiceField | serializers.RelatedField):
+    if isinstance(field, serializers.ChoiceField):
         return "select"
     if isinstance(field, serializers.IntegerField | serializers.FloatField):
         return "number"

@@ -61,7 +61,7 @@ function round(n) {
 export function sparklineSummary(samples) {
   if (samples.length < 2) return 'Throughput: not enough updates yet.';
   const { max, last } = sparklineGeometry(samples);
-  return `Throughput now ${formatRate(last)}, peak ${formatRate(max)}.`;
+  return `Throughput latest ${formatRate(last)}, peak ${formatRate(max)}.`;
 }
 
 /** An empty sparkline SVG for `doc`, to be filled by renderSparkline. */

@@ -37,7 +37,8 @@ const filterForm = doc.querySelector('[data-filters]');
 
 const cards = new Map(); // run id -> {root, update}
 const lastStatus = new Map(); // run id -> status last rendered, to announce endings
-let filters = readFilters(location.search);
+// The form holds the server-rendered filters (from the GET params) and is the truth.
+let filters = filterForm ? formFilters() : readFilters(location.search);
 let ready = false; // the page's own runs are neither highlighted nor announced
 
 const client = new ProgressClient({ initial: readJsonScript(doc, 'initial-operations') ?? [] });
@@ -76,7 +77,8 @@ function cardFor(op) {
 function noteTransition(op, card) {
   const before = lastStatus.get(op.id);
   lastStatus.set(op.id, op.status);
-  if (!ready || before === op.status) return;
+  // Runs filtered out of view are not news to this reader either.
+  if (!ready || before === op.status || !matchesFilters(op, filters)) return;
   if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
   else if (before !== undefined && !isActive(op)) {
     announce(`${op.operation_name} #${op.id}: ${statusLabel(op.status).toLowerCase()}.`);
@@ -124,7 +126,7 @@ function setupFilters() {
   setHidden(filterForm.querySelector('[data-filters-submit]'), true);
   let urlTimer = null;
   const apply = () => {
-    filters = readFilters(new URLSearchParams(new FormData(filterForm)));
+    filters = formFilters();
     layout();
     clearTimeout(urlTimer);
     // Keep the URL shareable and reload-proof without a history entry per keystroke.
@@ -138,6 +140,10 @@ function setupFilters() {
     event.preventDefault();
     apply();
   });
+}
+
+function formFilters() {
+  return readFilters(new URLSearchParams(new FormData(filterForm)));
 }
 
 function setupStartForms() {

@@ -51,7 +51,9 @@ export function barModel(op) {
   const active = isActive(op);
   const items = itemsText(op);
   if (value == null) {
-    const valueText = active
+    const valueText = op?.status === 'queued'
+      ? 'Waiting to start'
+      : active
       ? ['In progress, total unknown', items].filter(Boolean).join(' — ')
       : `${statusLabel(op?.status)}${items ? ` — ${items}` : ''}`;
     return { value: null, indeterminate: true, animated: active, valueText };
@@ -119,16 +121,26 @@ export function runModel(op, nowMs, locale) {
     title: op.operation_name || 'Run',
     status: statusLabel(op.status),
     icon: STATUS_ICONS[op.status] ?? '',
-    stage: stageText(op),
+    // A finished run's stage and ETA are history; its result line says what matters.
+    stage: active ? stageText(op) : '',
     items: active ? itemsText(op, locale) : '',
     rate: op.status === 'running' && op.rate != null ? formatRate(op.rate, locale) : '',
-    eta: active ? etaText(op, nowMs) : '',
-    elapsed: elapsed == null ? '' : active ? formatDuration(elapsed) : `took ${formatDuration(elapsed)}`,
+    eta: active && op.estimated_completion ? etaText(op, nowMs) : '',
+    elapsed: elapsedText(elapsed, active),
     when: whenText(op, nowMs),
     detail: active ? op.current_operation || '' : resultText(op, locale),
     isError: op.status === 'failed' || op.status === 'stalled',
     cancelRequested: Boolean(op.cancel_requested) && active,
   };
+}
+
+// Runs that finish within a second would otherwise read "took 0 s".
+const SUB_SECOND_MS = 1000;
+
+function elapsedText(elapsed, active) {
+  if (elapsed == null) return '';
+  if (active) return formatDuration(elapsed);
+  return elapsed < SUB_SECOND_MS ? 'took under 1 s' : `took ${formatDuration(elapsed)}`;
 }
 
 function whenText(op, nowMs) {

@@ -60,6 +60,6 @@ describe('sparklineGeometry', () => {
 
   test('summary text', () => {
     assert.equal(sparklineSummary([]), 'Throughput: not enough updates yet.');
-    assert.equal(sparklineSummary([{ t: 0, v: 20 }, { t: 1, v: 12 }]), 'Throughput now 12 items/s, peak 20 items/s.');
+    assert.equal(sparklineSummary([{ t: 0, v: 20 }, { t: 1, v: 12 }]), 'Throughput latest 12 items/s, peak 20 items/s.');
   });
 });

@@ -1,0 +1,282 @@
+"""REST API: runs, cheap polling, cancel, pipelines, uploads; refusals on every path."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+import requests
+import schemathesis
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from curation.factories import ScopeFactory
+from progress.models import OperationProgress, Status
+from progress.tests.factories import OperationProgressFactory, UserFactory
+from progress.writer import get_writer
+from progressproject.wsgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_progress")]
+
+
+def client_for(user=None, *, csrf=False):
+    client = APIClient(enforce_csrf_checks=csrf)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def wait_for_final(operation_id, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        operation = OperationProgress.objects.get(pk=operation_id)
+        if not operation.is_active:
+            return operation
+        time.sleep(0.05)
+    raise AssertionError(f"run {operation_id} still {operation.status}")
+
+
+@pytest.fixture
+def openapi(transactional_db):
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
+
+
+def conforms(openapi, method, path, response):
+    """Validate a DRF test response against the generated OpenAPI schema."""
+    operation = openapi.find_operation_by_path(method, path)
+    assert operation is not None, f"{method} {path} is not in the schema"
+    request = requests.Request(method, f"http://localhost{path}").prepare()
+    wrapped = schemathesis.Response(
+        status_code=response.status_code,
+        headers={key: [value] for key, value in response.headers.items()},
+        content=response.content,
+        request=request,
+        elapsed=0.0,
+        verify=True,
+    )
+    openapi.validate_response(operation, wrapped)
+
+
+def test_anonymous_requests_are_refused():
+    assert client_for().get("/api/v1/operations/").status_code == 403
+    assert client_for().post("/api/v1/pipelines/calculate_scores/start/").status_code == 403
+
+
+def test_list_holds_only_the_users_runs_and_staff_see_all(curator, viewer, admin_user, openapi):
+    mine = OperationProgressFactory(created_by=curator)
+    OperationProgressFactory(created_by=viewer)
+    response = client_for(curator).get("/api/v1/operations/")
+    assert [op["id"] for op in response.json()["results"]] == [mine.pk]
+    conforms(openapi, "GET", "/api/v1/operations/", response)
+    assert client_for(admin_user).get("/api/v1/operations/").json()["count"] == 2
+
+
+def test_another_users_run_is_a_404_not_a_403(curator, viewer):
+    theirs = OperationProgressFactory(created_by=viewer)
+    assert client_for(curator).get(f"/api/v1/operations/{theirs.pk}/").status_code == 404
+    assert client_for(curator).post(f"/api/v1/operations/{theirs.pk}/cancel/").status_code == 404
+
+
+def test_list_filters_by_status_name_and_date(curator):
+    OperationProgressFactory(
+        created_by=curator, operation_name="gene_import", status=Status.COMPLETED
+    )
+    running = OperationProgressFactory(created_by=curator, operation_name="calculate_scores")
+    client = client_for(curator)
+    got = client.get(
+        "/api/v1/operations/", {"status": "running", "name": "calculate_scores"}
+    ).json()
+    assert [op["id"] for op in got["results"]] == [running.pk]
+    assert (
+        client.get("/api/v1/operations/", {"created_after": "2999-01-01T00:00:00Z"}).json()["count"]
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"status": "exploded"}, "status"), ({"created_after": "yesterday"}, "created_after")],
+)
+def test_bad_filters_get_a_400_naming_the_parameter(curator, query, field):
+    response = client_for(curator).get("/api/v1/operations/", query)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_polling_with_since_seq_or_etag_answers_304_until_the_run_changes(curator, openapi):
+    run = OperationProgressFactory(created_by=curator, seq=7)
+    client = client_for(curator)
+    first = client.get(f"/api/v1/operations/{run.pk}/")
+    conforms(openapi, "GET", f"/api/v1/operations/{run.pk}/", first)
+    assert first["ETag"] == f'"op-{run.pk}-7"'
+    assert client.get(f"/api/v1/operations/{run.pk}/", {"since_seq": 7}).status_code == 304
+    assert (
+        client.get(f"/api/v1/operations/{run.pk}/", HTTP_IF_NONE_MATCH=first["ETag"]).status_code
+        == 304
+    )
+    OperationProgress.objects.filter(pk=run.pk).update(seq=8)
+    again = client.get(f"/api/v1/operations/{run.pk}/", {"since_seq": 7})
+    assert (again.status_code, again.json()["seq"]) == (200, 8)
+    assert client.get(f"/api/v1/operations/{run.pk}/", {"since_seq": "x"}).status_code == 400
+
+
+def test_pipelines_list_only_what_the_user_may_start(curator, viewer, openapi):
+    ScopeFactory(name="kidney-genetics")
+    response = client_for(curator).get("/api/v1/pipelines/")
+    conforms(openapi, "GET", "/api/v1/pipelines/", response)
+    pipelines = {p["name"]: p for p in response.json()}
+    assert set(pipelines) == {
+        "curation_pipeline",
+        "gene_import",
+        "calculate_scores",
+        "validate_schemas",
+    }
+    scope = pipelines["curation_pipeline"]["parameters"][0]
+    assert (scope["name"], scope["type"], scope["choices"]) == (
+        "scope",
+        "select",
+        ["kidney-genetics"],
+    )
+    assert client_for(viewer).get("/api/v1/pipelines/").json() == []
+
+
+def test_start_returns_202_with_the_queued_run_and_it_runs_in_the_background(curator, openapi):
+    scope = ScopeFactory(name="empty")
+    response = client_for(curator).post(
+        "/api/v1/pipelines/calculate_scores/start/", {"scope": scope.name}, format="json"
+    )
+    assert response.status_code == 202, response.json()
+    conforms(openapi, "POST", "/api/v1/pipelines/calculate_scores/start/", response)
+    body = response.json()
+    assert (body["status"], body["operation_name"], body["created_by"]) == (
+        "queued",
+        "calculate_scores",
+        curator.pk,
+    )
+    assert body["task_result_id"]
+    assert wait_for_final(body["id"]).status == Status.COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "data", "status", "says"),
+    [
+        ("viewer", "calculate_scores", {}, 403, "progress.start_pipeline"),
+        ("curator", "no_such_thing", {}, 404, "known pipelines: calculate_scores"),
+        ("curator", "curation_pipeline", {}, 400, "required"),
+        ("curator", "curation_pipeline", {"scope": "nope"}, 400, "No scope 'nope'"),
+    ],
+)
+def test_refused_starts_say_why_and_start_nothing(request, who, path, data, status, says):
+    user = request.getfixturevalue(who)
+    response = client_for(user).post(f"/api/v1/pipelines/{path}/start/", data, format="json")
+    assert response.status_code == status
+    assert says in str(response.json())
+    assert not OperationProgress.objects.exists()
+
+
+def test_gene_upload_starts_an_import_and_counts_the_genes(curator):
+    upload = SimpleUploadedFile(
+        "genes.csv", b"hgnc_id,symbol\n9008,PKD1\n9009,PKD2\n,\n", "text/csv"
+    )
+    response = client_for(curator).post(
+        "/api/v1/pipelines/gene_import/start/",
+        {"file": upload, "scope": "uploads"},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.json()
+    run = wait_for_final(response.json()["id"])
+    assert (run.status, run.items_added, run.items_failed) == (Status.COMPLETED, 2, 0)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b'{"genes": [', "Invalid JSON"),
+        (b"\xff\xfe\x00bad", "not UTF-8"),
+        (b"", "empty"),
+    ],
+)
+def test_unparseable_uploads_are_refused_with_400_and_start_nothing(curator, content, says):
+    upload = SimpleUploadedFile("genes.json", content, "application/json")
+    response = client_for(curator).post(
+        "/api/v1/pipelines/gene_import/start/", {"file": upload}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert says in str(response.json()["file"])
+    assert not OperationProgress.objects.exists()
+
+
+def test_oversized_upload_is_refused(curator, settings):
+    settings.MAX_UPLOAD_BYTES = 10
+    upload = SimpleUploadedFile("genes.csv", b"hgnc_id\n" + b"1\n" * 20)
+    response = client_for(curator).post(
+        "/api/v1/pipelines/gene_import/start/", {"file": upload}, format="multipart"
+    )
+    assert response.status_code == 400 and "the limit is 10" in str(response.json())
+    assert not OperationProgress.objects.exists()
+
+
+def test_cancel_by_owner_ends_a_queued_run_at_once(curator, openapi):
+    run = OperationProgressFactory(created_by=curator, status=Status.QUEUED)
+    response = client_for(curator).post(f"/api/v1/operations/{run.pk}/cancel/")
+    assert response.status_code == 202
+    conforms(openapi, "POST", f"/api/v1/operations/{run.pk}/cancel/", response)
+    assert response.json()["status"] == "cancelled"
+    assert client_for(curator).post(f"/api/v1/operations/{run.pk}/cancel/").status_code == 400
+
+
+def test_staff_without_cancel_permission_cannot_cancel_others_runs(curator):
+    staff_viewer = UserFactory(username="readonly-staff", is_staff=True)
+    run = OperationProgressFactory(created_by=curator)
+    response = client_for(staff_viewer).post(f"/api/v1/operations/{run.pk}/cancel/")
+    assert response.status_code == 403
+    assert "cancel_any_operation" in response.json()["detail"]
+
+
+def test_session_posts_without_csrf_token_are_refused(curator):
+    ScopeFactory(name="s")
+    response = client_for(curator, csrf=True).post(
+        "/api/v1/pipelines/calculate_scores/start/", {"scope": "s"}, format="json"
+    )
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    assert not OperationProgress.objects.exists()
+
+
+def test_schema_is_served(openapi):
+    assert openapi.find_operation_by_path("GET", "/api/v1/operations/{id}/") is not None
+
+
+def basic_auth(user) -> dict[str, str]:
+    token = base64.b64encode(f"{user.username}:pw-for-tests".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def test_fuzzing_the_api_from_its_schema_finds_no_server_errors(curator, openapi):
+    """Schemathesis: generated requests to every operation; none may answer 5xx."""
+    from hypothesis import HealthCheck, settings
+
+    ScopeFactory(name="fuzz")
+    OperationProgressFactory(created_by=curator)
+    headers = basic_auth(curator)
+    failures = []
+    for result in openapi.get_all_operations():
+        operation = result.ok()
+
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+        @given_case(operation)
+        def run(case):
+            response = case.call(headers=headers)
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path}: {response.status_code}")
+
+        run()
+    get_writer().drain()
+    assert failures == []
+
+
+def given_case(operation):
+    from hypothesis import given
+
+    return given(operation.as_strategy())
