@@ -14,7 +14,8 @@ from django.forms.widgets import Script
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
@@ -143,14 +144,13 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
         if not stages:
             return "—"
         current = stage["index"] if stage else 0
-        return format_html_join(
-            " → ",
-            "<span{}>{}</span>",
-            (
-                (' style="font-weight:bold"' if i + 1 == current else "", name)
-                for i, name in enumerate(stages)
-            ),
-        )
+        parts = [
+            format_html("<strong>{} {}</strong>", "▶", name) if i + 1 == current else name
+            for i, name in enumerate(stages)
+        ]
+        return format_html("stage {} of {}: {}", current, len(stages), mark_safe(" → ".join(
+            str(conditional_escape(p)) for p in parts
+        )))
 
     @admin.display(description="error")
     def error_text(self, obj: OperationProgress) -> str:

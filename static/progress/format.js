@@ -145,13 +145,26 @@ export function humanizeKey(key) {
   return words.charAt(0).toUpperCase() + words.slice(1).toLowerCase();
 }
 
-/** Text for one summary value: numbers grouped, lists joined, objects as compact JSON. */
+// Summaries often carry timestamps as ISO strings; they read better localised.
+const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+/**
+ * Text for one summary value: numbers grouped, ISO datetimes localised, lists joined,
+ * objects as "key: value" pairs (a tally such as {"Definitive": 36, "Limited": 131}).
+ */
 export function formatValue(value, locale) {
   if (value == null || value === '') return '—';
   if (typeof value === 'number') return formatCount(value, locale);
   if (typeof value === 'boolean') return value ? 'Yes' : 'No';
   if (Array.isArray(value)) return value.map((v) => formatValue(v, locale)).join(', ');
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (typeof value === 'object') {
+    return Object.entries(value)
+      .map(([key, inner]) => `${key}: ${formatValue(inner, locale)}`)
+      .join(' · ');
+  }
+  if (typeof value === 'string' && ISO_DATETIME.test(value) && parseTime(value) != null) {
+    return formatDateTime(value, locale);
+  }
   return String(value);
 }
 

@@ -44,16 +44,16 @@ let ready = false; // the page's own runs are neither highlighted nor announced
 const client = new ProgressClient({ initial: readJsonScript(doc, 'initial-operations') ?? [] });
 bindConnectionIndicator(doc.querySelector('[data-connection-state]'), client);
 
-client.subscribe((store, changed) => {
+// Updates can arrive many times a second across many runs: collect them and paint once
+// per frame (and not at all in a background tab, which catches up when shown).
+const pending = new Set();
+let frame = null;
+
+client.subscribe((_store, changed) => {
   if (changed.length === 0) return; // connection-only change; the indicator handles it
-  const now = Date.now();
-  for (const id of changed) {
-    const op = store[String(id)];
-    const card = cardFor(op);
-    card.update(op, now);
-    noteTransition(op, card);
-  }
-  layout();
+  for (const id of changed) pending.add(id);
+  if (!ready) paint(); // the page's own runs: at once, before first paint
+  else frame ??= requestAnimationFrame(paint);
 });
 // Runs from the page itself are not news; everything after them is.
 layout();
@@ -63,6 +63,19 @@ setupFilters();
 setupStartForms();
 setInterval(tick, TICK_MS);
 client.connect();
+
+function paint() {
+  frame = null;
+  const now = Date.now();
+  for (const id of pending) {
+    const op = client.getOperation(id);
+    const card = cardFor(op);
+    card.update(op, now);
+    noteTransition(op, card);
+  }
+  pending.clear();
+  layout();
+}
 
 function cardFor(op) {
   let card = cards.get(op.id);

@@ -7,6 +7,7 @@ import {
   etaText,
   formatAgo,
   formatCount,
+  formatDateTime,
   formatDuration,
   formatPercent,
   formatRate,
@@ -138,7 +139,10 @@ describe('small formatters', () => {
     assert.equal(humanizeKey('rowsSkipped'), 'Rows skipped');
     assert.equal(formatValue(1500, 'en-US'), '1,500');
     assert.equal(formatValue(['a', 'b']), 'a, b');
-    assert.equal(formatValue({ x: 1 }), '{"x":1}');
+    assert.equal(formatValue({ Definitive: 36, Limited: 1310 }, 'en-US'), 'Definitive: 36 · Limited: 1,310');
+    assert.equal(formatValue('2024-03-05T14:07:00Z', 'en-US'), formatDateTime('2024-03-05T14:07:00Z', 'en-US'));
+    assert.match(formatValue('2024-03-05T14:07:00Z', 'en-US'), /2024/);
+    assert.equal(formatValue('2024 was a year'), '2024 was a year');
     assert.equal(formatValue(true), 'Yes');
     assert.equal(formatValue(null), '—');
   });

@@ -1,0 +1,72 @@
+"""Launching through the task backends: a db_worker in another process, and the embedded default."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+from rest_framework.test import APIClient
+
+from curation.factories import ScopeFactory
+from progress.models import OperationProgress, Status
+from progress.tests.wsutil import open_socket, receive, receive_until
+from tests.subprocesses import manage
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def start_via_api(user, name, data):
+    client = APIClient()
+    client.force_login(user)
+    response = client.post(f"/api/v1/pipelines/{name}/start/", data, format="multipart")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(curator, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    worker = manage("db_worker", "--interval", "0.1", redis=True, TASKS_BACKEND="db")
+    try:
+        communicator, _ = await open_socket("/ws/progress/", curator)
+        await receive(communicator)
+        with open("data/kidney-panels/mvz_medicover.json", "rb") as panel:
+            queued = await asyncio.to_thread(
+                start_via_api, curator, "gene_import", {"file": panel, "scope": "worker"}
+            )
+        assert queued["status"] == "queued"
+        messages = await receive_until(
+            communicator,
+            lambda m: m["type"] in {"task_completed", "task_failed"} and m["data"]["id"] == queued["id"],
+            timeout=60,
+        )
+        final = messages[-1]["data"]
+        assert (final["status"], final["items_added"]) == ("completed", 125), final
+        statuses = [m["data"]["status"] for m in messages if m["data"]["id"] == queued["id"]]
+        assert "running" in statuses  # progress from the worker, not just the end
+        run = await asyncio.to_thread(OperationProgress.objects.get, pk=queued["id"])
+        assert run.task_result_id == queued["task_result_id"]
+        await communicator.disconnect()
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=20)
+
+
+async def test_embedded_default_runs_the_task_in_this_process_without_services(curator, settings):
+    """SQLite-style setup: in-memory layer and the thread-pool backend in the serving process."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_local.ThreadPoolBackend"}}
+    await asyncio.to_thread(ScopeFactory, name="embedded")
+    communicator, _ = await open_socket("/ws/progress/", curator)
+    await receive(communicator)
+    queued = await asyncio.to_thread(
+        start_via_api, curator, "validate_schemas", {"scope": "embedded"}
+    )
+    messages = await receive_until(
+        communicator, lambda m: m["type"] == "task_completed", timeout=30
+    )
+    assert messages[-1]["data"]["id"] == queued["id"]
+    assert messages[-1]["data"]["status"] == Status.COMPLETED
+    await communicator.disconnect()
