@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -28,6 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "postgres": not os.environ.get("DATABASE_URL", "").startswith("postgres")
         or not _reachable(os.environ["DATABASE_URL"], 5432),
         "redis": not os.environ.get("REDIS_URL") or not _reachable(os.environ["REDIS_URL"], 6379),
+        "browser": not Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists(),
     }
     for item in items:
         for marker, is_missing in missing.items():

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import environ
 
+from progress.conf import DEFAULTS as PROGRESS_DEFAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -43,6 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ under daphne too (plain ASGI serves no static files).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +158,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# Compressed, not hashed: the ES modules import each other by relative path.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LOGIN_URL = "/accounts/login/"
@@ -179,10 +189,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-# Progress tracking; defaults and their meaning live in progress/conf.py.
+# Progress tracking; defaults and their meaning live in progress/conf.py. Any key can be
+# set from the environment as PROGRESS_<KEY>, e.g. PROGRESS_STALL_TIMEOUT=30.
 PROGRESS = {
-    "STALL_TIMEOUT": env.float("PROGRESS_STALL_TIMEOUT", default=60.0),
-    "DASHBOARD_VISIBILITY": env.str("PROGRESS_DASHBOARD_VISIBILITY", default="own"),
+    key: type(default)(env.str(f"PROGRESS_{key}"))
+    for key, default in PROGRESS_DEFAULTS.items()
+    if f"PROGRESS_{key}" in env.ENVIRON
 }
 
 LOGGING = {

@@ -16,5 +16,7 @@ $py manage.py makemigrations --check --dry-run >/dev/null || {
   echo "error: models changed without a migration; run: .venv/bin/python manage.py makemigrations" >&2
   exit 1
 }
+# The JS client's state logic (seq ordering, backoff, resync) with Node's own test runner.
+node --test static/progress/tests/
 # pytest exits 5 when it collects nothing; that must fail too (set -e does it).
 $py -m pytest "$@"

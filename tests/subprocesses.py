@@ -21,6 +21,7 @@ def test_database_url() -> str:
 
 def project_env(*, redis: bool, **extra: str) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": test_database_url(), **extra}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for tests beside Playwright only
     if not redis:
         env.pop("REDIS_URL", None)
     return env

@@ -38,3 +38,13 @@ def test_no_eta_without_a_fraction():
     feed(est, [(0.0, 0, None), (1.0, 10, None)])
     assert est.rate == 10
     assert est.seconds_remaining(None) is None
+
+
+def test_rate_is_right_within_a_second_even_after_an_idle_start():
+    est = RateEstimator(tau=10)
+    est.observe(0.0, 0, 0.0)
+    est.observe(0.5, 0, 0.0)  # reading the file: no items yet
+    for step in range(1, 5):
+        est.observe(0.5 + step * 0.25, step * 12.5, step * 0.0125)  # then 50 items/s
+    # An EMA seeded with the idle sample would still say about 5/s here.
+    assert 30 < est.rate <= 50

@@ -1,0 +1,178 @@
+"""End to end in a real Chromium: real daphne, db_worker, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+from django.test import Client
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from progress.models import OperationProgress, Status
+from tests.live import ARTIFACTS, CHROMIUM_ARGS, LiveStack, chromium_path
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.browser,
+]
+PANEL = "data/kidney-panels/cegat.json"
+TIMEOUT_MS = 30_000
+# Reconnects back off up to 20 s (with jitter), so waits are generous; they end as soon as
+# the page shows the state.
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread; the ORM calls here (and the
+    test database flush) are plain blocking test code, which Django allows with this flag."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def stack(transactional_db):
+    live = LiveStack()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(_orm_beside_playwright) -> Browser:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def page_as(browser: Browser, stack: LiveStack, user) -> Page:
+    """A browser page already signed in as user (session cookie from Django's test client)."""
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(base_url=stack.url)
+    context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": stack.url}]
+    )
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def wait_for_run(predicate, timeout: float = 30.0) -> OperationProgress:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in OperationProgress.objects.order_by("-pk"):
+            if predicate(run):
+                return run
+        time.sleep(0.05)
+    raise AssertionError("no run matched in time")
+
+
+def test_log_in_start_an_import_and_watch_it_reach_100_percent(browser, stack, curator):
+    curator.set_password("correct horse battery")
+    curator.save()
+    page = browser.new_context(base_url=stack.url).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto("/progress/")
+    page.fill("input[name=username]", "curator")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit], input[type=submit]")
+    page.locator("details.pipeline summary", has_text="Import genes").click()
+    form = page.get_by_test_id("start-gene_import")
+    form.locator("input[type=file]").set_input_files(PANEL)
+    form.locator("input[name=scope]").fill("browser")
+    form.locator("button[type=submit], input[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    expect(page.get_by_test_id("status")).to_have_text("Completed")
+    expect(page.get_by_test_id("progress-bar")).to_have_attribute("aria-valuenow", "100")
+    expect(page.get_by_test_id("items-added")).to_have_text("288")
+    expect(page.get_by_test_id("current-item")).to_have_text("288")
+    expect(page.get_by_test_id("items-failed")).to_have_text("0")
+
+
+def test_server_restart_mid_run_reconnects_and_shows_the_exact_final_state(browser, stack, curator):
+    command = stack.command(
+        "import_genes", PANEL, "--scope", "restart", "--user", "curator", "--pace", "0.02", "--no-bar"
+    )
+    run = wait_for_run(lambda r: r.status == Status.RUNNING)
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "connected"
+    )
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=current-item]').dataset.value"
+        " ?? document.querySelector('[data-testid=current-item]').textContent) > 10"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "detail-mid-run.png"), full_page=True)
+    stack.kill_daphne()
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", re.compile("reconnecting|offline")
+    )
+    assert command.wait(60) == 0  # the run finishes while no server is up
+    stack.start_daphne()
+    expect(page.get_by_test_id("status")).to_have_text("Completed")
+    final = OperationProgress.objects.get(pk=run.pk)
+    expect(page.get_by_test_id("items-added")).to_have_text(str(final.items_added))
+    expect(page.get_by_test_id("current-item")).to_have_text(str(final.current_item))
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "connected"
+    )
+
+
+def test_opening_a_finished_run_shows_its_final_state_at_once(browser, stack, curator):
+    process = stack.command("import_genes", PANEL, "--scope", "later", "--user", "curator", "--no-bar")
+    assert process.wait(60) == 0
+    run = OperationProgress.objects.get()
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    expect(page.get_by_test_id("status")).to_have_text("Completed", timeout=1000)
+    expect(page.get_by_test_id("items-added")).to_have_text("288", timeout=1000)
+
+
+def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
+    process = stack.command("import_genes", PANEL, "--scope", "private", "--user", "curator", "--no-bar")
+    assert process.wait(60) == 0
+    run = OperationProgress.objects.get()
+    page = page_as(browser, stack, viewer)
+    page.goto("/progress/")
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "connected"
+    )
+    expect(page.get_by_test_id(f"run-{run.pk}")).to_have_count(0)
+    assert page.goto(f"/progress/{run.pk}/").status == 404
+
+
+def test_cancel_from_the_page_ends_the_run_cancelled(browser, stack, curator):
+    stack.command(
+        "import_genes", PANEL, "--scope", "cancel", "--user", "curator", "--pace", "0.05", "--no-bar"
+    )
+    run = wait_for_run(lambda r: r.status == Status.RUNNING)
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    page.get_by_test_id("cancel-button").click()
+    expect(page.get_by_test_id("status")).to_have_text("Cancelled")
+    run.refresh_from_db()
+    assert run.status == Status.CANCELLED
+    assert 0 < run.current_item < 288
+
+
+def test_list_page_shows_a_new_run_live_without_reload(browser, stack, curator):
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "connected"
+    )
+    stack.command("import_genes", PANEL, "--scope", "live", "--user", "curator", "--no-bar")
+    run = wait_for_run(lambda r: True)
+    row = page.get_by_test_id(f"run-{run.pk}")
+    expect(row).to_have_attribute("data-status", "completed")
+    bar = row.get_by_test_id("progress-bar")
+    expect(bar).to_have_attribute("role", "progressbar")
+    expect(bar).to_have_attribute("aria-valuenow", "100")
