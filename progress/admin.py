@@ -148,9 +148,12 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
             format_html("<strong>{} {}</strong>", "▶", name) if i + 1 == current else name
             for i, name in enumerate(stages)
         ]
-        return format_html("stage {} of {}: {}", current, len(stages), mark_safe(" → ".join(
-            str(conditional_escape(p)) for p in parts
-        )))
+        return format_html(
+            "stage {} of {}: {}",
+            current,
+            len(stages),
+            mark_safe(" → ".join(str(conditional_escape(p)) for p in parts)),
+        )
 
     @admin.display(description="error")
     def error_text(self, obj: OperationProgress) -> str:

@@ -56,11 +56,19 @@ class LiveStack:
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{self.port}.log").open("ab")
-        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=self.env, stdout=log, stderr=log)
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=self.env, stdout=log, stderr=log
+        )
 
     def start_daphne(self) -> None:
         self.daphne = self._spawn(
-            "daphne", "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+            "daphne",
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
             "progressproject.asgi:application",
         )
         wait_for_port(self.port)

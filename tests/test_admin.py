@@ -77,7 +77,9 @@ def test_cancel_action_is_logged_and_needs_the_permission(admin_user, curator):
 
 def test_mark_stalled_action(admin_user, curator):
     run = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
-    logged_in(admin_user).post(CHANGELIST, {"action": "mark_runs_stalled", "_selected_action": [run.pk]})
+    logged_in(admin_user).post(
+        CHANGELIST, {"action": "mark_runs_stalled", "_selected_action": [run.pk]}
+    )
     run.refresh_from_db()
     assert run.status == Status.STALLED
     assert "Marked stalled by boss" in run.error_message
@@ -92,7 +94,9 @@ def test_rerun_action_starts_the_same_pipeline_with_the_same_parameters(admin_us
         status=Status.STALLED,
         metadata={"pipeline": "calculate_scores", "parameters": {"scope": "again"}},
     )
-    logged_in(admin_user).post(CHANGELIST, {"action": "rerun_runs", "_selected_action": [finished.pk]})
+    logged_in(admin_user).post(
+        CHANGELIST, {"action": "rerun_runs", "_selected_action": [finished.pk]}
+    )
     rerun = OperationProgress.objects.exclude(pk=finished.pk).get()
     assert rerun.metadata["parameters"] == {"scope": "again"}
     assert rerun.status == Status.COMPLETED
@@ -108,7 +112,11 @@ def test_launch_view_starts_a_pipeline_and_logs_it(admin_user, settings):
     assert "Run curation pipeline" in form and "Import genes" in form
     client.post(f"{CHANGELIST}launch/", {"pipeline": "calculate_scores", "scope": "launch"})
     run = OperationProgress.objects.get()
-    assert (run.operation_name, run.status, run.current_item) == ("calculate_scores", "completed", 1)
+    assert (run.operation_name, run.status, run.current_item) == (
+        "calculate_scores",
+        "completed",
+        1,
+    )
     assert LogEntry.objects.get(object_id=str(run.pk)).change_message == "Launched calculate_scores"
 
 

@@ -97,7 +97,15 @@ def test_log_in_start_an_import_and_watch_it_reach_100_percent(browser, stack, c
 
 def test_server_restart_mid_run_reconnects_and_shows_the_exact_final_state(browser, stack, curator):
     command = stack.command(
-        "import_genes", PANEL, "--scope", "restart", "--user", "curator", "--pace", "0.02", "--no-bar"
+        "import_genes",
+        PANEL,
+        "--scope",
+        "restart",
+        "--user",
+        "curator",
+        "--pace",
+        "0.02",
+        "--no-bar",
     )
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)
@@ -127,7 +135,9 @@ def test_server_restart_mid_run_reconnects_and_shows_the_exact_final_state(brows
 
 
 def test_opening_a_finished_run_shows_its_final_state_at_once(browser, stack, curator):
-    process = stack.command("import_genes", PANEL, "--scope", "later", "--user", "curator", "--no-bar")
+    process = stack.command(
+        "import_genes", PANEL, "--scope", "later", "--user", "curator", "--no-bar"
+    )
     assert process.wait(60) == 0
     run = OperationProgress.objects.get()
     page = page_as(browser, stack, curator)
@@ -137,7 +147,9 @@ def test_opening_a_finished_run_shows_its_final_state_at_once(browser, stack, cu
 
 
 def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
-    process = stack.command("import_genes", PANEL, "--scope", "private", "--user", "curator", "--no-bar")
+    process = stack.command(
+        "import_genes", PANEL, "--scope", "private", "--user", "curator", "--no-bar"
+    )
     assert process.wait(60) == 0
     run = OperationProgress.objects.get()
     page = page_as(browser, stack, viewer)
@@ -151,7 +163,15 @@ def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
 
 def test_cancel_from_the_page_ends_the_run_cancelled(browser, stack, curator):
     stack.command(
-        "import_genes", PANEL, "--scope", "cancel", "--user", "curator", "--pace", "0.05", "--no-bar"
+        "import_genes",
+        PANEL,
+        "--scope",
+        "cancel",
+        "--user",
+        "curator",
+        "--pace",
+        "0.05",
+        "--no-bar",
     )
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)

@@ -39,7 +39,9 @@ async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(cu
         assert queued["status"] == "queued"
         messages = await receive_until(
             communicator,
-            lambda m: m["type"] in {"task_completed", "task_failed"} and m["data"]["id"] == queued["id"],
+            lambda m: (
+                m["type"] in {"task_completed", "task_failed"} and m["data"]["id"] == queued["id"]
+            ),
             timeout=60,
         )
         final = messages[-1]["data"]
