@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "FINAL_FLUSH_TIMEOUT": 10.0,
     # Time constant in seconds of the exponential smoothing of rate and ETA.
     "ETA_SMOOTHING_SECONDS": 10.0,
+    # prune_operations deletes finished runs older than this many days.
+    "RETENTION_DAYS": 30,
     # Channel layer alias used for broadcasts.
     "CHANNEL_LAYER": "default",
 }

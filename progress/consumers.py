@@ -13,6 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from progress import conf, protocol, snapshots
 from progress.publisher import get_publisher
 from progress.relay import ensure_relay
+from progress.sweeper import ensure_sweeper
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -36,6 +37,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         get_publisher().attach_server_loop(asyncio.get_running_loop())
         ensure_relay(self.channel_layer)
+        ensure_sweeper()
         self.joined = self._groups_to_join()
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)

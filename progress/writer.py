@@ -28,6 +28,7 @@ from progress.models import ACTIVE_STATUSES, OperationProgress, Status
 from progress.protocol import groups_for, layer_message
 from progress.publisher import get_publisher
 from progress.serializers import operation_data
+from progress.sweeper import sweep_interval
 
 if TYPE_CHECKING:
     from progress.tracker import ProgressTracker
@@ -60,6 +61,7 @@ class ProgressWriter:
         )
         self._next_heartbeat = 0.0
         self._next_cancel_poll = 0.0
+        self._next_sweep = time.monotonic() + conf.get("STALL_TIMEOUT") / 4
         self._db_down = False
         self._thread = threading.Thread(target=self._run, name="progress-writer", daemon=True)
         self._thread.start()
@@ -242,6 +244,11 @@ class ProgressWriter:
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + conf.get("HEARTBEAT_INTERVAL")
             self._beat(ids)
+        if now >= self._next_sweep:
+            # Processes that track runs also find other processes' dead runs (workers
+            # sweep each other), so no run stays "running" when no server is up.
+            self._next_sweep = now + sweep_interval()
+            self._sweep()
 
     def _handle_dirty(self, job: WriteJob) -> None:
         # Counters were broadcast when they arrived; a final state waits for its write.
@@ -262,6 +269,14 @@ class ProgressWriter:
                     tracker._finished_elsewhere()
                 elif cancel_requested_at is not None:
                     tracker.cancel_requested = True
+        except Exception as exc:
+            self._note_db_down(exc)
+
+    def _sweep(self) -> None:
+        from progress.services import stalled_runs_mark
+
+        try:
+            stalled_runs_mark()
         except Exception as exc:
             self._note_db_down(exc)
 

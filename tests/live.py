@@ -45,7 +45,7 @@ class LiveStack:
     def __init__(self, *, worker: bool = True, **extra_env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = project_env(redis=True, TASKS_BACKEND="db", **FAST_PROGRESS, **extra_env)
+        self.env = project_env(redis=True, TASKS_BACKEND="db", **{**FAST_PROGRESS, **extra_env})
         self.daphne: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.logs = ARTIFACTS / "logs"
@@ -79,8 +79,27 @@ class LiveStack:
         self.daphne.kill()
         self.daphne.wait(10)
 
-    def command(self, *args: str) -> subprocess.Popen[bytes]:
-        return self._spawn("command", "manage.py", *args)
+    def command(self, *args: str, log: str = "command") -> subprocess.Popen[bytes]:
+        return self._spawn(log, "manage.py", *args)
+
+    def log_text(self, name: str) -> str:
+        return (self.logs / f"{name}-{self.port}.log").read_text()
+
+    def extra_daphne(self) -> tuple[subprocess.Popen[bytes], str]:
+        """Another daphne process on its own port, sharing the database and Redis."""
+        port = free_port()
+        process = self._spawn(
+            f"daphne-{port}",
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "progressproject.asgi:application",
+        )
+        wait_for_port(port)
+        return process, f"http://127.0.0.1:{port}"
 
     def stop(self) -> None:
         for process in (self.worker, self.daphne):
@@ -110,3 +129,40 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class RedisServer:
+    """A private redis-server for fault tests, so stopping it does not disturb anything else."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
