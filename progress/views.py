@@ -42,6 +42,12 @@ def operation_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def operation_list_vue(request: HttpRequest) -> HttpResponse:
+    """The same runs through the Vue 3 + Pinia bundle (docs/vue.md)."""
+    return render(request, "progress/vue.html", {"initial": snapshot_for(request.user)})
+
+
+@login_required
 def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
     """One run in detail; 404 for runs the user may not see, so ids cannot be probed."""
     operation = get_object_or_404(

@@ -196,3 +196,67 @@ def test_list_page_shows_a_new_run_live_without_reload(browser, stack, curator):
     bar = row.get_by_test_id("progress-bar")
     expect(bar).to_have_attribute("role", "progressbar")
     expect(bar).to_have_attribute("aria-valuenow", "100")
+
+
+def test_redis_restart_mid_run_page_reconnects_and_shows_the_exact_final_state(browser, curator):
+    from tests.live import RedisServer
+
+    redis = RedisServer()
+    stack = LiveStack(worker=False, REDIS_URL=redis.url)
+    try:
+        command = stack.command(
+            "import_genes",
+            PANEL,
+            "--scope",
+            "redis",
+            "--user",
+            "curator",
+            "--pace",
+            "0.03",
+            "--no-bar",
+        )
+        run = wait_for_run(lambda r: r.status == Status.RUNNING)
+        page = page_as(browser, stack, curator)
+        page.goto(f"/progress/{run.pk}/")
+        expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+            "data-connection-state", "connected"
+        )
+        redis.kill()
+        expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+            "data-connection-state", re.compile("reconnecting|offline")
+        )
+        time.sleep(1.0)
+        redis.start()
+        assert command.wait(60) == 0
+        final = OperationProgress.objects.get(pk=run.pk)
+        assert final.status == Status.COMPLETED
+        expect(page.get_by_test_id("status")).to_have_text("Completed")
+        expect(page.get_by_test_id("items-added")).to_have_text(str(final.items_added))
+        expect(page.get_by_test_id("current-item")).to_have_text(str(final.current_item))
+    finally:
+        stack.stop()
+        redis.stop()
+
+
+def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
+    browser, stack, curator
+):
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/vue/")
+    state = page.get_by_test_id("vue-connection-state")
+    expect(state).to_have_attribute("data-state", "connected")
+    command = stack.command(
+        "import_genes", PANEL, "--scope", "vue", "--user", "curator", "--pace", "0.02", "--no-bar"
+    )
+    run = wait_for_run(lambda r: r.status == Status.RUNNING)
+    card = page.get_by_test_id(f"vue-run-{run.pk}")
+    expect(card).to_have_attribute("data-status", "running")
+    stack.kill_daphne()  # drop every socket mid-run
+    expect(state).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    assert command.wait(60) == 0
+    stack.start_daphne()
+    expect(state).to_have_attribute("data-state", "connected")
+    expect(card).to_have_attribute("data-status", "completed")
+    expect(card.get_by_test_id("progress-bar")).to_have_attribute("aria-valuenow", "100")
+    expect(card.get_by_test_id("items-added")).to_have_attribute("data-value", "288")
+    expect(card.get_by_test_id("current-item")).to_have_attribute("data-value", "288")

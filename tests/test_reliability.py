@@ -209,3 +209,56 @@ def test_prune_refuses_an_unreadable_age():
 
     with pytest.raises(CommandError, match="write a number and d, h or m"):
         call_command("prune_operations", "--older-than", "a month")
+
+
+def raw_websocket_that_never_reads(url: str, cookie: bytes):
+    """Open a WebSocket by hand and then never read from it: the worst slow client."""
+    import base64
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    sock = socket.create_connection((parsed.hostname, parsed.port), 5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/progress/ HTTP/1.1\r\nHost: {parsed.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {url}\r\nCookie: {cookie.decode()}\r\n\r\n"
+        ).encode()
+    )
+    return sock
+
+
+async def test_a_client_that_never_reads_slows_neither_the_run_nor_other_clients():
+    stack = await asyncio.to_thread(LiveStack, worker=False)
+    try:
+        staff = await sync_to_async(StaffFactory)(is_superuser=True)
+        cookie = await sync_to_async(session_cookie)(staff)
+        stuck = [raw_websocket_that_never_reads(stack.url, cookie) for _ in range(5)]
+        seen: dict = {}
+        ready, done = asyncio.Event(), asyncio.Event()
+        reader = asyncio.create_task(ws_client(stack.url, cookie, seen, ready, done))
+        await asyncio.wait_for(ready.wait(), 20)
+        started = time.monotonic()
+        command = await asyncio.to_thread(
+            stack.command, "progress_demo", "--items", "300", "--delay", "0.01"
+        )
+        assert await asyncio.to_thread(command.wait, 60) == 0
+        elapsed = time.monotonic() - started
+        deadline = time.monotonic() + 20
+        while not finals(seen) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        done.set()
+        await reader
+        assert len(finals(seen)) == 1  # the reading client got the final state
+        run_id = next(iter(finals(seen)))
+        assert len(seen[run_id]) >= 5  # and live updates along the way
+        # 300 items x 10 ms: the run was not held up by the stuck sockets (loose bound).
+        assert elapsed < 30
+        for sock in stuck:
+            sock.close()
+    finally:
+        await asyncio.to_thread(stack.stop)

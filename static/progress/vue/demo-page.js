@@ -1,0 +1,61 @@
+// The /progress/vue/ demo page: every visible run as a <ProgressBar>, live, from the
+// Pinia store. Runs rendered into the page (json_script "initial-operations") show at
+// once; the socket brings the rest.
+
+import { createApp, h } from 'vue';
+
+import { bindConnectionIndicator, connectionText, readJsonScript } from '../render.js';
+import { install, ProgressBar, useProgressStore } from './index.js';
+
+const doc = document;
+const root = doc.querySelector('[data-vue-app]');
+
+const DemoApp = {
+  name: 'ProgressVueDemo',
+  setup() {
+    const store = useProgressStore();
+    return () => {
+      const runs = store.list;
+      const active = store.activeOperations.length;
+      return h('div', { class: 'vue-demo' }, [
+        h('p', { class: 'muted' }, [
+          'Live connection: ',
+          h(
+            'span',
+            {
+              class: 'connection',
+              'data-testid': 'vue-connection-state',
+              'data-state': store.connectionState,
+              'data-connection-state': store.connectionState,
+              'data-refusal': store.refusal ?? undefined,
+            },
+            [
+              h('span', { class: 'connection__dot', 'aria-hidden': 'true' }),
+              h('span', {}, connectionText(store.connectionState, store.refusal)),
+            ],
+          ),
+          ' · ',
+          h('span', { 'data-testid': 'vue-active-count' }, `${active} active`),
+          ` · ${runs.length} shown`,
+        ]),
+        runs.length
+          ? h(
+              'ol',
+              { class: 'run-list', 'data-testid': 'vue-runs', 'aria-label': 'Runs' },
+              runs.map((op) => h(ProgressBar, { key: op.id, operationId: op.id, store, tag: 'li' })),
+            )
+          : h('p', { class: 'empty', 'data-testid': 'vue-empty' }, 'No runs yet.'),
+      ]);
+    };
+  },
+};
+
+if (root) {
+  const app = createApp(DemoApp);
+  const store = install(app, { connect: { initial: readJsonScript(doc, 'initial-operations') ?? [] } });
+  // The header's indicator and the signed-out alert, as on the other pages (queried
+  // before mounting, so it is the header's and not the demo's own indicator).
+  bindConnectionIndicator(doc.querySelector('.site-header [data-connection-state]'), store.getClient());
+  root.replaceChildren();
+  app.mount(root);
+}
