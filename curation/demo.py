@@ -11,12 +11,13 @@ import json
 import random
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 
 from curation.clingen_schema import INHERITANCE_OPTIONS
 from curation.factories import ClinGenSchemaFactory, demo_evidence
-from curation.models import Curation, Scope
+from curation.models import Curation, CurationSchema, Scope
 
 DEMO_SCOPE = "kidney-genetics"
 PANEL_DIR = Path("data/kidney-panels")
@@ -56,7 +57,7 @@ def provider_counts() -> Counter[str]:
 
 def demo_curations(scope: Scope) -> int:
     """Create a draft curation for each widely-listed gene in the scope; returns how many."""
-    schema = ClinGenSchemaFactory()
+    schema = cast(CurationSchema, ClinGenSchemaFactory())
     counts = provider_counts()
     created = 0
     for gene in scope.genes.order_by("hgnc_id"):

@@ -124,10 +124,10 @@ def _json_row(number: int, item: Any) -> RawRow:
 def parse_delimited(text: str, delimiter: str) -> list[RawRow]:
     """CSV/TSV with a header naming the columns, or headerless HGNC_ID, SYMBOL[, LOCATION]."""
     try:
-        records = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
+        cells = list(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise UnparseableFile(f"Cannot read the file as {_kind(delimiter)}: {exc}") from None
-    records = [(n, r) for n, r in enumerate(records, start=1) if any(c.strip() for c in r)]
+    records = [(n, r) for n, r in enumerate(cells, start=1) if any(c.strip() for c in r)]
     if not records:
         raise UnparseableFile("The file has no rows")
     columns = _header_columns(records[0][1])

@@ -103,16 +103,28 @@ class StageView:
         self.counts = dict.fromkeys(COUNTERS, 0)
         self._owns_total = offset == 0 and not tracker.total_items
 
-    def update(self, current_item: int | None = None, **kwargs: Any) -> None:
-        for name in COUNTERS:
-            if kwargs.get(name) is not None:
-                self.counts[name] = kwargs.pop(name)
-            kwargs.pop(name, None)
-        if not self._owns_total:
-            kwargs.pop("total_items", None)
+    def update(
+        self,
+        current_item: int | None = None,
+        *,
+        total_items: int | None = None,
+        items_added: int | None = None,
+        items_updated: int | None = None,
+        items_failed: int | None = None,
+        operation: str | None = None,
+        force: bool = False,
+    ) -> None:
+        for name, value in zip(COUNTERS, (items_added, items_updated, items_failed), strict=True):
+            if value is not None:
+                self.counts[name] = value
         if current_item is not None:
             current_item += self._offset
-        self._tracker.update(current_item, **kwargs)
+        self._tracker.update(
+            current_item,
+            total_items=total_items if self._owns_total else None,
+            operation=operation,
+            force=force,
+        )
 
     def raise_if_cancelled(self) -> None:
         self._tracker.raise_if_cancelled()

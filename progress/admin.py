@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.forms import Media
 from django.forms.widgets import Script
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,8 +18,8 @@ from django.utils.safestring import mark_safe
 from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
-from progress.launch import operation_rerun, pipeline_start
-from progress.models import OperationProgress
+from progress.launch import form_parameters, operation_rerun, pipeline_start
+from progress.models import OperationProgress, OperationProgressQuerySet
 from progress.permissions import CANCEL_ANY, can_cancel
 from progress.serializers import operation_data
 from progress.services import operation_broadcast, operation_cancel
@@ -66,13 +65,13 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
         "rate_text",
         "cancel_requested_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]
 
     @property
     def media(self) -> Media:
         return super().media + Media(
             css={"all": ["progress/progress.css"]},
-            js=[Script("progress/element.js", type="module")],
+            js=[Script("progress/element.js", type="module")],  # type: ignore[list-item]
         )
 
     # Read-only audit: runs are created by trackers, never edited by hand.
@@ -94,8 +93,10 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
     def has_start_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(pipelines.START_PERMISSION)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OperationProgress]:
-        return super().get_queryset(request).visible_to(request.user)
+    def get_queryset(self, request: HttpRequest) -> OperationProgressQuerySet:
+        return cast(OperationProgressQuerySet, super().get_queryset(request)).visible_to(
+            request.user
+        )
 
     def _visible(self, request: HttpRequest, obj: OperationProgress) -> bool:
         return OperationProgress.objects.visible_to(request.user).filter(pk=obj.pk).exists()
@@ -198,7 +199,7 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
     # --- actions -------------------------------------------------------------------
 
     @admin.action(description="Cancel selected running runs", permissions=["cancel"])
-    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[OperationProgress]) -> None:
+    def cancel_runs(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
         done = 0
         for operation in queryset.active():
             if can_cancel(request.user, operation) and operation_cancel(operation):
@@ -209,9 +210,7 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
     @admin.action(
         description="Mark selected runs stalled (their process died)", permissions=["cancel"]
     )
-    def mark_runs_stalled(
-        self, request: HttpRequest, queryset: QuerySet[OperationProgress]
-    ) -> None:
+    def mark_runs_stalled(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
         done = 0
         for operation in queryset.active():
             if operation.mark_stalled(reason=f"Marked stalled by {request.user} in the admin."):
@@ -223,7 +222,7 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
     @admin.action(
         description="Re-run selected finished runs with the same parameters", permissions=["start"]
     )
-    def rerun_runs(self, request: HttpRequest, queryset: QuerySet[OperationProgress]) -> None:
+    def rerun_runs(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
         for operation in queryset.finished():
             try:
                 new = operation_rerun(operation, user=request.user)
@@ -237,7 +236,7 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
 
     def _log(self, request: HttpRequest, operation: OperationProgress, message: str) -> None:
         LogEntry.objects.log_actions(
-            user_id=request.user.pk,
+            user_id=cast(int, request.user.pk),
             queryset=[operation],
             action_flag=CHANGE,
             change_message=message,
@@ -260,12 +259,7 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
         available = pipelines.available(request.user)
         if request.method == "POST":
             name = request.POST.get("pipeline", "")
-            data = {
-                k: v
-                for k, v in request.POST.items()
-                if v and k not in {"csrfmiddlewaretoken", "pipeline"}
-            }
-            data.update(request.FILES.items())
+            data = form_parameters(request, exclude=frozenset({"pipeline"}))
             try:
                 operation = pipeline_start(name=name, data=data, user=request.user)
             except (pipelines.UnknownPipeline, ValidationError) as exc:

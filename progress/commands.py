@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -55,7 +55,8 @@ class TrackedOperationCommand(BaseCommand):
             operation, result = run_with_console(
                 self.operation_name,
                 work,
-                stdout=self.stdout._out,
+                # The raw stream: OutputWrapper would append newlines to the bar's redraws.
+                stdout=cast(TextIO, self.stdout._out),
                 user=self.resolve_user(options.get("user")),
                 metadata=metadata,
                 bar=False if options.get("no_bar") else None,

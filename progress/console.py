@@ -92,7 +92,7 @@ def run_with_console(
             signal.signal(signal.SIGINT, previous_handler)
     if "error" in holder:
         raise holder["error"]
-    return OperationProgress.objects.get(pk=tracker.id), holder.get("result")
+    return OperationProgress.objects.get(pk=holder["tracker"].id), holder.get("result")
 
 
 def _follow(

@@ -79,6 +79,14 @@ def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProg
     return operation_enqueue(pipeline, parameters=parameters, user=user)
 
 
+def form_parameters(request: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A page or admin form's non-empty fields and files, as pipeline_start() data."""
+    skip = {"csrfmiddlewaretoken", *exclude}
+    data: dict[str, Any] = {k: v for k, v in request.POST.items() if v != "" and k not in skip}
+    data.update(request.FILES.items())
+    return data
+
+
 def _task_arguments(validated: dict[str, Any], pipeline: pipelines.Pipeline) -> dict[str, Any]:
     """JSON-able task arguments: uploads are saved to UPLOAD_DIR and passed as paths."""
     arguments = {}

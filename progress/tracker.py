@@ -24,7 +24,7 @@ import logging
 import time
 import traceback
 from collections.abc import AsyncIterator, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.utils import timezone
@@ -46,7 +46,17 @@ class Reporter(Protocol):
     id: int
     metadata: dict[str, Any]
 
-    def update(self, current_item: int | None = None, **kwargs: Any) -> None: ...
+    def update(
+        self,
+        current_item: int | None = None,
+        *,
+        total_items: int | None = None,
+        items_added: int | None = None,
+        items_updated: int | None = None,
+        items_failed: int | None = None,
+        operation: str | None = None,
+        force: bool = False,
+    ) -> None: ...
 
     def raise_if_cancelled(self) -> None: ...
 
@@ -83,7 +93,7 @@ class ProgressTracker:
         self._stage_weights: list[float] = []
         self._estimator = RateEstimator(tau=conf.get("ETA_SMOOTHING_SECONDS"))
         self.rate: float | None = None
-        self.estimated_completion = None
+        self.estimated_completion: datetime | None = None
 
     # --- construction --------------------------------------------------------------------
 

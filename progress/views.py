@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
-from progress.launch import pipeline_start
+from progress.launch import form_parameters, pipeline_start
 from progress.models import OperationProgress, Status
 from progress.permissions import can_cancel
 from progress.serializers import operation_data
@@ -86,7 +86,7 @@ def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpRespon
 def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
     """Start a pipeline from a page form; errors come back as messages on the list."""
     try:
-        operation = pipeline_start(name=name, data=_form_data(request), user=request.user)
+        operation = pipeline_start(name=name, data=form_parameters(request), user=request.user)
     except pipelines.UnknownPipeline as exc:
         messages.error(request, str(exc))
     except ValidationError as exc:
@@ -94,14 +94,6 @@ def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
     else:
         return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
     return HttpResponseRedirect(reverse("progress:list"))
-
-
-def _form_data(request: HttpRequest) -> dict[str, object]:
-    data: dict[str, object] = {
-        k: v for k, v in request.POST.items() if v != "" and k != "csrfmiddlewaretoken"
-    }
-    data.update(request.FILES.items())
-    return data
 
 
 def _flatten(detail: object) -> str:

@@ -11,6 +11,7 @@ py=.venv/bin/python
 
 $py -m ruff check .
 $py -m ruff format --check .
+$py -m mypy progress curation progressproject
 $py manage.py check --fail-level WARNING
 $py manage.py makemigrations --check --dry-run >/dev/null || {
   echo "error: models changed without a migration; run: .venv/bin/python manage.py makemigrations" >&2

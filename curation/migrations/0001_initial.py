@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,93 +14,178 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CurationSchema',
+            name="CurationSchema",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('version', models.CharField(default='1', max_length=20)),
-                ('definition', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("version", models.CharField(default="1", max_length=20)),
+                ("definition", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Gene',
+            name="Gene",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hgnc_id', models.CharField(max_length=20, unique=True)),
-                ('approved_symbol', models.CharField(db_index=True, max_length=50)),
-                ('previous_symbols', models.JSONField(blank=True, default=list)),
-                ('alias_symbols', models.JSONField(blank=True, default=list)),
-                ('chromosome', models.CharField(blank=True, default='', max_length=10)),
-                ('location', models.CharField(blank=True, default='', max_length=50)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hgnc_id", models.CharField(max_length=20, unique=True)),
+                ("approved_symbol", models.CharField(db_index=True, max_length=50)),
+                ("previous_symbols", models.JSONField(blank=True, default=list)),
+                ("alias_symbols", models.JSONField(blank=True, default=list)),
+                ("chromosome", models.CharField(blank=True, default="", max_length=10)),
+                ("location", models.CharField(blank=True, default="", max_length=50)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['approved_symbol'],
+                "ordering": ["approved_symbol"],
             },
         ),
         migrations.CreateModel(
-            name='Scope',
+            name="Scope",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('title', models.CharField(blank=True, default='', max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('sources', models.JSONField(blank=True, default=list)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("title", models.CharField(blank=True, default="", max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                ("sources", models.JSONField(blank=True, default=list)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ScopeGene',
+            name="ScopeGene",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('panels', models.JSONField(blank=True, default=list)),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('gene', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='curation.gene')),
-                ('scope', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='curation.scope')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("panels", models.JSONField(blank=True, default=list)),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "gene",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="curation.gene"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="curation.scope"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='scope',
-            name='genes',
-            field=models.ManyToManyField(related_name='scopes', through='curation.ScopeGene', to='curation.gene'),
+            model_name="scope",
+            name="genes",
+            field=models.ManyToManyField(
+                related_name="scopes", through="curation.ScopeGene", to="curation.gene"
+            ),
         ),
         migrations.CreateModel(
-            name='Curation',
+            name="Curation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('disease', models.CharField(max_length=255)),
-                ('mondo_id', models.CharField(blank=True, default='', max_length=20)),
-                ('inheritance', models.CharField(max_length=30)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('submitted', 'Submitted'), ('in_review', 'In review'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('active', 'Active'), ('archived', 'Archived')], default='draft', max_length=16)),
-                ('genetic_score', models.FloatField(blank=True, null=True)),
-                ('experimental_score', models.FloatField(blank=True, null=True)),
-                ('total_score', models.FloatField(blank=True, null=True)),
-                ('classification', models.CharField(blank=True, default='', max_length=40)),
-                ('score_breakdown', models.JSONField(blank=True, default=dict)),
-                ('scored_at', models.DateTimeField(blank=True, null=True)),
-                ('validation_report', models.JSONField(blank=True, default=dict)),
-                ('validated_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('schema', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='curations', to='curation.curationschema')),
-                ('gene', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='curations', to='curation.gene')),
-                ('scope', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='curations', to='curation.scope')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("disease", models.CharField(max_length=255)),
+                ("mondo_id", models.CharField(blank=True, default="", max_length=20)),
+                ("inheritance", models.CharField(max_length=30)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("submitted", "Submitted"),
+                            ("in_review", "In review"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("active", "Active"),
+                            ("archived", "Archived"),
+                        ],
+                        default="draft",
+                        max_length=16,
+                    ),
+                ),
+                ("genetic_score", models.FloatField(blank=True, null=True)),
+                ("experimental_score", models.FloatField(blank=True, null=True)),
+                ("total_score", models.FloatField(blank=True, null=True)),
+                ("classification", models.CharField(blank=True, default="", max_length=40)),
+                ("score_breakdown", models.JSONField(blank=True, default=dict)),
+                ("scored_at", models.DateTimeField(blank=True, null=True)),
+                ("validation_report", models.JSONField(blank=True, default=dict)),
+                ("validated_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "schema",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="curations",
+                        to="curation.curationschema",
+                    ),
+                ),
+                (
+                    "gene",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="curations",
+                        to="curation.gene",
+                    ),
+                ),
+                (
+                    "scope",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="curations",
+                        to="curation.scope",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scope', 'gene__approved_symbol'],
-                'constraints': [models.UniqueConstraint(fields=('scope', 'gene', 'disease', 'inheritance'), name='unique_curation')],
+                "ordering": ["scope", "gene__approved_symbol"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("scope", "gene", "disease", "inheritance"), name="unique_curation"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='scopegene',
-            constraint=models.UniqueConstraint(fields=('scope', 'gene'), name='unique_scope_gene'),
+            model_name="scopegene",
+            constraint=models.UniqueConstraint(fields=("scope", "gene"), name="unique_scope_gene"),
         ),
     ]

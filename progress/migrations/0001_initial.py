@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,38 +15,83 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='OperationProgress',
+            name="OperationProgress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('operation_name', models.CharField(max_length=100)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('stalled', 'Stalled')], default='queued', max_length=16)),
-                ('current_operation', models.CharField(blank=True, default='', max_length=255)),
-                ('progress_percentage', models.FloatField(blank=True, null=True)),
-                ('current_item', models.PositiveIntegerField(default=0)),
-                ('total_items', models.PositiveIntegerField(blank=True, null=True)),
-                ('items_added', models.PositiveIntegerField(default=0)),
-                ('items_updated', models.PositiveIntegerField(default=0)),
-                ('items_failed', models.PositiveIntegerField(default=0)),
-                ('error_message', models.TextField(blank=True, default='')),
-                ('rate', models.FloatField(blank=True, help_text='Items per second, smoothed.', null=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('seq', models.BigIntegerField(default=0, help_text='Rises on every saved or broadcast change.')),
-                ('cancel_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('task_result_id', models.CharField(blank=True, default='', max_length=64)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('estimated_completion', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='operations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("operation_name", models.CharField(max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("stalled", "Stalled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("current_operation", models.CharField(blank=True, default="", max_length=255)),
+                ("progress_percentage", models.FloatField(blank=True, null=True)),
+                ("current_item", models.PositiveIntegerField(default=0)),
+                ("total_items", models.PositiveIntegerField(blank=True, null=True)),
+                ("items_added", models.PositiveIntegerField(default=0)),
+                ("items_updated", models.PositiveIntegerField(default=0)),
+                ("items_failed", models.PositiveIntegerField(default=0)),
+                ("error_message", models.TextField(blank=True, default="")),
+                (
+                    "rate",
+                    models.FloatField(
+                        blank=True, help_text="Items per second, smoothed.", null=True
+                    ),
+                ),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                (
+                    "seq",
+                    models.BigIntegerField(
+                        default=0, help_text="Rises on every saved or broadcast change."
+                    ),
+                ),
+                ("cancel_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("task_result_id", models.CharField(blank=True, default="", max_length=64)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("estimated_completion", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="operations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'operation',
-                'db_table': 'operation_progress',
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('start_pipeline', 'Can start pipelines')],
-                'indexes': [models.Index(fields=['operation_name', 'status'], name='op_name_status_idx'), models.Index(fields=['status', 'heartbeat_at'], name='op_status_heartbeat_idx'), models.Index(fields=['updated_at'], name='op_updated_idx')],
+                "verbose_name": "operation",
+                "db_table": "operation_progress",
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("start_pipeline", "Can start pipelines")],
+                "indexes": [
+                    models.Index(fields=["operation_name", "status"], name="op_name_status_idx"),
+                    models.Index(fields=["status", "heartbeat_at"], name="op_status_heartbeat_idx"),
+                    models.Index(fields=["updated_at"], name="op_updated_idx"),
+                ],
             },
         ),
     ]

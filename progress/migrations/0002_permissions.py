@@ -4,14 +4,20 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('progress', '0001_initial'),
+        ("progress", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='operationprogress',
-            options={'ordering': ['-created_at', '-id'], 'permissions': [('start_pipeline', 'Can start pipelines'), ('cancel_any_operation', "Can cancel anyone's runs")], 'verbose_name': 'operation'},
+            name="operationprogress",
+            options={
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("start_pipeline", "Can start pipelines"),
+                    ("cancel_any_operation", "Can cancel anyone's runs"),
+                ],
+                "verbose_name": "operation",
+            },
         ),
     ]

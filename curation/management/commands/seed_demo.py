@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,8 +12,9 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 
 from curation.demo import demo_curations, demo_scope
-from curation.gene_import import gene_import
+from curation.gene_import import ImportResult, gene_import
 from progress.console import run_with_console
+from progress.tracker import ProgressTracker
 
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "demo-credentials.txt"
 
@@ -28,12 +29,15 @@ class Command(BaseCommand):
         scope = demo_scope()
         if not scope.genes.exists():
             for source in scope.sources:
+                path = Path(settings.BASE_DIR) / source
+
+                def work(tracker: ProgressTracker, path: Path = path) -> ImportResult:
+                    return gene_import(path=path, scope=scope, tracker=tracker)
+
                 run_with_console(
                     "gene_import",
-                    lambda tracker, s=source: gene_import(
-                        path=Path(settings.BASE_DIR) / s, scope=scope, tracker=tracker
-                    ),
-                    stdout=self.stdout._out,
+                    work,
+                    stdout=cast(TextIO, self.stdout._out),
                     user=demo,
                     metadata={"parameters": {"path": source, "scope": scope.name}},
                     bar=False,
