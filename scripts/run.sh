@@ -7,6 +7,8 @@ scripts/bootstrap.sh requirements.txt
 py=.venv/bin/python
 host="${HOST:-127.0.0.1}"
 port="${PORT:-8000}"
+# The live-page URL that commands print.
+export PROGRESS_SITE_URL="${PROGRESS_SITE_URL:-http://$host:$port}"
 
 $py manage.py preflight
 $py manage.py migrate --no-input
@@ -25,11 +27,12 @@ echo
 echo "Serving on http://$host:$port/progress/  (Ctrl-C stops)"
 echo
 
-# A demo pipeline every couple of minutes, so an open page always has something moving.
+# A paced demo pipeline (about 20 s) every half minute, in a second process, so an open page
+# always has something moving (with the in-memory layer it arrives through the DB relay).
 (
   while kill -0 "$server" 2>/dev/null; do
     $py manage.py run_curation_pipeline --scope kidney-genetics --user demo --pace 0.01 --no-bar || true
-    sleep 60
+    sleep 15
   done
 ) &
 demo=$!
