@@ -241,6 +241,10 @@ class ProgressWriter:
         if now >= self._next_cancel_poll:
             self._next_cancel_poll = now + conf.get("CANCEL_POLL_INTERVAL")
             self._poll_cancel_requests(ids)
+            for run_id in ids:
+                tracker = self._trackers.get(run_id)
+                if tracker is not None:
+                    tracker.publish_trailing()
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + conf.get("HEARTBEAT_INTERVAL")
             self._beat(ids)
