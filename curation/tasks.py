@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from django.db import close_old_connections
 from django.tasks import task
@@ -21,11 +21,8 @@ from curation.scoring_run import curations_score
 from curation.validation_run import curations_validate
 from progress.tracker import track_operation
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
-
-def fresh_connections(function: Callable[P, R]) -> Callable[P, R]:
+def fresh_connections[**P, R](function: Callable[P, R]) -> Callable[P, R]:
     """Close stale connections around a task, as Django does around a request: pool
     threads and workers live long and never see request_finished."""
 

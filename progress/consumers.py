@@ -81,6 +81,18 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self._error(f"Unknown message type {kind!r}; use 'ping' or 'resync'.")
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Relay run states straight to the handler.
+
+        Channels' dispatch() runs close_old_connections() in a worker thread before every
+        handler. progress_event touches no database, and that thread hop per message per
+        client was the largest cost in the fan-out benchmark (bench/, figure W4).
+        """
+        if message["type"] == protocol.LAYER_EVENT:
+            await self.progress_event(message)
+        else:
+            await super().dispatch(message)
+
     async def progress_event(self, event: dict[str, Any]) -> None:
         """A run's new state from the channel layer: forward it unless the client has newer."""
         if event["seq"] <= self.sent.get(event["id"], -1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from rest_framework import serializers
@@ -49,6 +50,13 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
         return operation.cancel_requested_at is not None
 
 
+@cache
+def _shared_serializer() -> OperationProgressSerializer:
+    # Building a ModelSerializer's fields costs more than serialising one row with them;
+    # the bound fields hold no per-call state, so one instance serves every thread.
+    return OperationProgressSerializer()
+
+
 def operation_data(operation: OperationProgress) -> dict[str, Any]:
     """Serialise one run to its wire dict (JSON-ready)."""
-    return dict(OperationProgressSerializer(operation).data)
+    return dict(_shared_serializer().to_representation(operation))

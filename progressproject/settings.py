@@ -93,7 +93,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis' pub/sub layer with bounded queues: progress/layers.py says why.
+            "BACKEND": env.str(
+                "CHANNEL_LAYER_BACKEND", "progress.layers.BoundedRedisPubSubChannelLayer"
+            ),
             "CONFIG": {
                 "hosts": [
                     {
@@ -107,11 +110,12 @@ if REDIS_URL:
                         "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=2000),
                     }
                 ],
-                # Progress is state: a client that falls behind is caught up by
-                # snapshot/resync, so a modest per-channel buffer is enough.
-                "capacity": 200,
-                "expiry": 30,
-                "group_expiry": 86400,
+                # Progress is state: a client that falls behind loses its oldest messages
+                # and is caught up by snapshot/resync, so a modest per-channel buffer is enough.
+                "capacity": env.int("CHANNEL_CAPACITY", default=100),
+                # Redis pub/sub channels ignore the database number in REDIS_URL: deployments
+                # (or test runs) sharing one Redis keep apart by prefix.
+                "prefix": env.str("CHANNEL_PREFIX", default="asgi"),
             },
         }
     }

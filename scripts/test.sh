@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements-dev.txt
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/progress}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+# Pub/sub channels ignore the Redis database number; a per-run prefix keeps this test run
+# apart from anything else using the same Redis (a dev server, a benchmark).
+export CHANNEL_PREFIX="${CHANNEL_PREFIX:-test$$}"
 py=.venv/bin/python
 
 $py -m ruff check .

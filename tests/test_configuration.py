@@ -86,6 +86,7 @@ async def test_an_idle_socket_under_daphne_with_redis_stays_open():
             assert json.loads(await socket.recv())["type"] == "snapshot"
             await asyncio.sleep(12)  # idle, longer than two of the observed 5 s cycles
             await socket.send(json.dumps({"type": "ping"}))
-            assert json.loads(await asyncio.wait_for(socket.recv(), 5)) == {"type": "pong"}
+            while (reply := json.loads(await asyncio.wait_for(socket.recv(), 5)))["type"] != "pong":
+                assert "data" in reply  # only run updates may come before the pong
     finally:
         await asyncio.to_thread(stack.stop)

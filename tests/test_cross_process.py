@@ -26,7 +26,9 @@ async def watch_command_run(communicator, process) -> list[dict]:
 
 @pytest.mark.redis
 async def test_command_in_another_process_reaches_the_browser_through_redis(settings):
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == (
+        "progress.layers.BoundedRedisPubSubChannelLayer"
+    )
     staff = await asyncio.to_thread(StaffFactory)
     communicator, _ = await open_socket("/ws/progress/", staff)
     assert (await receive(communicator))["type"] == "snapshot"

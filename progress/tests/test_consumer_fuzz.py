@@ -105,18 +105,24 @@ def test_thousands_of_connects_and_disconnects_leave_no_groups_behind(user, staf
 
 
 @pytest.mark.redis
-def test_connect_disconnect_soak_leaves_no_redis_group_members(user, settings):
+def test_connect_disconnect_soak_leaves_no_redis_subscriptions_or_members(user, settings):
     import redis
 
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis")
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer")
     client = redis.Redis.from_url(settings.REDIS_URL)
-    group_key = f"asgi:group:{protocol.user_group(user.pk)}"
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    group_channel = f"{prefix}__group__{protocol.user_group(user.pk)}"
+    layer = get_channel_layer()
 
     async def soak(rounds):
         for _ in range(rounds):
             communicator, _ = await open_socket("/ws/progress/", user)
             await receive(communicator)
             await communicator.disconnect()
+        # In this loop's layer: no consumer left in the user's group, no queue left over.
+        loop_layer = layer._get_layer()
+        return loop_layer.groups.get(group_channel, set()), len(loop_layer.channels)
 
-    async_to_sync(soak)(300)
-    assert client.zcard(group_key) == 0
+    members, queues = async_to_sync(soak)(300)
+    assert members == set() and queues == 0
+    assert dict(client.pubsub_numsub(group_channel)) == {group_channel.encode(): 0}
