@@ -166,13 +166,17 @@ class ProgressWriter:
 
     def _handle(self, job: WriteJob) -> None:
         run_id = job.tracker.id
+        if job.fields["status"] not in ACTIVE_STATUSES:
+            self._write_and_broadcast(job)  # a final state: the table first, then browsers
+            return
+        # A live state: browsers first (a database round trip would add to every update's
+        # latency, bench figure 3a), then the table, at once or when DB_INTERVAL has passed.
+        self._broadcast(job)
         elapsed = time.monotonic() - self._last_write.get(run_id, 0)
         if job.must_write or elapsed >= conf.get("DB_INTERVAL"):
-            self._write_and_broadcast(job)
-            return
-        # Counters only: broadcast now, write when DB_INTERVAL has passed.
-        self._dirty[run_id] = job
-        self._broadcast(job)
+            self._write_and_broadcast(job, broadcast=False)
+        else:
+            self._dirty[run_id] = job
 
     def _write_and_broadcast(self, job: WriteJob, *, broadcast: bool = True) -> None:
         written = self._write(job)

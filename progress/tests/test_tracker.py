@@ -303,9 +303,10 @@ async def test_async_twins_track_a_run(fast_progress, published):
 def test_the_last_updates_before_a_long_item_are_published_without_another_update(
     settings, published
 ):
-    settings.PROGRESS = {"BROADCAST_INTERVAL": 60.0, "CANCEL_POLL_INTERVAL": 0.05}
+    settings.PROGRESS = {"BROADCAST_INTERVAL": 0.3, "CANCEL_POLL_INTERVAL": 0.05}
     with track_operation("long item", total_items=10) as tracker:
-        tracker.update(current_item=7)  # throttled: nothing published yet
+        tracker.update(current_item=7)  # within the interval after start: not published yet
+        assert '"current_item":7,' not in published.messages[-1][1]["text"]
         deadline = time.monotonic() + 5
         while '"current_item":7,' not in published.messages[-1][1]["text"]:
             assert time.monotonic() < deadline, "the trailing state was never published"
