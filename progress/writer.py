@@ -181,10 +181,8 @@ class ProgressWriter:
     def _write_and_broadcast(self, job: WriteJob, *, broadcast: bool = True) -> None:
         written = self._write(job)
         if written is None:
-            self._dirty[job.tracker.id] = job  # retried after DB_INTERVAL
-            # A final state is broadcast only once the table holds it.
-            if broadcast and job.fields["status"] in ACTIVE_STATUSES:
-                self._broadcast(job)
+            # Retried after DB_INTERVAL; a final state is broadcast only once it is written.
+            self._dirty[job.tracker.id] = job
             return
         if written and broadcast:
             self._broadcast(job)

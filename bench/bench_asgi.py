@@ -1,0 +1,82 @@
+"""The project's ASGI application plus a bench-only counter of database queries.
+
+daphne serves `bench_asgi:application`: every request and WebSocket goes to
+`progressproject.asgi.application` unchanged; only GET /__bench__/stats is answered here
+with the number of SQL statements Django executed in this process so far. The counter is
+an execute wrapper installed on every database connection this process opens (any thread),
+so it counts exactly the statements the app sends, including session and user lookups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "progressproject.settings")
+
+from django.db.backends.signals import connection_created
+
+from progressproject.asgi import application as project_application
+
+_lock = threading.Lock()
+_counts = {"queries": 0, "connections": 0}
+
+
+def _count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    with _lock:
+        _counts["queries"] += 1
+    return execute(sql, params, many, context)
+
+
+def _on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    with _lock:
+        _counts["connections"] += 1
+    if _count not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count)
+
+
+connection_created.connect(_on_connection)
+
+# What-if experiments (BENCH_WHATIF=dispatch,serializer): the fixes docs/benchmarks.md
+# suggests, applied by monkeypatching in this process only, to measure what they would buy.
+_whatif = set(filter(None, os.environ.get("BENCH_WHATIF", "").split(",")))
+if (
+    "dispatch" in _whatif
+    and "dispatch" not in __import__("progress.consumers").consumers.ProgressConsumer.__dict__
+):
+    from progress.consumers import ProgressConsumer
+    from progress.protocol import LAYER_EVENT
+
+    _dispatch = ProgressConsumer.dispatch
+
+    async def _dispatch_without_db_hop(self: Any, message: dict[str, Any]) -> None:
+        # channels' AsyncConsumer.dispatch runs close_old_connections in the shared
+        # sync thread before every handler; forwarding a frame touches no database.
+        if message["type"] == LAYER_EVENT:
+            await self.progress_event(message)
+            return
+        await _dispatch(self, message)
+
+    ProgressConsumer.dispatch = _dispatch_without_db_hop  # type: ignore[method-assign]
+if "serializer" in _whatif:
+    import whatif
+
+    whatif.cache_serializer_fields()
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http" and scope.get("path") == "/__bench__/stats":
+        with _lock:
+            body = json.dumps({**_counts, "pid": os.getpid()}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return
+    await project_application(scope, receive, send)

@@ -1,0 +1,269 @@
+"""Many WebSocket clients in one asyncio process (run by suite.py, not by hand).
+
+    python bench/wsclient.py --url ws://127.0.0.1:PORT/ws/progress/ --origin http://127.0.0.1:PORT
+                             --session KEY --n 500 --concurrency 200
+
+Driven by one command per stdin line; each answer is one stdout line `REPLY <json>`:
+
+    connect            open n connections (at most `concurrency` at once); each waits for its
+                       snapshot. Answers ok/failed counts and the time until all held one.
+    reset              start a measurement window (counters to zero)
+    report PATH        end the window; latencies (seconds, float64) are written to PATH
+    finals IDS TIMEOUT wait until every connection got task_completed for every id (JSON list)
+                       live; the ones still missing ask `resync` and are counted separately
+    close              close every connection and exit
+
+Receiving is deliberately cheap so that the client is not the bottleneck: frames are
+received as bytes (no UTF-8 decode), counted, and the send time is read from the
+`"current_operation":"t=<seconds>"` substring; only final and resync frames are parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import sys
+import time
+from array import array
+
+from websockets.asyncio.client import connect
+
+PROGRESS_PREFIX = b'{"type":"progress_update"'
+STAMP = b'"current_operation":"t='
+MAX_ATTEMPTS = 8
+
+
+class State:
+    def __init__(self) -> None:
+        self.active = False
+        self.msgs = 0
+        self.bytes = 0
+        self.latencies = array("d")
+        self.closed_unexpectedly = 0
+        self.retries = 0
+        self.errors: list[str] = []
+
+
+class Client:
+    def __init__(self, state: State) -> None:
+        self.state = state
+        self.ws = None
+        self.finals: set[int] = set()
+        self.resync_finals: set[int] = set()
+        self.resynced = asyncio.Event()
+        self.snapshot_at = 0.0
+        self.open = False
+
+    async def run(self, url: str, origin: str, cookie: str, sem: asyncio.Semaphore, ready) -> None:
+        """Connect and wait for the snapshot; on failure retry like static/progress/client.js
+        (full-jitter backoff from 0.5 s doubling to 20 s), at most MAX_ATTEMPTS times."""
+        error: Exception | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self.state.retries += 1
+                await asyncio.sleep(random.uniform(0, min(20.0, 0.5 * 2 ** (attempt - 1))))
+            try:
+                async with sem:
+                    self.ws = await connect(
+                        url,
+                        origin=origin,
+                        additional_headers={"Cookie": cookie},
+                        compression=None,
+                        ping_interval=None,
+                        max_size=None,
+                        open_timeout=60,
+                        close_timeout=5,
+                    )
+                    first = await asyncio.wait_for(self.ws.recv(decode=False), 60)
+                    if not first.startswith(b'{"type":"snapshot"'):
+                        raise RuntimeError(f"first frame was not a snapshot: {first[:80]!r}")
+                    self.snapshot_at = time.time()
+                    self.open = True
+                    break
+            except Exception as exc:
+                error = exc
+                self.state.errors.append(f"{type(exc).__name__}: {exc}"[:160])
+                if self.ws is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self.ws.close(), 2)
+                    self.ws = None
+        if not self.open:
+            ready(self, error)
+            return
+        ready(self, None)
+        await self.receive_loop()
+
+    async def receive_loop(self) -> None:
+        state = self.state
+        ws = self.ws
+        try:
+            while True:
+                data = await ws.recv(decode=False)
+                now = time.time()
+                if state.active:
+                    state.msgs += 1
+                    state.bytes += len(data)
+                if data.startswith(PROGRESS_PREFIX):
+                    if state.active:
+                        j = data.find(STAMP)
+                        if j >= 0:
+                            j += len(STAMP)
+                            state.latencies.append(now - float(data[j : data.index(b'"', j)]))
+                elif data.startswith(b'{"type":"task_'):
+                    message = json.loads(data)
+                    if message["type"] == "task_completed":
+                        self.finals.add(message["data"]["id"])
+                elif data.startswith(b'{"type":"resync"'):
+                    for op in json.loads(data)["operations"]:
+                        if op["status"] == "completed":
+                            self.resync_finals.add(op["id"])
+                    self.resynced.set()
+        except Exception:
+            if self.open:
+                state.closed_unexpectedly += 1
+        finally:
+            self.open = False
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--origin", required=True)
+    parser.add_argument("--session", required=True)
+    parser.add_argument("--n", type=int, required=True)
+    parser.add_argument("--concurrency", type=int, default=200)
+    args = parser.parse_args()
+    cookie = f"sessionid={args.session}"
+    state = State()
+    clients: list[Client] = []
+    tasks: list[asyncio.Task] = []
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    def reply(payload: dict) -> None:
+        sys.stdout.write("REPLY " + json.dumps(payload) + "\n")
+        sys.stdout.flush()
+
+    while True:
+        line = (await reader.readline()).decode().strip()
+        if not line:
+            break
+        command, *rest = line.split(" ", 2)
+        if command == "connect":
+            sem = asyncio.Semaphore(args.concurrency)
+            done = asyncio.Event()
+            results = {"ok": 0, "failed": 0}
+            state.retries = 0
+            state.errors = []
+            start = time.time()
+
+            def ready(client: Client, exc: Exception | None, results=results, done=done) -> None:
+                if exc is None:
+                    results["ok"] += 1
+                else:
+                    results["failed"] += 1
+                if results["ok"] + results["failed"] >= args.n:
+                    done.set()
+
+            for _ in range(args.n):
+                client = Client(state)
+                clients.append(client)
+                tasks.append(
+                    asyncio.create_task(client.run(args.url, args.origin, cookie, sem, ready))
+                )
+            timed_out = False
+            try:
+                await asyncio.wait_for(done.wait(), 180)
+            except TimeoutError:
+                timed_out = True
+            snapshots = [c.snapshot_at for c in clients if c.snapshot_at]
+            kinds: dict[str, int] = {}
+            for error in state.errors:
+                kinds[error[:60]] = kinds.get(error[:60], 0) + 1
+            reply(
+                {
+                    **results,
+                    "timed_out": timed_out,
+                    "retries": state.retries,
+                    "errors": kinds,
+                    "start": start,
+                    "last_snapshot_at": max(snapshots) if snapshots else None,
+                    "snapshot_times": [s - start for s in snapshots],
+                }
+            )
+        elif command == "reset":
+            state.msgs = state.bytes = 0
+            state.latencies = array("d")
+            state.active = True
+            reply({"t": time.time()})
+        elif command == "report":
+            state.active = False
+            with open(rest[0], "wb") as handle:
+                state.latencies.tofile(handle)
+            reply(
+                {
+                    "t": time.time(),
+                    "msgs": state.msgs,
+                    "bytes": state.bytes,
+                    "n_lat": len(state.latencies),
+                    "open": sum(c.open for c in clients),
+                    "closed_unexpectedly": state.closed_unexpectedly,
+                }
+            )
+        elif command == "finals":
+            ids = set(json.loads(rest[0]))
+            deadline = time.monotonic() + float(rest[1])
+            live_clients = [c for c in clients if c.ws is not None]
+            while time.monotonic() < deadline:
+                if all(ids <= c.finals for c in live_clients):
+                    break
+                await asyncio.sleep(0.05)
+            waited = float(rest[1]) - (deadline - time.monotonic())
+            live = [c for c in live_clients if ids <= c.finals]
+            need = [c for c in live_clients if not ids <= c.finals]
+            for c in need:
+                since = {str(i): 0 for i in ids - c.finals}
+                with contextlib.suppress(Exception):
+                    await c.ws.send(json.dumps({"type": "resync", "since": since}))
+            if need:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*(c.resynced.wait() for c in need)), 30)
+            via_resync = [c for c in need if ids <= (c.finals | c.resync_finals)]
+            reply(
+                {
+                    "clients": len(live_clients),
+                    "live": len(live),
+                    "resync": len(via_resync),
+                    "missing": len(need) - len(via_resync),
+                    "waited": waited,
+                }
+            )
+        elif command == "close":
+            for c in clients:
+                c.open = False
+
+            async def close(c: Client) -> None:
+                if c.ws is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(c.ws.close(), 5)
+
+            closing = asyncio.Semaphore(200)
+
+            async def bounded(c: Client, closing: asyncio.Semaphore = closing) -> None:
+                async with closing:
+                    await close(c)
+
+            await asyncio.gather(*(bounded(c) for c in clients))
+            for task in tasks:
+                task.cancel()
+            reply({"closed": len(clients)})
+            break
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
