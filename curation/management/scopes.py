@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
 
 from curation.models import Scope
+from progress.commands import TrackedOperationCommand
+from progress.models import OperationProgress
 
 
 def required_scope(name: str) -> Scope:
@@ -20,3 +25,26 @@ def required_scope(name: str) -> Scope:
 
 def optional_scope(name: str | None) -> Scope | None:
     return None if name is None else required_scope(name)
+
+
+class ScopeOperationCommand(TrackedOperationCommand):
+    """An operation over every curation, or one scope's with --scope; --enqueue queues it."""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--scope", help="Only this scope (default: every scope).")
+        super().add_arguments(parser)
+
+    def run_over_scope(
+        self, work: Callable[..., Any], *, scope: str | None, **options: Any
+    ) -> tuple[OperationProgress, Any] | None:
+        """Run work(scope=, tracker=, pace=) tracked here; None when it was enqueued instead."""
+        target = optional_scope(scope)
+        parameters = {"scope": scope} if scope else {}
+        if options["enqueue"]:
+            self.enqueue(parameters, **options)
+            return None
+        return self.run_tracked(
+            lambda tracker: work(scope=target, tracker=tracker, pace=options["pace"]),
+            metadata={"pipeline": self.operation_name, "parameters": parameters},
+            **options,
+        )

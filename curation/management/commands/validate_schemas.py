@@ -1,35 +1,22 @@
-"""python manage.py validate_schemas [--scope NAME]"""
+"""python manage.py validate_schemas [--scope NAME] [--enqueue]"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandParser
-
-from curation.management.scopes import optional_scope
+from curation.management.scopes import ScopeOperationCommand
 from curation.validation_run import curations_validate
-from progress.commands import TrackedOperationCommand
 
 
-class Command(TrackedOperationCommand):
+class Command(ScopeOperationCommand):
     help = "Validate schema definitions and every curation's evidence, with live progress."
     operation_name = "validate_schemas"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--scope", help="Only this scope's curations (default: all).")
-        super().add_arguments(parser)
-
     def handle(self, *args: Any, scope: str | None, **options: Any) -> None:
-        target = optional_scope(scope)
-        parameters = {"scope": scope} if scope else {}
-        if options["enqueue"]:
-            self.enqueue(parameters, **options)
+        ran = self.run_over_scope(curations_validate, scope=scope, **options)
+        if ran is None:
             return
-        operation, summary = self.run_tracked(
-            lambda tracker: curations_validate(scope=target, tracker=tracker, pace=options["pace"]),
-            metadata={"pipeline": self.operation_name, "parameters": parameters},
-            **options,
-        )
+        operation, summary = ran
         for error in operation.metadata.get("row_errors", [])[:20]:
             self.stderr.write(f"  curation {error['line']} ({error['value']}): {error['reason']}")
         for schema, errors in operation.metadata.get("schema_errors", {}).items():
