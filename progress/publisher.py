@@ -79,12 +79,9 @@ class Publisher:
             thread.start()
         return self._own_loop
 
-    def _schedule_drain(self, delay: float = 0.0) -> None:
+    def _schedule_drain(self) -> None:
         loop = self._loop()
-        if delay:
-            loop.call_soon_threadsafe(loop.call_later, delay, self._start_drain, loop)
-        else:
-            loop.call_soon_threadsafe(self._start_drain, loop)
+        loop.call_soon_threadsafe(self._start_drain, loop)
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.create_task(self._drain())

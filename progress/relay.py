@@ -27,6 +27,7 @@ from progress.serializers import operation_data
 logger = logging.getLogger(__name__)
 
 _relay_task: asyncio.Task[None] | None = None
+MAX_REMEMBERED = 10_000
 
 
 def ensure_relay(layer: Any) -> None:
@@ -69,6 +70,8 @@ class DatabaseRelay:
             seq = data["seq"]
             if seq <= max(self.relayed.get(data["id"], -1), sent_by_us.get(data["id"], -1)):
                 continue
+            if len(self.relayed) > MAX_REMEMBERED:
+                self.relayed.clear()  # an optimisation only: consumers and clients dedupe by seq
             self.relayed[data["id"]] = seq
             message = layer_message(data)
             for group in groups_for(data["id"], data["created_by"]):
