@@ -11,5 +11,6 @@ urlpatterns = [
     path("vue/", views.operation_list_vue, name="vue"),
     path("<int:operation_id>/", views.operation_detail, name="detail"),
     path("<int:operation_id>/cancel/", views.operation_cancel_view, name="cancel"),
+    path("<int:operation_id>/report/", views.operation_report, name="report"),
     path("pipelines/<slug:name>/start/", views.pipeline_start_view, name="start"),
 ]

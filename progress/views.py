@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -63,6 +66,20 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
             "cancel_url": reverse("progress:cancel", args=[operation.pk]),
         },
     )
+
+
+@login_required
+def operation_report(request: HttpRequest, operation_id: int) -> FileResponse:
+    """The run's full row-error report (CSV), for runs the user may see."""
+    operation = get_object_or_404(
+        OperationProgress.objects.visible_to(request.user), pk=operation_id
+    )
+    reports = (Path(settings.BASE_DIR) / "var" / "reports").resolve()
+    path = Path(str(operation.metadata.get("report_path", ""))).resolve()
+    # Only files the importer wrote: metadata is data, never a path to trust blindly.
+    if not path.is_relative_to(reports) or not path.is_file():
+        raise Http404("This run has no report file")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
 
 
 @require_POST

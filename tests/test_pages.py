@@ -74,3 +74,28 @@ def test_a_refused_page_start_explains_and_starts_nothing(curator, viewer):
     )
     assert logged_in(viewer).post("/progress/pipelines/calculate_scores/start/").status_code == 403
     assert not OperationProgress.objects.exists()
+
+
+def test_the_full_row_error_report_downloads_for_the_owner_only(curator, viewer, tmp_path):
+    from curation.gene_import import gene_import
+    from curation.models import Scope
+    from progress.tracker import track_operation
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hgnc_id,symbol\n9008,PKD1\nHGNC:abc,X\n")
+    with track_operation("gene_import", user=curator) as tracker:
+        gene_import(path=bad, scope=Scope.objects.create(name="r"), tracker=tracker)
+    response = logged_in(curator).get(f"/progress/{tracker.id}/report/")
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines() == [
+        "line,value,reason",
+        "3,\"HGNC:abc, X\",'HGNC:abc' is not an HGNC id; write HGNC:<digits> (e.g. HGNC:42) or "
+        "the digits",
+    ]
+    assert logged_in(viewer).get(f"/progress/{tracker.id}/report/").status_code == 404
+
+
+def test_a_report_path_outside_the_reports_folder_is_never_served(curator):
+    run = OperationProgressFactory(created_by=curator, metadata={"report_path": "/etc/passwd"})
+    assert logged_in(curator).get(f"/progress/{run.pk}/report/").status_code == 404
