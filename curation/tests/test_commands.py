@@ -66,7 +66,8 @@ async def test_import_genes_command_streams_progress_to_a_websocket():
 
 async def test_pipeline_command_reports_each_stage():
     scope = await asyncio.to_thread(seeded_scope)
-    messages, _out = await watch("run_curation_pipeline", "--scope", scope.name)
+    # Paced so each stage lasts long enough to be seen: live states coalesce (latest wins).
+    messages, _out = await watch("run_curation_pipeline", "--scope", scope.name, "--pace", "0.002")
     stages = [m["data"]["metadata"].get("stage") for m in messages]
     seen = [s["name"] for s in stages if s]
     assert [name for i, name in enumerate(seen) if i == 0 or seen[i - 1] != name] == [
