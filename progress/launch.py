@@ -60,10 +60,13 @@ def operation_enqueue(
         operation.refresh_from_db()
         operation_broadcast(operation)
         raise
-    OperationProgress.objects.filter(pk=operation.pk).update(task_result_id=str(result.id))
-    operation.refresh_from_db()
-    if operation.status == Status.QUEUED:
-        operation_broadcast(operation)  # a fast worker may already have started it
+    operation.task_result_id = str(result.id)
+    OperationProgress.objects.filter(pk=operation.pk).update(
+        task_result_id=operation.task_result_id
+    )
+    # The run as queued (seq 0). A fast worker may already have started it; its states have
+    # higher seqs, so clients that saw them ignore this one.
+    operation_broadcast(operation)
     return operation
 
 
