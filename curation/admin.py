@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from curation.models import Curation, CurationSchema, Gene, Scope, ScopeGene
+from curation.scoring_run import SCORE_FIELDS
+from curation.validation_run import VALIDATION_FIELDS
 
 
 @admin.register(Gene)
@@ -55,16 +57,8 @@ class CurationAdmin(admin.ModelAdmin[Curation]):
     search_fields = ["gene__approved_symbol", "gene__hgnc_id", "disease", "mondo_id"]
     list_select_related = ["gene", "scope"]
     raw_id_fields = ["gene"]
-    readonly_fields = [
-        "genetic_score",
-        "experimental_score",
-        "total_score",
-        "classification",
-        "score_breakdown",
-        "scored_at",
-        "validation_report",
-        "validated_at",
-    ]
+    # Computed by the scoring and validation runs, never edited by hand.
+    readonly_fields = [*SCORE_FIELDS, *VALIDATION_FIELDS]
 
     @admin.display(description="valid", boolean=True)
     def valid(self, obj: Curation) -> bool | None:

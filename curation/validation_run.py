@@ -13,6 +13,7 @@ from progress.tracker import Reporter
 
 BATCH_SIZE = 500
 MAX_ERRORS_IN_METADATA = 200
+VALIDATION_FIELDS = ["validation_report", "validated_at"]
 
 
 def curations_validate(
@@ -50,7 +51,7 @@ def curations_validate(
                 time.sleep(pace)  # demo only
                 tracker.update(current_item=done)
         with transaction.atomic():
-            Curation.objects.bulk_update(batch, ["validation_report", "validated_at"])
+            Curation.objects.bulk_update(batch, VALIDATION_FIELDS)
         tracker.update(current_item=done, items_failed=invalid)
     summary = {"curations": done, "invalid": invalid, "with_warnings": warned, **schema_problems}
     tracker.metadata["validation"] = summary

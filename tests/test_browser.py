@@ -63,6 +63,14 @@ def page_as(browser: Browser, stack: LiveStack, user) -> Page:
     return page
 
 
+def import_panel(stack: LiveStack, *, scope: str, user: str, pace: float | None = None):
+    """Start `import_genes` on the cegat panel in its own process (paced to be watchable)."""
+    args = ["import_genes", PANEL, "--scope", scope, "--user", user, "--no-bar"]
+    if pace is not None:
+        args += ["--pace", str(pace)]
+    return stack.command(*args)
+
+
 def wait_for_run(predicate, timeout: float = 30.0) -> OperationProgress:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,17 +104,7 @@ def test_log_in_start_an_import_and_watch_it_reach_100_percent(browser, stack, c
 
 
 def test_server_restart_mid_run_reconnects_and_shows_the_exact_final_state(browser, stack, curator):
-    command = stack.command(
-        "import_genes",
-        PANEL,
-        "--scope",
-        "restart",
-        "--user",
-        "curator",
-        "--pace",
-        "0.02",
-        "--no-bar",
-    )
+    command = import_panel(stack, scope="restart", user="curator", pace=0.02)
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{run.pk}/")
@@ -135,9 +133,7 @@ def test_server_restart_mid_run_reconnects_and_shows_the_exact_final_state(brows
 
 
 def test_opening_a_finished_run_shows_its_final_state_at_once(browser, stack, curator):
-    process = stack.command(
-        "import_genes", PANEL, "--scope", "later", "--user", "curator", "--no-bar"
-    )
+    process = import_panel(stack, scope="later", user="curator")
     assert process.wait(60) == 0
     run = OperationProgress.objects.get()
     page = page_as(browser, stack, curator)
@@ -147,9 +143,7 @@ def test_opening_a_finished_run_shows_its_final_state_at_once(browser, stack, cu
 
 
 def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
-    process = stack.command(
-        "import_genes", PANEL, "--scope", "private", "--user", "curator", "--no-bar"
-    )
+    process = import_panel(stack, scope="private", user="curator")
     assert process.wait(60) == 0
     run = OperationProgress.objects.get()
     page = page_as(browser, stack, viewer)
@@ -162,17 +156,7 @@ def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
 
 
 def test_cancel_from_the_page_ends_the_run_cancelled(browser, stack, curator):
-    stack.command(
-        "import_genes",
-        PANEL,
-        "--scope",
-        "cancel",
-        "--user",
-        "curator",
-        "--pace",
-        "0.05",
-        "--no-bar",
-    )
+    import_panel(stack, scope="cancel", user="curator", pace=0.05)
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{run.pk}/")
@@ -189,7 +173,7 @@ def test_list_page_shows_a_new_run_live_without_reload(browser, stack, curator):
     expect(page.get_by_test_id("connection-state").first).to_have_attribute(
         "data-connection-state", "connected"
     )
-    stack.command("import_genes", PANEL, "--scope", "live", "--user", "curator", "--no-bar")
+    import_panel(stack, scope="live", user="curator")
     run = wait_for_run(lambda r: True)
     row = page.get_by_test_id(f"run-{run.pk}")
     expect(row).to_have_attribute("data-status", "completed")
@@ -206,17 +190,7 @@ def test_redis_restart_mid_run_page_catches_up_and_stays_live(browser, curator):
     redis = RedisServer()
     stack = LiveStack(worker=False, REDIS_URL=redis.url)
     try:
-        command = stack.command(
-            "import_genes",
-            PANEL,
-            "--scope",
-            "redis",
-            "--user",
-            "curator",
-            "--pace",
-            "0.03",
-            "--no-bar",
-        )
+        command = import_panel(stack, scope="redis", user="curator", pace=0.03)
         run = wait_for_run(lambda r: r.status == Status.RUNNING)
         page = page_as(browser, stack, curator)
         page.goto("/progress/")
@@ -233,17 +207,7 @@ def test_redis_restart_mid_run_page_catches_up_and_stays_live(browser, curator):
         expect(row).to_have_attribute("data-status", "completed")
         expect(row.get_by_test_id("progress-bar")).to_have_attribute("aria-valuenow", "100")
         # A new run after the outage streams live: nothing needed a reload or a resync.
-        second = stack.command(
-            "import_genes",
-            PANEL,
-            "--scope",
-            "after",
-            "--user",
-            "curator",
-            "--pace",
-            "0.02",
-            "--no-bar",
-        )
+        second = import_panel(stack, scope="after", user="curator", pace=0.02)
         later = wait_for_run(lambda r: r.pk != run.pk and r.status == Status.RUNNING)
         expect(page.get_by_test_id(f"run-{later.pk}")).to_have_attribute("data-status", "running")
         assert second.wait(60) == 0
@@ -260,9 +224,7 @@ def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
     page.goto("/progress/vue/")
     state = page.get_by_test_id("vue-connection-state")
     expect(state).to_have_attribute("data-state", "connected")
-    command = stack.command(
-        "import_genes", PANEL, "--scope", "vue", "--user", "curator", "--pace", "0.02", "--no-bar"
-    )
+    command = import_panel(stack, scope="vue", user="curator", pace=0.02)
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     card = page.get_by_test_id(f"vue-run-{run.pk}")
     expect(card).to_have_attribute("data-status", "running")
@@ -278,17 +240,7 @@ def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
 
 
 def test_admin_list_updates_live_through_the_progress_element(browser, stack, admin_user):
-    command = stack.command(
-        "import_genes",
-        PANEL,
-        "--scope",
-        "admin",
-        "--user",
-        admin_user.username,
-        "--pace",
-        "0.01",
-        "--no-bar",
-    )
+    command = import_panel(stack, scope="admin", user=admin_user.username, pace=0.01)
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, admin_user)
     page.goto("/admin/progress/operationprogress/")

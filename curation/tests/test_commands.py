@@ -110,7 +110,8 @@ def plant_invalid_curation() -> int:
     return curation.pk
 
 
-def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_path):
+def slow_import_running(tmp_path):
+    """A paced 3,000-row import in another process, once its run is running."""
     path = tmp_path / "slow.csv"
     path.write_text("hgnc_id,symbol\n" + "".join(f"{n},SLOW{n}\n" for n in range(1, 3001)))
     process = manage("import_genes", str(path), "--pace", "0.002", "--no-bar", redis=True)
@@ -118,7 +119,11 @@ def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_
     while not OperationProgress.objects.filter(status=Status.RUNNING).exists():
         assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
         time.sleep(0.05)
-    run = OperationProgress.objects.get(status=Status.RUNNING)
+    return process, OperationProgress.objects.get(status=Status.RUNNING)
+
+
+def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_path):
+    process, run = slow_import_running(tmp_path)
     call_command("cancel_operation", str(run.pk))
     _out, err = process.communicate(timeout=30)
     assert process.returncode == 2, err
@@ -129,13 +134,7 @@ def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_
 
 
 def test_ctrl_c_cancels_the_run_instead_of_leaving_it_running(tmp_path):
-    path = tmp_path / "slow.csv"
-    path.write_text("hgnc_id,symbol\n" + "".join(f"{n},INT{n}\n" for n in range(1, 3001)))
-    process = manage("import_genes", str(path), "--pace", "0.002", "--no-bar", redis=True)
-    deadline = time.monotonic() + 30
-    while not OperationProgress.objects.filter(status=Status.RUNNING).exists():
-        assert time.monotonic() < deadline, "the import never started"
-        time.sleep(0.05)
+    process, _run = slow_import_running(tmp_path)
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=30)
     assert OperationProgress.objects.get().status == Status.CANCELLED

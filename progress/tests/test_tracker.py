@@ -311,3 +311,13 @@ def test_the_last_updates_before_a_long_item_are_published_without_another_updat
         while '"current_item":7,' not in published.messages[-1][1]["text"]:
             assert time.monotonic() < deadline, "the trailing state was never published"
             time.sleep(0.02)
+
+
+def test_advance_adds_to_the_counters_like_tqdm(fast_progress, published):
+    with track_operation("advance", total_items=10) as tracker:
+        tracker.advance(added=1)
+        tracker.advance(3, updated=2, failed=1)
+        tracker.update(force=True)
+        saved = row(tracker)
+        assert (saved.current_item, saved.items_added, saved.items_updated) == (4, 1, 2)
+        assert saved.items_failed == 1

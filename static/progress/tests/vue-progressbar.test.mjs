@@ -1,25 +1,13 @@
 // <ProgressBar> (static/progress/vue/ProgressBar.js) rendered by the vendored Vue runtime
 // into a tiny in-memory tree (Vue's createRenderer), so Node can read what a browser
-// would get: data-testids, text, ARIA attributes, classes. See vue-store.test.mjs for why
-// a resolve hook maps 'vue' and 'pinia' to static/vendor/.
+// would get: data-testids, text, ARIA attributes, classes. 'vue' and 'pinia'
+// resolve to static/vendor/ through vendored-vue.mjs.
 
+import './vendored-vue.mjs';
 import assert from 'node:assert/strict';
-import { register } from 'node:module';
 import { beforeEach, describe, test } from 'node:test';
 
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
-
-const VENDOR = new URL('../../vendor/', import.meta.url);
-const IMPORT_MAP = {
-  vue: new URL('vue/vue.runtime.esm-browser.prod.js', VENDOR).href,
-  pinia: new URL('pinia/pinia.esm-browser.prod.js', VENDOR).href,
-};
-const HOOKS = `let map = {};
-export function initialize(data) { map = data; }
-export async function resolve(specifier, context, next) {
-  return Object.hasOwn(map, specifier) ? { url: map[specifier], shortCircuit: true } : next(specifier, context);
-}`;
-register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: IMPORT_MAP });
 
 const { createRenderer, h, nextTick, reactive } = await import('vue');
 const { createPinia } = await import('pinia');

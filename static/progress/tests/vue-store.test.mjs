@@ -1,12 +1,9 @@
 // The Pinia progress store (static/progress/vue/store.js) on the vendored Vue and Pinia
 // builds, with a fake WebSocket and a manual clock; and its pure rules (storeLogic.js).
-//
-// store.js imports the bare specifiers 'vue' and 'pinia', which a page resolves with its
-// import map. Node has no node_modules here, so a resolve hook registered below maps
-// them to the same vendored files the page loads: the code under test is what ships.
+// 'vue' and 'pinia' resolve to the vendored files through vendored-vue.mjs.
 
+import './vendored-vue.mjs';
 import assert from 'node:assert/strict';
-import { register } from 'node:module';
 import { beforeEach, describe, test } from 'node:test';
 
 import { CONNECTION_STATES as S } from '../client.js';
@@ -19,18 +16,6 @@ import {
   sortOperations,
 } from '../vue/storeLogic.js';
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
-
-const VENDOR = new URL('../../vendor/', import.meta.url);
-const IMPORT_MAP = {
-  vue: new URL('vue/vue.runtime.esm-browser.prod.js', VENDOR).href,
-  pinia: new URL('pinia/pinia.esm-browser.prod.js', VENDOR).href,
-};
-const HOOKS = `let map = {};
-export function initialize(data) { map = data; }
-export async function resolve(specifier, context, next) {
-  return Object.hasOwn(map, specifier) ? { url: map[specifier], shortCircuit: true } : next(specifier, context);
-}`;
-register(`data:text/javascript,${encodeURIComponent(HOOKS)}`, { data: IMPORT_MAP });
 
 const { computed, effectScope } = await import('vue');
 const { createPinia, setActivePinia } = await import('pinia');
