@@ -19,6 +19,7 @@ from curation.gene_import import gene_import
 from curation.models import Curation, Scope
 from curation.scoring_run import curations_score
 from curation.validation_run import curations_validate
+from progress import limits
 from progress.tracker import ProgressTracker
 
 STAGES = [("import", 2.0), ("validate", 1.0), ("score", 1.0), ("summarise", 0.25)]
@@ -129,13 +130,16 @@ class StageView:
     def raise_if_cancelled(self) -> None:
         self._tracker.raise_if_cancelled()
 
+    def record_failure(self, *, line: int | str | None, value: Any, reason: str) -> None:
+        """Record straight onto the run (so it shows live), labelled with this stage."""
+        limits.record_failure(
+            self._tracker.metadata, line=line, value=value, reason=reason, source=self._label
+        )
+
     def finish(self) -> None:
-        """Merge the stage's row errors and notes into the run's metadata."""
-        errors = self.metadata.pop("row_errors", [])
-        self.metadata.pop("row_errors_total", None)
-        run_errors = self._tracker.metadata.setdefault("row_errors", [])
-        run_errors += [{**e, "source": self._label} for e in errors]
-        self._tracker.metadata["row_errors_total"] = len(run_errors)
+        """Merge the stage's notes into the run's metadata (failures are already there)."""
+        for key in ("row_errors", "row_errors_total"):
+            self.metadata.pop(key, None)
         for key, value in self.metadata.items():
             self._tracker.metadata[f"{self._label}_{key}" if key == "report_path" else key] = value
 

@@ -34,7 +34,6 @@ def curations_score(
     ids = list(curations.values_list("pk", flat=True))
     tracker.update(current_item=0, total_items=len(ids), operation="Scoring", force=True)
     classes: dict[str, int] = {}
-    errors = tracker.metadata.setdefault("row_errors", [])
     done = updated = failed = 0
     for start in range(0, len(ids), BATCH_SIZE):
         tracker.raise_if_cancelled()
@@ -45,7 +44,7 @@ def curations_score(
                 result = score_evidence(curation.evidence, as_of=as_of)
             except EvidenceError as exc:
                 failed += 1
-                errors.append({"line": curation.pk, "value": str(curation), "reason": str(exc)})
+                tracker.record_failure(line=curation.pk, value=str(curation), reason=str(exc))
             else:
                 if _apply_score(curation, result.as_dict()):
                     updated += 1

@@ -12,7 +12,6 @@ from curation.schema_validation import validate_evidence, validate_schema_defini
 from progress.tracker import Reporter
 
 BATCH_SIZE = 500
-MAX_ERRORS_IN_METADATA = 200
 VALIDATION_FIELDS = ["validation_report", "validated_at"]
 
 
@@ -26,7 +25,6 @@ def curations_validate(
         curations = curations.filter(scope=scope)
     ids = list(curations.values_list("pk", flat=True))
     tracker.update(current_item=0, total_items=len(ids), operation="Validating", force=True)
-    errors = tracker.metadata.setdefault("row_errors", [])
     done = invalid = warned = 0
     for start in range(0, len(ids), BATCH_SIZE):
         tracker.raise_if_cancelled()
@@ -37,14 +35,9 @@ def curations_validate(
             curation.validated_at = timezone.now()
             if not report.valid:
                 invalid += 1
-                if len(errors) < MAX_ERRORS_IN_METADATA:
-                    errors.append(
-                        {
-                            "line": curation.pk,
-                            "value": str(curation),
-                            "reason": "; ".join(report.errors),
-                        }
-                    )
+                tracker.record_failure(
+                    line=curation.pk, value=str(curation), reason="; ".join(report.errors)
+                )
             warned += bool(report.warnings)
             done += 1
             if pace:
@@ -55,7 +48,6 @@ def curations_validate(
         tracker.update(current_item=done, items_failed=invalid)
     summary = {"curations": done, "invalid": invalid, "with_warnings": warned, **schema_problems}
     tracker.metadata["validation"] = summary
-    tracker.metadata["row_errors_total"] = invalid
     tracker.update(current_item=done, items_failed=invalid, force=True)
     return summary
 

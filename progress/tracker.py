@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
-from progress import conf
+from progress import conf, limits
 from progress.estimator import RateEstimator
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status, check_transition
 from progress.writer import WriteJob, get_writer
@@ -61,6 +61,8 @@ class Reporter(Protocol):
     ) -> None: ...
 
     def raise_if_cancelled(self) -> None: ...
+
+    def record_failure(self, *, line: int | str | None, value: Any, reason: str) -> None: ...
 
 
 class OperationCancelled(Exception):
@@ -252,6 +254,15 @@ class ProgressTracker:
         self._estimator.reset_items(0, monotonic())
         self._flush(must_write=True, wait=False)
 
+    def record_failure(self, *, line: int | str | None, value: Any, reason: str) -> None:
+        """Keep one item's failure (line or record id, value, reason) on the run, bounded.
+
+        Values and reasons are cut to limits.MAX_FAILURE_TEXT characters and only the first
+        limits.MAX_FAILURES_KEPT are kept (metadata "row_errors"); "row_errors_total" counts
+        all. Counting the item in items_failed stays the caller's update().
+        """
+        limits.record_failure(self.metadata, line=line, value=value, reason=reason)
+
     def raise_if_cancelled(self) -> None:
         """Call at item boundaries: raises OperationCancelled once a cancel was requested."""
         if self.cancel_requested:
@@ -433,7 +444,7 @@ class ProgressTracker:
             "items_failed": self.items_failed,
             "error_message": self.error_message,
             "rate": None if self.rate is None else round(self.rate, 3),
-            "metadata": dict(self.metadata),
+            "metadata": limits.bounded_metadata(dict(self.metadata)),
             "seq": self.seq,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
