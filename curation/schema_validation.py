@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeGuard
 
+import regex
+
 from curation import scoring
 
 FIELD_TYPES = (
@@ -95,6 +97,8 @@ LIMIT_RULES = {
 }
 RULES = (*LIMIT_RULES, "contradictory_needs_description")
 
+# Seconds one schema pattern may take on one value.
+PATTERN_TIMEOUT = 0.1
 SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[\])?")
 PMID = re.compile(r"\d{1,10}")
 PMID_LIMIT = 10**10  # PubMed ids have at most 10 digits
@@ -300,9 +304,16 @@ def _check_text(value: Any, definition: Mapping[str, Any]) -> str | None:
         return f"is {len(value)} characters long; shorten it to at most {max_length}"
     pattern = definition.get("pattern")
     try:
-        matches = not pattern or re.fullmatch(pattern, value)
-    except re.error:
+        # Patterns are staff-written: the regex module's timeout bounds catastrophic
+        # backtracking (e.g. "(a+)+$" against a long text) instead of hanging the run.
+        matches = not pattern or regex.fullmatch(pattern, value, timeout=PATTERN_TIMEOUT)
+    except regex.error:
         return f"cannot be checked: the schema pattern {pattern!r} is not a valid expression"
+    except TimeoutError:
+        return (
+            f"cannot be checked: the schema pattern {pattern!r} took over {PATTERN_TIMEOUT}s "
+            "on this value; simplify the pattern (avoid nested repeats such as (a+)+)"
+        )
     if not matches:
         example = definition.get("example")
         hint = f" (e.g. {example})" if example else f" ({pattern})"
@@ -500,8 +511,8 @@ def _text_problems(definition: Mapping[str, Any]) -> list[str]:
     pattern = definition.get("pattern")
     if pattern is not None:
         try:
-            re.compile(pattern)
-        except (re.error, TypeError) as error:
+            regex.compile(pattern)
+        except (regex.error, TypeError) as error:
             problems.append(f"'pattern' is not a valid regular expression ({error})")
     max_length = definition.get("max_length")
     if max_length is not None and (not _is_count(max_length) or max_length == 0):

@@ -8,6 +8,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "progressproject.settings")
 # Set up Django (apps, models) before importing consumers.
 django_asgi_app = get_asgi_application()
 
+from progressproject.checks import refuse_to_serve_with_errors  # noqa: E402
+
+# manage.py runs the system checks before commands; daphne does not. Without this, a
+# production server would start with, say, the demo SECRET_KEY.
+refuse_to_serve_with_errors()
+
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

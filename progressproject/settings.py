@@ -8,6 +8,7 @@ variable.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -18,13 +19,24 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-# The demo default is deliberately unsafe for production; check --deploy says so.
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY", default="django-insecure-demo-key-change-me-in-production"
-)
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# The demo key only exists with DEBUG on; with DEBUG off a missing DJANGO_SECRET_KEY is a
+# system check error (progressproject.E001), so check and daphne refuse to start.
+DEMO_SECRET_KEY = "django-insecure-demo-key-change-me-in-production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS posture, off by default (the demo serves plain http on loopback); README
+# "Running in production" sets them. check --deploy is clean with that environment.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+if env.bool("DJANGO_BEHIND_HTTPS_PROXY", default=False):
+    # Only behind a proxy that sets (and strips client-sent) X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
 
 INSTALLED_APPS = [
     "daphne",  # first, so runserver serves ASGI (HTTP and WebSocket)
@@ -39,8 +51,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_tasks_db",
+    "axes",
     "progress",
     "curation",
+    "progressproject.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [
@@ -53,7 +67,23 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes) for the login page, the admin and HTTP Basic on the API:
+# after LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is
+# refused for LOGIN_COOLOFF_MINUTES. Locking the pair, not the username alone, keeps an
+# attacker from locking a real user out everywhere. `manage.py axes_reset` unlocks.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "progressproject.urls"
 ASGI_APPLICATION = "progressproject.asgi.application"

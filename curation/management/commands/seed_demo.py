@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -61,15 +62,20 @@ class Command(BaseCommand):
             return CREDENTIALS_FILE.read_text().strip()
         CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(9)
-        CREDENTIALS_FILE.write_text(password + "\n")
-        CREDENTIALS_FILE.chmod(0o600)
+        # Created 0600 (O_EXCL): the file is never readable by others, not even briefly.
+        descriptor = os.open(CREDENTIALS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(password + "\n")
         return password
 
     @staticmethod
     def _user(username: str, password: str, *, staff: bool) -> Any:
         user, _ = get_user_model().objects.get_or_create(username=username)
         user.is_staff = user.is_superuser = staff
-        user.set_password(password)
+        if not user.check_password(password):
+            # set_password changes the session hash: doing it on every start signed
+            # everyone out, so only when the password really changes.
+            user.set_password(password)
         user.save()
         user.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
         return user

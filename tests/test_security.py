@@ -1,0 +1,200 @@
+"""Production posture: insecure settings refused, login throttling, bounded patterns, secrets."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import HASH_SESSION_KEY
+from django.test import Client
+from rest_framework.test import APIClient
+
+from curation.management.commands import seed_demo
+from curation.schema_validation import validate_evidence
+from progress.tests.factories import UserFactory
+from tests.subprocesses import ROOT
+
+# The environment README "Running in production" documents, with a real secret.
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": "b1m2Qy0Wm0nE8xJ3vX2l9cT4rZp7sK5uH6dA1fG8jL3qW9eR2tY",
+    "DJANGO_ALLOWED_HOSTS": "progress.example.org",
+    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://progress.example.org",
+    "DJANGO_SECURE_COOKIES": "true",
+    "DJANGO_BEHIND_HTTPS_PROXY": "true",
+    "DJANGO_SECURE_SSL_REDIRECT": "true",
+    "DJANGO_SECURE_HSTS_SECONDS": "31536000",
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "DJANGO_SECURE_HSTS_PRELOAD": "true",
+    "TASKS_BACKEND": "db",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/progress",
+}
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/tmp"}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def without(key: str) -> dict[str, str]:
+    return {k: v for k, v in PRODUCTION_ENV.items() if k != key}
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_fails_naming_the_variable_when_debug_is_off_without_a_secret_key():
+    result = run(["manage.py", "check"], without("DJANGO_SECRET_KEY"))
+    assert result.returncode != 0
+    assert "progressproject.E001" in result.stderr
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_the_demo_needs_no_secret_key():
+    result = run(["manage.py", "check"], {"DJANGO_DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_daphne_refuses_to_start_without_a_secret_key():
+    result = run(
+        ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "progressproject.asgi:application"],
+        without("DJANGO_SECRET_KEY"),
+    )
+    assert result.returncode != 0
+    assert "Refusing to serve" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "check_id"),
+    [
+        ("DJANGO_SECURE_COOKIES", "security.W012"),
+        ("DJANGO_SECURE_SSL_REDIRECT", "security.W008"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "security.W004"),
+    ],
+)
+def test_each_https_variable_is_what_silences_its_deploy_warning(variable, check_id):
+    result = run(["manage.py", "check", "--deploy"], without(variable))
+    assert check_id in result.stderr
+
+
+# --- login throttling ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory(username="member", password="right-password-123")
+
+
+def test_login_page_locks_a_username_and_address_out_after_five_failures(member):
+    client = Client()
+    statuses = [
+        client.post(
+            "/accounts/login/", {"username": "member", "password": "wrong"}, REMOTE_ADDR="10.0.0.9"
+        ).status_code
+        for _ in range(5)
+    ]
+    assert statuses == [200, 200, 200, 200, 429]  # the form with its error, then the lockout
+    locked = client.post(
+        "/accounts/login/",
+        {"username": "member", "password": "right-password-123"},
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lockout_does_not_lock_the_user_out_from_another_address(member):
+    client = Client()
+    for _ in range(5):
+        client.post(
+            "/accounts/login/", {"username": "member", "password": "wrong"}, REMOTE_ADDR="10.0.0.9"
+        )
+    elsewhere = Client().post(
+        "/accounts/login/",
+        {"username": "member", "password": "right-password-123"},
+        REMOTE_ADDR="10.0.0.10",
+    )
+    assert elsewhere.status_code == 302
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def test_api_basic_auth_is_throttled_too(member):
+    client = APIClient()
+    for _ in range(5):
+        response = client.get(
+            "/api/v1/operations/",
+            HTTP_AUTHORIZATION=basic("member", "wrong"),
+            REMOTE_ADDR="10.0.0.9",
+        )
+        assert response.status_code in {401, 403}
+    right = client.get(
+        "/api/v1/operations/",
+        HTTP_AUTHORIZATION=basic("member", "right-password-123"),
+        REMOTE_ADDR="10.0.0.9",
+    )
+    assert right.status_code in {401, 403}
+    fresh = APIClient().get(
+        "/api/v1/operations/",
+        HTTP_AUTHORIZATION=basic("member", "right-password-123"),
+        REMOTE_ADDR="10.0.0.10",
+    )
+    assert fresh.status_code == 200
+
+
+# --- staff-written schema patterns ---------------------------------------------------------
+
+
+def test_a_catastrophic_schema_pattern_is_reported_not_run_forever():
+    schema = {"name": "t", "fields": [{"name": "code", "type": "text", "pattern": "(a+)+b"}]}
+    report = validate_evidence({"code": "a" * 5000}, schema)
+    assert not report.valid
+    assert any("simplify the pattern" in error for error in report.errors), report.errors
+
+
+# --- demo secrets ---------------------------------------------------------------------------
+
+
+def test_demo_credentials_file_is_private_from_the_start(tmp_path, monkeypatch):
+    target = tmp_path / "var" / "demo-credentials.txt"
+    monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", target)
+    created = []
+    real_open = os.open
+
+    def watching_open(path, flags, mode=0o777, *args, **kwargs):
+        created.append(mode)
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(seed_demo.os, "open", watching_open)
+    password = seed_demo.Command._password()
+    assert created == [0o600]  # never created with wider permissions, then narrowed
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert seed_demo.Command._password() == password
+
+
+def test_seeding_again_keeps_the_demo_users_signed_in(db):
+    user = seed_demo.Command._user("curator", "a-demo-password", staff=False)
+    client = Client()
+    client.force_login(user)
+    hash_before = client.session[HASH_SESSION_KEY]
+    seed_demo.Command._user("curator", "a-demo-password", staff=False)
+    assert client.get("/progress/").status_code == 200
+    assert client.session.get(HASH_SESSION_KEY) == hash_before
