@@ -50,6 +50,7 @@ class CurationAdmin(admin.ModelAdmin[Curation]):
         "status",
         "total_score",
         "classification",
+        "needs_expert_review",
         "valid",
         "scored_at",
     ]
@@ -58,9 +59,18 @@ class CurationAdmin(admin.ModelAdmin[Curation]):
     list_select_related = ["gene", "scope"]
     raw_id_fields = ["gene"]
     # Computed by the scoring and validation runs, never edited by hand.
-    readonly_fields = [*SCORE_FIELDS, *VALIDATION_FIELDS]
+    readonly_fields = [*SCORE_FIELDS, "review_reason", *VALIDATION_FIELDS]
 
     @admin.display(description="valid", boolean=True)
     def valid(self, obj: Curation) -> bool | None:
         report = obj.validation_report or {}
         return report.get("valid") if report else None
+
+    @admin.display(description="expert review", boolean=True)
+    def needs_expert_review(self, obj: Curation) -> bool | None:
+        """Contradictory evidence flagged: the class stands until an expert panel weighs it."""
+        return (obj.score_breakdown or {}).get("needs_expert_review") if obj.scored_at else None
+
+    @admin.display(description="why expert review")
+    def review_reason(self, obj: Curation) -> str:
+        return (obj.score_breakdown or {}).get("review_reason") or "-"

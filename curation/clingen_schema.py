@@ -29,6 +29,7 @@ def _item_fields(path: str, kinds: list[str], kind_key: str, max_points: float) 
         {"name": f"{path}[].pmid", "type": "pmid", "required": True, "label": "PMID"},
         {"name": f"{path}[].{kind_key}", "type": "select", "options": kinds, "required": True},
         {"name": f"{path}[].points", "type": "score", "max": max_points, "required": True},
+        {"name": f"{path}[].variants[].notes", "type": "text", "label": "Rationale"},
         {"name": f"{path}[].notes", "type": "text", "label": "Rationale for the points"},
     ]
 
@@ -41,6 +42,42 @@ def _experimental_fields() -> list[dict]:
             f"experimental.{section}", list(maxima), "kind", max(maxima.values())
         )
     return fields
+
+
+def _case_level_fields() -> list[dict]:
+    """Return the proband fields (SOP Figure 2); scoring checks the points per variant type."""
+    path = "genetic.case_level"
+    types = list(scoring.VARIANT_TYPES)
+    top = scoring.MAX_POINTS_PER_BIALLELIC_CASE
+    # variant_type and points are not required here: a biallelic proband gives them per
+    # allele under "variants", absent points take the SOP default, and scoring reports a
+    # missing variant type with the reason.
+    default_help = "Leave empty for the SOP default of the variant type."
+    return [
+        {"name": path, "type": "list"},
+        {"name": f"{path}[].pmid", "type": "pmid", "required": True, "label": "PMID"},
+        {"name": f"{path}[].proband", "type": "text", "label": "Proband label"},
+        {
+            "name": f"{path}[].variant_type",
+            "type": "select",
+            "options": types,
+            "help": "Required unless the alleles are listed under variants.",
+        },
+        {"name": f"{path}[].points", "type": "score", "max": top, "help": default_help},
+        {"name": f"{path}[].biallelic", "type": "boolean"},
+        {"name": f"{path}[].de_novo", "type": "boolean"},
+        {"name": f"{path}[].variants", "type": "list", "label": "Alleles (biallelic)"},
+        {
+            "name": f"{path}[].variants[].variant_type",
+            "type": "select",
+            "options": types,
+            "required": True,
+        },
+        {"name": f"{path}[].variants[].hgvs", "type": "text", "label": "Variant (HGVS)"},
+        {"name": f"{path}[].variants[].points", "type": "score", "max": top, "help": default_help},
+        {"name": f"{path}[].variants[].notes", "type": "text", "label": "Rationale"},
+        {"name": f"{path}[].notes", "type": "text", "label": "Rationale for the points"},
+    ]
 
 
 CLINGEN_SCHEMA: dict[str, Any] = {
@@ -64,15 +101,7 @@ CLINGEN_SCHEMA: dict[str, Any] = {
             "required": True,
             "label": "Mode of inheritance",
         },
-        *_item_fields(
-            "genetic.case_level",
-            list(scoring.MAX_POINTS_PER_CASE),
-            "variant_type",
-            scoring.MAX_POINTS_PER_BIALLELIC_CASE,
-        ),
-        {"name": "genetic.case_level[].proband", "type": "text", "label": "Proband label"},
-        {"name": "genetic.case_level[].biallelic", "type": "boolean"},
-        {"name": "genetic.case_level[].de_novo", "type": "boolean"},
+        *_case_level_fields(),
         {"name": "genetic.segregation.summed_lod", "type": "number", "min": 0},
         {
             "name": "genetic.segregation.approach",

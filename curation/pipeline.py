@@ -74,12 +74,15 @@ def scope_summary(
     scope: Scope, *, validation: dict[str, int], classes: dict[str, int], imported: int
 ) -> dict[str, Any]:
     """Counts a curator wants after a run; stored on the scope and the run."""
+    curations = Curation.objects.filter(scope=scope)
     summary = {
         "genes": scope.genes.count(),
         "genes_added": imported,
-        "curations": Curation.objects.filter(scope=scope).count(),
+        "curations": curations.count(),
         "invalid_curations": validation["invalid"],
         "classifications": dict(sorted(classes.items())),
+        # Contradictory evidence keeps the computed class until an expert panel weighs it.
+        "needs_expert_review": curations.filter(score_breakdown__needs_expert_review=True).count(),
         "summarised_at": timezone.now().isoformat(),
     }
     scope.summary = summary

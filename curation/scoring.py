@@ -7,10 +7,13 @@ section counts as empty. Keys not listed here (pmid, proband, notes, ...) are ig
       "genetic": {
         "case_level": [                      # one item per scored proband (SOP Figure 2)
           {"pmid": "123", "proband": "Smith P1",
-           "variant_type": "predicted_null" | "other",  # optional; sets the per-case maximum
-           "biallelic": false,               # true: AR case, variants scored and summed per proband
-           "de_novo": false,                 # informational: the upgrade is already in "points"
-           "points": 1.5}                    # as curated, including up-/downgrades
+           "variant_type": "predicted_null" | "other",  # required (sets the SOP range)
+           "de_novo": false,                 # informational: an upgrade goes into "points"
+           "points": 1.5},                   # optional: absent takes the SOP default
+          {"pmid": "124", "proband": "Lee P2", "biallelic": true,  # autosomal recessive
+           "variants": [                     # both alleles; a homozygous variant twice
+             {"variant_type": "predicted_null", "points": 1.5},
+             {"variant_type": "other"}]}     # each allele in its own type's range
         ],
         "segregation": {"summed_lod": 3.2,   # LOD summed over all qualifying families
                         "approach": "candidate_gene" | "exome_genome"},
@@ -30,25 +33,42 @@ section counts as empty. Keys not listed here (pmid, proband, notes, ...) are ig
       "expert_assertion": null | "disputed" | "refuted"
     }
 
-Per-item maxima (top of each SOP point range; a larger value is an EvidenceError, not capped):
-case: predicted_null 3, other 1.5, biallelic 3 (SOP caps a summed AR proband at 3), no
-variant_type 3; case-control study 6; biochemical / protein interaction / expression 2;
-patient cells 2, non-patient cells 1; non-human model organism 4, cell culture model 2;
-rescue in human 4, non-human model organism 4, cell culture model 2, patient cells 2. An item
-without "kind" is limited only by its category maximum.
+Case-level variant evidence (SOP Figure 2). Every proband needs a variant_type; without one
+it is an EvidenceError, because the type sets the range. Points range by type: predicted or
+proven null 0-3 (default 1.5), other variant type 0-1.5 (default 0.1). A de novo upgrade
+stays within that range. A proband without "points" gets its type's default and is listed
+in ``defaulted_probands``. A biallelic proband lists its two alleles under "variants"; each
+allele is checked against its own type's range (and defaulted the same way), then the sum is
+capped at 3 points per proband. The older single-entry form (biallelic true with one
+variant_type and points) reads as two alleles of that type: 0-3, default twice the type's.
+
+Other per-item maxima (top of each SOP range; more is an EvidenceError, not capped):
+case-control study 6 (Figure 2); biochemical / protein interaction / expression 2; patient
+cells 2, non-patient cells 1; non-human model organism 4, cell culture model 2; rescue in
+human 4, non-human model organism 4, cell culture model 2, patient cells 2 (Figure 8). An
+experimental item without "kind" is limited only by its category maximum.
 
 Category maxima (summed evidence is capped, as the SOP directs): case-level 12, segregation 3
 (Figure 6 table), case-control 12, genetic 12; function 2, functional alteration 2, models +
 rescue 4, experimental 6; total 18.
 
-Classification (SOP Figure 9): 0 points -> No Known Disease Relationship; more than 0 and
-below 7 -> Limited; 7 to below 12 -> Moderate; 12 or more -> Strong, or Definitive when
-replicated over time. The matrix lists integer bands (0.1-6, 7-11, 12-18); 7 and 12 are the
-minimums "to reach" Moderate and Strong, so 6.5 stays Limited and 11.5 stays Moderate.
-Replicated over time: more than 3 years between the earliest publication and ``as_of`` AND
-more than 2 distinct publications. A publication given only by year is dated 31 December of
-that year so replication is never overstated. An expert assertion ("disputed"/"refuted")
-overrides the computed class; contradictory_evidence alone does not (experts weigh it).
+Classification (SOP Figure 9). Limited and above need human genetic evidence: 0 genetic
+points -> No Known Disease Relationship whatever the experimental points, and experimental
+points alone set ``animal_model_only`` (the GCI's "Animal Model Only" tag). With genetic
+points: total below 7 -> Limited; 7 to below 12 -> Moderate; 12 or more -> Strong, or
+Definitive when replicated over time. The matrix lists integer bands (0.1-6, 7-11, 12-18); 7
+and 12 are the minimums "to reach" Moderate and Strong, so 6.5 stays Limited and 11.5 stays
+Moderate.
+
+Replicated over time (Figure 9, column D): counting only publications dated on or before
+``as_of``, more than 2 distinct publications AND more than 3 years between the earliest and
+``as_of``. A publication given only by year is dated 31 December of that year so replication
+is never overstated; the same PMID twice is one publication.
+
+An expert assertion ("disputed"/"refuted") overrides the computed class. Limited to
+Definitive require "no convincing contradictory evidence" (Figure 9), which only an expert
+panel can weigh: contradictory_evidence true keeps the computed class but sets
+``needs_expert_review`` with its reason, until the panel records an expert assertion.
 Mixed-method segregation (SOP Figure 6 formula) is not computed: enter one summed LOD and
 the approach the expert panel agreed on.
 """
@@ -58,7 +78,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -106,9 +126,13 @@ CATEGORY_MAXIMA: dict[str, float] = {
 GENETIC_CATEGORIES = ("case_level", "segregation", "case_control")
 EXPERIMENTAL_CATEGORIES = ("function", "functional_alteration", "models_rescue")
 
-# Per-item maxima: the top of each SOP point range.
-MAX_POINTS_PER_CASE: dict[str, float] = {"predicted_null": 3.0, "other": 1.5}
+# Case-level points by variant type (SOP Figure 2): the default and the top of the range,
+# for a proband and for each allele of a biallelic proband.
+VARIANT_TYPES = ("predicted_null", "other")
+DEFAULT_POINTS_PER_VARIANT: dict[str, float] = {"predicted_null": 1.5, "other": 0.1}
+MAX_POINTS_PER_VARIANT: dict[str, float] = {"predicted_null": 3.0, "other": 1.5}
 MAX_POINTS_PER_BIALLELIC_CASE = 3.0
+ALLELES_PER_BIALLELIC_CASE = 2
 MAX_POINTS_PER_CASE_CONTROL_STUDY = 6.0
 STUDY_TYPES = ("single_variant", "aggregate_variant")
 MAX_POINTS_PER_EXPERIMENT: dict[str, dict[str, float]] = {
@@ -151,7 +175,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """Capped scores and the resulting classification of one curation."""
+    """Capped scores, the resulting classification and what a curator must know about it."""
 
     genetic: float
     experimental: float
@@ -159,6 +183,11 @@ class ScoreResult:
     classification: str
     breakdown: dict[str, float]
     replicated: bool
+    animal_model_only: bool = False
+    needs_expert_review: bool = False
+    review_reason: str = ""
+    # {"path", "proband", "variant_type", "points"} for each proband or allele given the default.
+    defaulted_probands: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-able copy."""
@@ -168,7 +197,8 @@ class ScoreResult:
 def score_evidence(evidence: Mapping[str, Any], *, as_of: date) -> ScoreResult:
     """Score evidence per SOP v11; raise EvidenceError for evidence that cannot be scored."""
     evidence = _mapping(evidence, "evidence")
-    uncapped = category_points(evidence)
+    defaulted: list[dict[str, Any]] = []
+    uncapped = _category_points(evidence, defaulted)
     breakdown = {name: _cap(points, CATEGORY_MAXIMA[name]) for name, points in uncapped.items()}
     genetic = _cap(_sum(breakdown[name] for name in GENETIC_CATEGORIES), MAX_GENETIC_POINTS)
     experimental = _cap(
@@ -177,13 +207,28 @@ def score_evidence(evidence: Mapping[str, Any], *, as_of: date) -> ScoreResult:
     total = _cap(genetic + experimental, MAX_TOTAL_POINTS)
     replicated = is_replicated(evidence.get("publications"), as_of=as_of)
     classification = classify(
-        total, replicated=replicated, expert_assertion=evidence.get("expert_assertion")
+        total,
+        genetic=genetic,
+        replicated=replicated,
+        expert_assertion=evidence.get("expert_assertion"),
     )
-    return ScoreResult(genetic, experimental, total, classification, breakdown, replicated)
+    review_reason = expert_review_reason(evidence)
+    return ScoreResult(
+        genetic,
+        experimental,
+        total,
+        classification,
+        breakdown,
+        replicated,
+        animal_model_only=genetic == 0 and experimental > 0,
+        needs_expert_review=bool(review_reason),
+        review_reason=review_reason,
+        defaulted_probands=defaulted,
+    )
 
 
 def uncapped_points(evidence: Mapping[str, Any]) -> dict[str, float]:
-    """Return genetic and experimental points as entered, before any SOP cap is applied."""
+    """Return genetic and experimental points as entered (or defaulted), before category caps."""
     uncapped = category_points(_mapping(evidence, "evidence"))
     return {
         "genetic": _sum(uncapped[name] for name in GENETIC_CATEGORIES),
@@ -193,13 +238,20 @@ def uncapped_points(evidence: Mapping[str, Any]) -> dict[str, float]:
 
 def category_points(evidence: Mapping[str, Any]) -> dict[str, float]:
     """Return the uncapped points of each SOP category (keys of CATEGORY_MAXIMA)."""
+    return _category_points(evidence, [])
+
+
+def _category_points(
+    evidence: Mapping[str, Any], defaulted: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Return the uncapped points of each category; probands given defaults go to defaulted."""
     genetic = _mapping(evidence.get("genetic"), "genetic")
     experimental = _mapping(evidence.get("experimental"), "experimental")
     models_rescue = _experiment_points(experimental, "models") + _experiment_points(
         experimental, "rescue"
     )
     return {
-        "case_level": _case_level_points(genetic),
+        "case_level": _case_level_points(genetic, defaulted),
         "segregation": segregation_points(genetic.get("segregation")),
         "case_control": _case_control_points(genetic),
         "function": _experiment_points(experimental, "function"),
@@ -237,7 +289,7 @@ def segregation_points(segregation: Mapping[str, Any] | None) -> float:
 
 
 def is_replicated(publications: Any, *, as_of: date) -> bool:
-    """Return whether more than 2 publications span more than 3 years up to ``as_of``."""
+    """Return whether more than 2 publications up to ``as_of`` span more than 3 years to it."""
     first_seen: dict[str, date] = {}
     for index, publication in enumerate(_items(publications, "publications")):
         path = f"publications[{index}]"
@@ -246,13 +298,17 @@ def is_replicated(publications: Any, *, as_of: date) -> bool:
         pmid = publication.get("pmid")
         key = f"pmid:{pmid}" if pmid not in (None, "") else f"item:{index}"
         first_seen[key] = min(published, first_seen.get(key, published))
-    if len(first_seen) <= REPLICATION_PUBLICATIONS:
+    # A score as of a past date must not see what was published after it.
+    known = [published for published in first_seen.values() if published <= as_of]
+    if len(known) <= REPLICATION_PUBLICATIONS:
         return False
-    return as_of > _add_years(min(first_seen.values()), REPLICATION_YEARS)
+    return as_of > _add_years(min(known), REPLICATION_YEARS)
 
 
-def classify(total: float, *, replicated: bool, expert_assertion: str | None = None) -> str:
-    """Return the classification for capped total points, replication and expert assertion."""
+def classify(
+    total: float, *, genetic: float, replicated: bool, expert_assertion: str | None = None
+) -> str:
+    """Return the classification for capped total and genetic points, replication and assertion."""
     if expert_assertion not in (None, ""):
         if not isinstance(expert_assertion, str) or expert_assertion not in EXPERT_ASSERTIONS:
             raise EvidenceError(
@@ -261,7 +317,8 @@ def classify(total: float, *, replicated: bool, expert_assertion: str | None = N
                 f"{' or '.join(repr(name) for name in EXPERT_ASSERTIONS)}",
             )
         return EXPERT_ASSERTIONS[expert_assertion].value
-    if total <= 0:
+    # Limited and above need human genetic evidence; experimental evidence alone is NKDR.
+    if genetic <= 0 or total <= 0:
         return Classification.NO_KNOWN_DISEASE_RELATIONSHIP.value
     if total < MODERATE_MIN_POINTS:
         return Classification.LIMITED.value
@@ -270,25 +327,102 @@ def classify(total: float, *, replicated: bool, expert_assertion: str | None = N
     return (Classification.DEFINITIVE if replicated else Classification.STRONG).value
 
 
-def _case_level_points(genetic: Mapping[str, Any]) -> float:
-    """Sum validated case-level points (uncapped)."""
+def expert_review_reason(evidence: Mapping[str, Any]) -> str:
+    """Return why an expert panel must review the computed class, or "" when nothing asks."""
+    if not _flag(evidence.get("contradictory_evidence"), "contradictory_evidence"):
+        return ""
+    if evidence.get("expert_assertion") not in (None, ""):
+        return ""  # the panel has weighed the evidence and recorded its verdict
+    description = evidence.get("contradictory_description")
+    detail = description.strip() if isinstance(description, str) else ""
+    return (
+        f"contradictory evidence is flagged ({detail or 'not described'}); SOP v11 classes "
+        "Limited to Definitive require no convincing contradictory evidence, so an expert "
+        "panel must weigh it and record 'disputed' or 'refuted' in expert_assertion, or clear "
+        "the flag"
+    )
+
+
+def _case_level_points(genetic: Mapping[str, Any], defaulted: list[dict[str, Any]]) -> float:
+    """Sum validated proband points (uncapped); probands given defaults go to defaulted."""
     path = "genetic.case_level"
     points = []
     for index, case in enumerate(_items(genetic.get("case_level"), path)):
         item_path = f"{path}[{index}]"
-        points.append(_points(case, item_path, _case_maximum(case, item_path)))
+        _flag(case.get("de_novo"), f"{item_path}.de_novo")
+        label = case.get("proband")
+        biallelic = _flag(case.get("biallelic"), f"{item_path}.biallelic")
+        if biallelic or case.get("variants") is not None:
+            points.append(_biallelic_case_points(case, item_path, label, defaulted))
+        else:
+            points.append(_variant_points(case, item_path, label, defaulted))
     return _sum(points)
 
 
-def _case_maximum(case: Mapping[str, Any], path: str) -> float:
-    """Return the SOP maximum for one proband from its variant type and zygosity."""
-    biallelic = case.get("biallelic", False)
-    if biallelic is not None and not isinstance(biallelic, bool):
-        raise EvidenceError(f"{path}.biallelic", f"{biallelic!r} is not true or false")
-    variant_type = _choice(case, "variant_type", tuple(MAX_POINTS_PER_CASE), path)
-    if biallelic or variant_type is None:
-        return MAX_POINTS_PER_BIALLELIC_CASE
-    return MAX_POINTS_PER_CASE[variant_type]
+def _biallelic_case_points(
+    case: Mapping[str, Any], path: str, label: Any, defaulted: list[dict[str, Any]]
+) -> float:
+    """Return a biallelic proband's points: each allele in its type's range, summed, capped."""
+    if case.get("biallelic") is False:
+        raise EvidenceError(
+            f"{path}.variants",
+            "lists alleles but biallelic is false; set biallelic to true, or remove variants "
+            "and give the proband's variant_type and points",
+        )
+    if case.get("variants") is None:
+        # The single-entry form: both alleles are of the proband's variant type.
+        return _variant_points(case, path, label, defaulted, alleles=ALLELES_PER_BIALLELIC_CASE)
+    for key in ("variant_type", "points"):
+        if case.get(key) is not None:
+            raise EvidenceError(
+                f"{path}.{key}",
+                "not allowed next to variants; give it on each allele under variants",
+            )
+    alleles = _items(case.get("variants"), f"{path}.variants")
+    if len(alleles) != ALLELES_PER_BIALLELIC_CASE:
+        raise EvidenceError(
+            f"{path}.variants",
+            f"lists {len(alleles)} alleles; list both (a homozygous variant twice)",
+        )
+    points = [
+        _variant_points(allele, f"{path}.variants[{index}]", label, defaulted)
+        for index, allele in enumerate(alleles)
+    ]
+    return min(_sum(points), MAX_POINTS_PER_BIALLELIC_CASE)
+
+
+def _variant_points(
+    item: Mapping[str, Any],
+    path: str,
+    label: Any,
+    defaulted: list[dict[str, Any]],
+    *,
+    alleles: int = 1,
+) -> float:
+    """Return the points of ``alleles`` alleles of the item's variant type; absent: the default."""
+    variant_type = _choice(item, "variant_type", VARIANT_TYPES, path)
+    if variant_type is None:
+        raise EvidenceError(
+            f"{path}.variant_type",
+            f"missing; the variant type sets the SOP points range, use one of: "
+            f"{', '.join(VARIANT_TYPES)}",
+        )
+    if item.get("points") is None:
+        points = _round(DEFAULT_POINTS_PER_VARIANT[variant_type] * alleles)
+        defaulted.append(
+            {"path": path, "proband": label, "variant_type": variant_type, "points": points}
+        )
+        return points
+    maximum = min(MAX_POINTS_PER_VARIANT[variant_type] * alleles, MAX_POINTS_PER_BIALLELIC_CASE)
+    what = f"variant type {variant_type!r}" + ("" if alleles == 1 else " on both alleles")
+    return _points(item, path, maximum, what=what)
+
+
+def _flag(value: Any, path: str) -> bool:
+    """Return value as a bool (absent or null is false); raise if it is something else."""
+    if value is not None and not isinstance(value, bool):
+        raise EvidenceError(path, f"{value!r} is not true or false")
+    return bool(value)
 
 
 def _case_control_points(genetic: Mapping[str, Any]) -> float:
@@ -315,7 +449,9 @@ def _experiment_points(experimental: Mapping[str, Any], section: str) -> float:
     return _sum(points)
 
 
-def _points(item: Mapping[str, Any], path: str, maximum: float) -> float:
+def _points(
+    item: Mapping[str, Any], path: str, maximum: float, *, what: str = "this item"
+) -> float:
     """Return an item's points after checking they are a number within 0..maximum."""
     path = f"{path}.points"
     value = item.get("points")
@@ -327,7 +463,7 @@ def _points(item: Mapping[str, Any], path: str, maximum: float) -> float:
         raise EvidenceError(path, f"{value!r} is negative; points range from 0 to {maximum:g}")
     if value > maximum:
         raise EvidenceError(
-            path, f"{value!r} is above the SOP v11 maximum of {maximum:g} for this item"
+            path, f"{value!r} is above the SOP v11 maximum of {maximum:g} for {what}"
         )
     return float(value)
 

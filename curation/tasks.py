@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,13 @@ def gene_import_task(operation_id: int, *, file: str, scope: str, format: str = 
 
 @task
 @fresh_connections
-def calculate_scores_task(operation_id: int, *, scope: str | None = None) -> dict[str, int]:
-    """Score curations (one scope, or all)."""
+def calculate_scores_task(
+    operation_id: int, *, scope: str | None = None, as_of: str | None = None
+) -> dict[str, int]:
+    """Score curations (one scope, or all), as of a past ISO date or today."""
+    day = None if as_of is None else date.fromisoformat(as_of)
     with track_operation("calculate_scores", operation_id=operation_id) as tracker:
-        return curations_score(scope=_scope(scope), tracker=tracker)
+        return curations_score(scope=_scope(scope), tracker=tracker, as_of=day)
 
 
 @task

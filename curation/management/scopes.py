@@ -35,11 +35,16 @@ class ScopeOperationCommand(TrackedOperationCommand):
         super().add_arguments(parser)
 
     def run_over_scope(
-        self, work: Callable[..., Any], *, scope: str | None, **options: Any
+        self,
+        work: Callable[..., Any],
+        *,
+        scope: str | None,
+        extra: dict[str, Any] | None = None,
+        **options: Any,
     ) -> tuple[OperationProgress, Any] | None:
-        """Run work(scope=, tracker=, pace=) tracked here; None when it was enqueued instead."""
+        """Run work(scope=, tracker=, pace=) here, or enqueue it (None); extra: task parameters."""
         target = optional_scope(scope)
-        parameters = {"scope": scope} if scope else {}
+        parameters = ({"scope": scope} if scope else {}) | (extra or {})
         if options["enqueue"]:
             self.enqueue(parameters, **options)
             return None

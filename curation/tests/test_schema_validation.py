@@ -138,6 +138,44 @@ def test_realistic_complete_evidence_validates_cleanly_and_scores_definitive():
     assert result.classification == "Definitive"
 
 
+def test_clingen_schema_reports_a_proband_without_a_variant_type_with_the_reason():
+    evidence = _realistic_evidence()
+    del evidence["genetic"]["case_level"][2]["variant_type"]
+    assert validate_evidence(evidence, CLINGEN_SCHEMA).errors == [
+        "genetic.case_level[2].variant_type: missing; the variant type sets the SOP points "
+        "range, use one of: predicted_null, other"
+    ]
+
+
+def test_clingen_schema_accepts_biallelic_alleles_and_probands_left_at_the_sop_default():
+    evidence = _realistic_evidence()
+    del evidence["genetic"]["case_level"][2]["points"]
+    evidence["genetic"]["case_level"][3] = {
+        "pmid": "25602002",
+        "proband": "Ng P2",
+        "biallelic": True,
+        "variants": [
+            {"variant_type": "predicted_null", "hgvs": "c.100C>T", "points": 0.4},
+            {"variant_type": "other", "notes": "missense, no functional data"},
+        ],
+    }
+    report = validate_evidence(evidence, CLINGEN_SCHEMA)
+    assert (report.errors, report.warnings) == ([], [])
+
+
+def test_clingen_schema_checks_each_biallelic_allele_against_its_own_type():
+    evidence = _realistic_evidence()
+    evidence["genetic"]["case_level"][3] = {
+        "pmid": "25602002",
+        "biallelic": True,
+        "variants": [{"variant_type": "predicted_null"}, {"variant_type": "other", "points": 2}],
+    }
+    assert validate_evidence(evidence, CLINGEN_SCHEMA).errors == [
+        "genetic.case_level[3].variants[1].points: 2 is above the SOP v11 maximum of 1.5 for "
+        "variant type 'other'"
+    ]
+
+
 def test_clingen_schema_requires_disease_and_inheritance():
     errors = validate_evidence({}, CLINGEN_SCHEMA).errors
     assert errors == ["mondo_id: is required but missing", "inheritance: is required but missing"]
@@ -386,7 +424,7 @@ def test_evidence_scoring_cannot_read_is_an_error_even_without_a_field_for_it():
 
 def test_a_problem_found_by_a_field_check_is_not_repeated_by_scoring():
     field = {"name": "genetic.case_level[].points", "type": "number"}
-    evidence = {"genetic": {"case_level": [{"points": "two"}]}}
+    evidence = {"genetic": {"case_level": [{"variant_type": "other", "points": "two"}]}}
     errors = _errors(evidence, field, rules=GENETIC_LIMIT)
     assert errors == ["genetic.case_level[0].points: 'two' is not a number"]
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import date
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
 
+from curation.factories import CurationFactory, ScopeFactory
+from curation.pipeline import scope_summary
 from curation.scoring import (
     Classification,
     EvidenceError,
@@ -15,6 +22,12 @@ from curation.scoring import (
     score_evidence,
     uncapped_points,
 )
+from curation.scoring_run import curations_score
+from curation.tasks import calculate_scores_task
+from progress.limits import MAX_FAILURES_KEPT
+from progress.models import OperationProgress, Status
+from progress.tracker import track_operation
+from progress.writer import get_writer
 
 TODAY = date(2024, 6, 1)
 
@@ -33,10 +46,10 @@ def _score(evidence: dict, as_of: date = TODAY):
 
 
 def _genetic_only(points: float) -> dict:
-    """Return evidence whose only points are one biallelic case per 3 points (plus a remainder)."""
+    """Return evidence whose only points are one null case per 3 points (plus a remainder)."""
     full, remainder = divmod(points, 3)
     items = [3.0] * int(full) + ([remainder] if remainder else [])
-    return {"genetic": {"case_level": [{"biallelic": True, "points": p} for p in items]}}
+    return {"genetic": {"case_level": _cases(*items)}}
 
 
 def _total(points: float) -> dict:
@@ -119,9 +132,54 @@ def test_definitive_counts_total_points_not_genetic_points_alone():
     assert (result.genetic, result.total, result.classification) == (10, 16, "Definitive")
 
 
-def test_contradictory_flag_alone_does_not_change_the_computed_classification():
-    evidence = _total(12) | {"contradictory_evidence": True, "contradictory_description": "x"}
-    assert _score(evidence).classification == "Strong"
+# --- genetic evidence is needed for Limited and above (SOP Figure 9) ----------------------
+
+
+def _experimental(points: float) -> dict:
+    """Return experimental evidence of ``points`` (at most 6): models first, then function."""
+    models = min(points, 4)
+    return {"models": [{"points": models}], "function": [{"points": points - models}]}
+
+
+@pytest.mark.parametrize(
+    ("experimental", "animal_model_only"), [(0, False), (0.5, True), (6, True)]
+)
+def test_no_genetic_points_is_no_known_disease_relationship_whatever_the_experimental_points(
+    experimental, animal_model_only
+):
+    result = _score({"experimental": _experimental(experimental)})
+    assert (result.genetic, result.experimental) == (0, experimental)
+    assert result.classification == "No Known Disease Relationship"
+    assert result.animal_model_only is animal_model_only
+
+
+def test_probands_scored_zero_are_no_genetic_evidence_so_experimental_points_stay_nkdr():
+    evidence = {"genetic": {"case_level": _cases(0, 0)}, "experimental": _experimental(2)}
+    result = _score(evidence)
+    assert (result.classification, result.animal_model_only) == (
+        "No Known Disease Relationship",
+        True,
+    )
+
+
+def test_a_tenth_of_a_genetic_point_with_experimental_points_is_limited_not_animal_model_only():
+    evidence = {
+        "genetic": {"case_level": _cases(0.1, variant_type="other")},
+        "experimental": _experimental(0.5),
+    }
+    result = _score(evidence)
+    assert (result.total, result.classification, result.animal_model_only) == (
+        0.6,
+        "Limited",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("genetic", "expected"), [(0, "No Known Disease Relationship"), (0.1, "Limited")]
+)
+def test_classify_needs_genetic_points_whatever_the_total(genetic, expected):
+    assert classify(6, genetic=genetic, replicated=True) == expected
 
 
 # --- category caps (SOP Figures 2 and 8) --------------------------------------------------
@@ -288,6 +346,34 @@ def test_replication_is_reported_even_below_twelve_points():
     assert (result.replicated, result.classification) == (True, "No Known Disease Relationship")
 
 
+def test_publications_after_as_of_do_not_count_towards_replication():
+    publications = [
+        {"pmid": "1", "year": 2020},
+        {"pmid": "2", "year": 2027},
+        {"pmid": "3", "year": 2028},
+    ]
+    assert not is_replicated(publications, as_of=date(2026, 11, 28))
+    assert is_replicated(publications, as_of=date(2028, 12, 31))
+
+
+@pytest.mark.parametrize(("third", "expected"), [("2024-06-01", True), ("2024-06-02", False)])
+def test_a_publication_counts_from_its_own_date_on(third, expected):
+    publications = [
+        {"pmid": "1", "date": "2001-01-01"},
+        {"pmid": "2", "date": "2002-01-01"},
+        {"pmid": "3", "date": third},
+    ]
+    assert is_replicated(publications, as_of=TODAY) is expected
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"), [("2010-12-30", "Strong"), ("2010-12-31", "Definitive")]
+)
+def test_scoring_as_of_a_past_date_ignores_the_publications_after_it(as_of, expected):
+    evidence = _total(12) | {"publications": REPLICATED_PUBLICATIONS}  # the third is 2010
+    assert _score(evidence, as_of=date.fromisoformat(as_of)).classification == expected
+
+
 # --- expert assertions --------------------------------------------------------------------
 
 
@@ -302,7 +388,195 @@ def test_expert_assertion_overrides_the_computed_classification(assertion, expec
 
 @pytest.mark.parametrize("assertion", [None, ""])
 def test_no_expert_assertion_keeps_the_computed_classification(assertion):
-    assert classify(7, replicated=False, expert_assertion=assertion) == "Moderate"
+    assert classify(7, genetic=7, replicated=False, expert_assertion=assertion) == "Moderate"
+
+
+# --- case-level points per variant type (SOP Figure 2) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "path"),
+    [
+        ({"points": 1.5}, "genetic.case_level[0].variant_type"),
+        ({"variant_type": None, "points": 0.1}, "genetic.case_level[0].variant_type"),
+        ({"biallelic": True, "points": 3}, "genetic.case_level[0].variant_type"),
+        (
+            {"variants": [{"variant_type": "other"}, {"points": 1.5}]},
+            "genetic.case_level[0].variants[1].variant_type",
+        ),
+    ],
+)
+def test_a_proband_without_a_variant_type_is_an_error_with_its_reason(case, path):
+    with pytest.raises(EvidenceError) as caught:
+        _score({"genetic": {"case_level": [case]}})
+    assert caught.value.path == path
+    assert str(caught.value) == (
+        f"{path}: missing; the variant type sets the SOP points range, use one of: "
+        "predicted_null, other"
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "points"),
+    [
+        ({"variant_type": "predicted_null", "points": 0}, 0),
+        ({"variant_type": "predicted_null", "points": 3}, 3),
+        ({"variant_type": "other", "points": 0}, 0),
+        ({"variant_type": "other", "points": 1.5}, 1.5),
+        ({"variant_type": "other", "de_novo": True, "points": 1.5}, 1.5),
+    ],
+)
+def test_points_at_the_edges_of_each_variant_types_range_are_accepted(case, points):
+    assert _score({"genetic": {"case_level": [case]}}).genetic == points
+
+
+@pytest.mark.parametrize(
+    ("case", "maximum"),
+    [
+        ({"variant_type": "predicted_null", "points": 3.01}, "3 for variant type 'predicted_null'"),
+        ({"variant_type": "other", "points": 1.51}, "1.5 for variant type 'other'"),
+        ({"variant_type": "other", "de_novo": True, "points": 1.6}, "1.5 for variant type 'other'"),
+    ],
+)
+def test_points_beyond_the_range_of_the_variant_type_are_an_error_even_when_de_novo(case, maximum):
+    with pytest.raises(EvidenceError, match=f"above the SOP v11 maximum of {maximum}"):
+        _score({"genetic": {"case_level": [case]}})
+
+
+@pytest.mark.parametrize(("variant_type", "default"), [("predicted_null", 1.5), ("other", 0.1)])
+def test_a_proband_without_points_gets_the_sop_default_of_its_type_and_is_listed(
+    variant_type, default
+):
+    cases = [{"proband": "P1", "variant_type": variant_type}, *_cases(1)]
+    result = _score({"genetic": {"case_level": cases}})
+    assert result.genetic == default + 1
+    assert result.defaulted_probands == [
+        {
+            "path": "genetic.case_level[0]",
+            "proband": "P1",
+            "variant_type": variant_type,
+            "points": default,
+        }
+    ]
+
+
+def test_a_proband_scored_zero_has_entered_points_and_is_not_defaulted():
+    result = _score({"genetic": {"case_level": _cases(0)}})
+    assert (result.genetic, result.defaulted_probands) == (0, [])
+
+
+def _biallelic(*alleles: dict) -> dict:
+    """Return evidence with one biallelic proband of the given alleles."""
+    return {
+        "genetic": {"case_level": [{"proband": "R1", "biallelic": True, "variants": list(alleles)}]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("alleles", "points"),
+    [
+        (({"variant_type": "other", "points": 1.5}, {"variant_type": "other", "points": 1.4}), 2.9),
+        (
+            (
+                {"variant_type": "predicted_null", "points": 3},
+                {"variant_type": "other", "points": 0},
+            ),
+            3,
+        ),
+        (
+            (
+                {"variant_type": "predicted_null", "points": 2},
+                {"variant_type": "other", "points": 1.5},
+            ),
+            3,
+        ),
+    ],
+)
+def test_biallelic_alleles_are_summed_and_capped_at_three_per_proband(alleles, points):
+    assert _score(_biallelic(*alleles)).genetic == points
+
+
+def test_each_biallelic_allele_is_checked_against_its_own_types_range_before_the_sum():
+    alleles = (
+        {"variant_type": "predicted_null", "points": 0},
+        {"variant_type": "other", "points": 1.6},
+    )
+    with pytest.raises(EvidenceError) as caught:
+        _score(_biallelic(*alleles))  # 1.6 is within the 3-point proband cap, not the 1.5 range
+    assert str(caught.value) == (
+        "genetic.case_level[0].variants[1].points: 1.6 is above the SOP v11 maximum of 1.5 "
+        "for variant type 'other'"
+    )
+
+
+def test_biallelic_alleles_without_points_get_their_own_types_default_and_are_listed():
+    result = _score(_biallelic({"variant_type": "predicted_null"}, {"variant_type": "other"}))
+    assert result.genetic == 1.6
+    assert [entry["path"] for entry in result.defaulted_probands] == [
+        "genetic.case_level[0].variants[0]",
+        "genetic.case_level[0].variants[1]",
+    ]
+
+
+@pytest.mark.parametrize(("variant_type", "default"), [("predicted_null", 3), ("other", 0.2)])
+def test_a_single_entry_biallelic_proband_counts_two_alleles_of_its_type(variant_type, default):
+    case = {"biallelic": True, "variant_type": variant_type}
+    assert _score({"genetic": {"case_level": [case]}}).genetic == default
+    with pytest.raises(EvidenceError, match="maximum of 3 for variant type"):
+        _score({"genetic": {"case_level": [case | {"points": 3.01}]}})
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        (
+            {"variants": [{"variant_type": "other"}]},
+            "genetic.case_level[0].variants: lists 1 alleles; list both",
+        ),
+        (
+            {"biallelic": False, "variants": [{"variant_type": "other"}] * 2},
+            "genetic.case_level[0].variants: lists alleles but biallelic is false",
+        ),
+        (
+            {"points": 3, "variants": [{"variant_type": "other"}] * 2},
+            "genetic.case_level[0].points: not allowed next to variants",
+        ),
+        ({"variant_type": "other", "de_novo": "yes"}, "genetic.case_level[0].de_novo: 'yes' is"),
+    ],
+)
+def test_malformed_probands_are_errors_that_say_how_to_fix_them(case, message):
+    with pytest.raises(EvidenceError) as caught:
+        _score({"genetic": {"case_level": [case]}})
+    assert str(caught.value).startswith(message)
+
+
+# --- contradictory evidence (SOP Figure 9: "no convincing contradictory evidence") ---------
+
+
+def test_contradictory_evidence_keeps_a_definitive_class_and_asks_for_expert_review():
+    evidence = _total(12) | {
+        "publications": REPLICATED_PUBLICATIONS,
+        "contradictory_evidence": True,
+        "contradictory_description": "PMID 9: no loss of function in 3 cohorts",
+    }
+    result = _score(evidence)
+    assert (result.classification, result.needs_expert_review) == ("Definitive", True)
+    assert result.review_reason.startswith(
+        "contradictory evidence is flagged (PMID 9: no loss of function in 3 cohorts); "
+        "SOP v11 classes Limited to Definitive require no convincing contradictory evidence"
+    )
+
+
+@pytest.mark.parametrize("flag", [False, None])
+def test_without_contradictory_evidence_no_expert_review_is_asked(flag):
+    result = _score(_total(12) | {"contradictory_evidence": flag})
+    assert (result.needs_expert_review, result.review_reason) == (False, "")
+
+
+def test_an_expert_assertion_is_the_review_of_contradictory_evidence():
+    evidence = _total(12) | {"contradictory_evidence": True, "expert_assertion": "disputed"}
+    result = _score(evidence)
+    assert (result.classification, result.needs_expert_review) == ("Disputed", False)
 
 
 # --- rounding and output ------------------------------------------------------------------
@@ -317,6 +591,8 @@ def test_as_dict_is_json_serialisable_with_every_score():
     result = _score(_total(8) | {"publications": REPLICATED_PUBLICATIONS})
     data = json.loads(json.dumps(result.as_dict()))
     assert data["classification"] == "Moderate"
+    assert (data["animal_model_only"], data["needs_expert_review"]) == (False, False)
+    assert data["defaulted_probands"] == []
     assert data["total"] == 8
     assert data["replicated"] is True
     assert set(data["breakdown"]) == {
@@ -336,13 +612,13 @@ def test_as_dict_is_json_serialisable_with_every_score():
     ("evidence", "message"),
     [
         (
-            {"genetic": {"case_level": [{"points": "1.5"}]}},
+            {"genetic": {"case_level": _cases("1.5")}},
             "genetic.case_level[0].points: '1.5' is not a number",
         ),
-        ({"genetic": {"case_level": [{"points": True}]}}, "genetic.case_level[0].points: True is"),
-        ({"genetic": {"case_level": [{"points": float("nan")}]}}, "is not a number"),
+        ({"genetic": {"case_level": _cases(True)}}, "genetic.case_level[0].points: True is"),
+        ({"genetic": {"case_level": _cases(float("nan"))}}, "is not a number"),
         (
-            {"genetic": {"case_level": [{"points": 1}, {"points": -0.5}]}},
+            {"genetic": {"case_level": _cases(1, -0.5)}},
             "genetic.case_level[1].points: -0.5 is negative",
         ),
         ({"experimental": {"models": [{}]}}, "experimental.models[0].points: missing"),
@@ -385,6 +661,7 @@ def test_as_dict_is_json_serialisable_with_every_score():
         ({"publications": [{"year": "2015"}]}, "publications[0].year: '2015' is not a year"),
         ({"publications": [{"date": "2015-02-30"}]}, "publications[0].date: '2015-02-30' is not"),
         ({"expert_assertion": "Disputed"}, "expert_assertion: 'Disputed' is not an expert"),
+        ({"contradictory_evidence": "yes"}, "contradictory_evidence: 'yes' is not true or false"),
     ],
 )
 def test_unscorable_evidence_raises_an_error_naming_the_field(evidence, message):
@@ -402,3 +679,103 @@ def test_evidence_error_is_a_value_error_that_carries_the_path():
 def test_evidence_that_is_not_an_object_is_rejected():
     with pytest.raises(EvidenceError, match="evidence: expected an object"):
         _score([])
+
+
+# --- scoring runs -------------------------------------------------------------------------
+
+scoring_run_db = pytest.mark.django_db(transaction=True)
+
+
+def _scored_run(scope, **kwargs):
+    """Score a scope as one tracked run; return the stored run."""
+    with track_operation("calculate_scores") as tracker:
+        curations_score(scope=scope, tracker=tracker, **kwargs)
+    get_writer().drain()
+    return OperationProgress.objects.get(pk=tracker.id)
+
+
+@scoring_run_db
+def test_a_scoring_run_stores_the_review_flag_and_the_scope_summary_counts_it():
+    scope = ScopeFactory()
+    flagged = _total(12) | {"contradictory_evidence": True, "contradictory_description": "x"}
+    review = CurationFactory(scope=scope, evidence=flagged)
+    CurationFactory(scope=scope, evidence=_total(12))
+    run = _scored_run(scope)
+    review.refresh_from_db()
+    assert (review.classification, review.score_breakdown["needs_expert_review"]) == (
+        "Strong",
+        True,
+    )
+    assert review.score_breakdown["review_reason"].startswith("contradictory evidence is flagged")
+    assert run.metadata["needs_expert_review"] == 1
+    summary = scope_summary(scope, validation={"invalid": 0}, classes={}, imported=0)
+    assert summary["needs_expert_review"] == 1
+
+
+@scoring_run_db
+def test_a_scoring_run_stores_which_probands_were_given_the_sop_default():
+    case = {"proband": "P1", "variant_type": "other"}
+    curation = CurationFactory(evidence={"genetic": {"case_level": [case]}})
+    _scored_run(curation.scope)
+    curation.refresh_from_db()
+    assert curation.genetic_score == 0.1
+    assert curation.score_breakdown["defaulted_probands"] == [
+        {"path": "genetic.case_level[0]", "proband": "P1", "variant_type": "other", "points": 0.1}
+    ]
+
+
+@scoring_run_db
+@pytest.mark.parametrize(("as_of", "expected"), [("2010-12-30", "Strong"), (None, "Definitive")])
+def test_a_scoring_run_as_of_a_past_date_classifies_as_it_stood_then(as_of, expected):
+    curation = CurationFactory(evidence=_total(12) | {"publications": REPLICATED_PUBLICATIONS})
+    day = None if as_of is None else date.fromisoformat(as_of)
+    run = _scored_run(curation.scope, as_of=day)
+    curation.refresh_from_db()
+    assert curation.classification == expected
+    assert run.metadata["as_of"] == (as_of or timezone.localdate().isoformat())
+
+
+@scoring_run_db
+def test_a_scoring_run_keeps_200_unscorable_curations_and_counts_them_all():
+    scope = ScopeFactory()
+    untyped = {"genetic": {"case_level": [{"points": 1}]}}
+    CurationFactory.create_batch(MAX_FAILURES_KEPT + 1, scope=scope, evidence=untyped)
+    run = _scored_run(scope)
+    assert run.items_failed == MAX_FAILURES_KEPT + 1
+    assert run.metadata["row_errors_total"] == MAX_FAILURES_KEPT + 1
+    assert len(run.metadata["row_errors"]) == MAX_FAILURES_KEPT
+    assert run.metadata["row_errors"][0]["reason"].startswith(
+        "genetic.case_level[0].variant_type: missing"
+    )
+
+
+@scoring_run_db
+def test_calculate_scores_as_of_a_past_date_records_it_with_the_run():
+    curation = CurationFactory(evidence=_total(12) | {"publications": REPLICATED_PUBLICATIONS})
+    call_command("calculate_scores", "--as-of", "2010-12-30", "--no-bar", stdout=io.StringIO())
+    curation.refresh_from_db()
+    assert curation.classification == "Strong"
+    run = OperationProgress.objects.get(operation_name="calculate_scores")
+    assert run.metadata["parameters"] == {"as_of": "2010-12-30"}
+
+
+@pytest.mark.parametrize(
+    ("as_of", "message"),
+    [
+        ("2023-02-30", "'2023-02-30' is not a date; write YYYY-MM-DD"),
+        ("30.06.2023", "'30.06.2023' is not a date; write YYYY-MM-DD"),
+        ("2999-01-01", "2999-01-01 is in the future; give today or an earlier date"),
+    ],
+)
+def test_calculate_scores_refuses_an_as_of_that_is_not_a_past_date(as_of, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("calculate_scores", "--as-of", as_of)
+
+
+@scoring_run_db
+def test_the_queued_scoring_task_takes_as_of_as_an_iso_date():
+    curation = CurationFactory(evidence=_total(12) | {"publications": REPLICATED_PUBLICATIONS})
+    run = OperationProgress.objects.create(operation_name="calculate_scores", status=Status.QUEUED)
+    calculate_scores_task.call(run.pk, as_of="2010-12-30")
+    curation.refresh_from_db()
+    assert curation.classification == "Strong"
