@@ -27,7 +27,7 @@ from progress import pipelines
 from progress.launch import pipeline_start
 from progress.models import OperationProgress, Status
 from progress.permissions import can_cancel
-from progress.serializers import OperationProgressSerializer
+from progress.serializers import OperationProgressDetailSerializer, OperationProgressSerializer
 from progress.services import operation_cancel
 
 
@@ -81,16 +81,28 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             "-created_at", "-id"
         )
 
+    def get_serializer_class(self) -> Any:
+        """The detail (whole metadata, by viewer) for one run; the summary for lists."""
+        if self.action == "retrieve":
+            return OperationProgressDetailSerializer
+        return OperationProgressSerializer
+
     @extend_schema(
         parameters=[
             OpenApiParameter(
                 "since_seq", int, description="Answer 304 with no body unless seq is newer."
             )
         ],
-        responses={200: OperationProgressSerializer, 304: OpenApiResponse(description="Unchanged")},
+        responses={
+            200: OperationProgressDetailSerializer,
+            304: OpenApiResponse(description="Unchanged"),
+        },
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """One run. Cheap polling: ?since_seq=N or If-None-Match give 304 when nothing changed."""
+        """One run with its details (row errors; tracebacks and server paths for staff only).
+
+        Cheap polling: ?since_seq=N or If-None-Match give 304 when nothing changed.
+        """
         operation = self.get_object()
         etag = f'"op-{operation.pk}-{operation.seq}"'
         since = request.query_params.get("since_seq")

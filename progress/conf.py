@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_BYTES": 64 * 1024,
     # Most run ids one resync may name; more is refused with an error.
     "MAX_RESYNC_IDS": 1000,
+    # Open WebSockets one user may hold in one server process; past it a new one is closed
+    # with 4029. Counted per process, in memory: it bounds one process's memory per user.
+    "MAX_SOCKETS_PER_USER": 20,
     # Client messages per second (token bucket) before closing with 4008.
     "CLIENT_RATE": 20.0,
     "CLIENT_BURST": 60,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from typing import Any
+from collections import Counter
+from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -15,22 +17,38 @@ from progress.publisher import get_publisher
 from progress.relay import ensure_relay
 from progress.sweeper import ensure_sweeper
 
+logger = logging.getLogger(__name__)
+
+# Run ids are PostgreSQL bigints; seqs are compared in Python but kept within 64 bits too.
+MAX_RUN_ID = 2**63 - 1
+MAX_RUN_ID_DIGITS = len(str(MAX_RUN_ID))
+SEQ_BOUND = 2**63
+# Characters of a client's key echoed back in an error message.
+ECHO_CHARS = 40
+
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Pushes run states to one browser; ws/progress/ (all visible) or ws/progress/<id>/."""
 
     groups: list[str] = []
+    # Open sockets per user id in this process (in memory, not shared between processes:
+    # the cap bounds one process's memory per user, which is what a flood exhausts).
+    open_sockets: ClassVar[Counter[int]] = Counter()
 
     async def connect(self) -> None:
-        """Accept, then close with 4001/4003 if refused, so the browser learns why."""
+        """Accept, then close with 4001/4003/4029 if refused, so the browser learns why."""
         self.user = self.scope.get("user")
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
+        self._counted_for: int | None = None
         self._tokens = float(conf.get("CLIENT_BURST"))
         self._tokens_at = time.monotonic()
         await self.accept()
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        if not self._count_socket():
+            await self.close(code=protocol.CLOSE_TOO_MANY_SOCKETS)
             return
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
@@ -44,8 +62,21 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         operations = await self._snapshot()
         await self._send_operations("snapshot", operations)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the consumer; however it ends (even by an exception), free its socket place."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._uncount_socket()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close from the server end; the socket's place is free from now on."""
+        self._uncount_socket()
+        await super().close(code=code, reason=reason)
+
     async def disconnect(self, code: int) -> None:
-        """Leave every group this connection joined."""
+        """Leave every group this connection joined; free its place under the socket cap."""
+        self._uncount_socket()
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -79,7 +110,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "resync":
             await self._resync(content.get("since"))
         else:
-            await self._error(f"Unknown message type {kind!r}; use 'ping' or 'resync'.")
+            await self._error(f"Unknown message type {_echo(kind)}; use 'ping' or 'resync'.")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Relay run states straight to the handler.
@@ -94,11 +125,26 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await super().dispatch(message)
 
     async def progress_event(self, event: dict[str, Any]) -> None:
-        """A run's new state from the channel layer: forward it unless the client has newer."""
-        if event["seq"] <= self.sent.get(event["id"], -1):
-            return
-        self.sent[event["id"]] = event["seq"]
-        await self.send(text_data=event["text"])
+        """A run's new state from the channel layer: forward it unless the client has newer.
+
+        A frame that cannot be sent is logged and skipped, never allowed to close the
+        socket: the client catches up by snapshot or resync.
+        """
+        try:
+            if event["seq"] <= self.sent.get(event["id"], -1):
+                return
+            if len(event["text"]) > protocol.MAX_FRAME_BYTES:
+                logger.error(
+                    "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "
+                    "with progress.protocol.encode_event, which bounds them.",
+                    event["id"],
+                    len(event["text"]),
+                )
+                return
+            self.sent[event["id"]] = event["seq"]
+            await self.send(text_data=event["text"])
+        except Exception:
+            logger.exception("Could not forward a progress event to %s", self.channel_name)
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -129,18 +175,40 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return f"resync names {len(since)} runs; at most {limit} are allowed."
         parsed: dict[int, int] = {}
         for key, value in since.items():
-            if not str(key).isdigit() or isinstance(value, bool) or not isinstance(value, int):
-                return f"resync entry {key!r}: {value!r} must be a run id and an integer seq."
+            if not (_is_run_id(key) and _is_seq(value)):
+                return (
+                    f"resync entry {_echo(key)}: {_echo(value)} must be a run id and an integer "
+                    f"seq (ids are ASCII digits up to {MAX_RUN_ID}, seqs within ±2**63)."
+                )
             parsed[int(key)] = value
         return parsed
 
     async def _send_operations(self, kind: str, operations: list[dict[str, Any]]) -> None:
+        """Send a snapshot or resync, split into frames of at most MAX_FRAME_BYTES."""
         for op in operations:
             self.sent[op["id"]] = max(op["seq"], self.sent.get(op["id"], -1))
-        await self.send_json({"type": kind, "operations": operations})
+        for frame in protocol.list_frames(kind, operations):
+            await self.send(text_data=frame)
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
+
+    def _count_socket(self) -> bool:
+        """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
+        user_id = self.user.pk
+        if self.open_sockets[user_id] >= conf.get("MAX_SOCKETS_PER_USER"):
+            return False
+        self.open_sockets[user_id] += 1
+        self._counted_for = user_id
+        return True
+
+    def _uncount_socket(self) -> None:
+        user_id, self._counted_for = getattr(self, "_counted_for", None), None
+        if user_id is None:
+            return
+        self.open_sockets[user_id] -= 1
+        if self.open_sockets[user_id] <= 0:
+            del self.open_sockets[user_id]
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -167,3 +235,26 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def _newer_than(self, since: dict[int, int]) -> list[dict[str, Any]]:
         return snapshots.newer_than(self.user, since, operation_id=self.operation_id)
+
+
+def _is_run_id(key: Any) -> bool:
+    # isdecimal() alone accepts "٣" and other non-ASCII digits; int() of 5,000 digits
+    # raises and 20 digits overflow PostgreSQL's bigint, so length is checked first.
+    return (
+        isinstance(key, str)
+        and key.isascii()
+        and key.isdecimal()
+        and len(key) <= MAX_RUN_ID_DIGITS
+        and int(key) <= MAX_RUN_ID
+    )
+
+
+def _is_seq(value: Any) -> bool:
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and -SEQ_BOUND <= value < SEQ_BOUND
+    )
+
+
+def _echo(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
 from typing import Any
 
 from progress.models import Status
+
+logger = logging.getLogger(__name__)
 
 # Groups a run is broadcast to. Staff (or everyone, with DASHBOARD_VISIBILITY="all")
 # listen on ALL_GROUP; a user on their own group; a single-run page on the run's group.
@@ -43,6 +47,17 @@ CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003  # unknown run or not yours: the same code, so ids cannot be probed
 CLOSE_RATE_LIMITED = 4008
 CLOSE_MESSAGE_TOO_BIG = 4009
+CLOSE_TOO_MANY_SOCKETS = 4029  # the user already has MAX_SOCKETS_PER_USER sockets open here
+
+# Largest frame the server sends. Frames are ASCII (json.dumps escapes the rest), so a
+# frame's length in characters is its size in bytes. Snapshots and resyncs over it are
+# split into parts: {"type": "snapshot", "part": 1, "parts": 3, "operations": [...]}.
+MAX_FRAME_BYTES = 64 * 1024
+# Room for a list frame's envelope around its runs.
+FRAME_ENVELOPE_BYTES = 256
+MAX_RUN_BYTES = MAX_FRAME_BYTES - FRAME_ENVELOPE_BYTES
+# Characters of error_message kept when a run is too big to send whole.
+STRIPPED_ERROR_TEXT = 200
 
 # The channel-layer message type the consumer handles (dispatched to progress_event).
 LAYER_EVENT = "progress.event"
@@ -50,9 +65,57 @@ LAYER_EVENT = "progress.event"
 
 def encode_event(data: dict[str, Any]) -> str:
     """Encode one run's event frame; done once per broadcast, not once per client."""
-    return json.dumps(
-        {"type": EVENT_TYPES[data["status"]], "data": data}, separators=(",", ":"), default=str
-    )
+    return f'{{"type":"{EVENT_TYPES[data["status"]]}","data":{encode_run(data)}}}'
+
+
+def encode_run(data: dict[str, Any]) -> str:
+    """One run as JSON of at most MAX_RUN_BYTES; a run that is not is sent without metadata."""
+    try:
+        text = _dumps(data)
+    except (TypeError, ValueError, RecursionError) as exc:
+        logger.error("Run %s could not be encoded (%s); sent without metadata.", data["id"], exc)
+        return _dumps(_stripped(data))
+    if len(text) > MAX_RUN_BYTES:
+        logger.error(
+            "Run %s encodes to %s bytes, over the %s-byte frame limit; sent without metadata. "
+            "Keep its metadata small (progress.wire summarises it; check for a large new key).",
+            data["id"],
+            len(text),
+            MAX_RUN_BYTES,
+        )
+        return _dumps(_stripped(data))
+    return text
+
+
+def list_frames(kind: str, operations: list[dict[str, Any]]) -> list[str]:
+    """A snapshot or resync as frames of at most MAX_FRAME_BYTES, numbered part 1..parts."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for text in map(encode_run, operations):
+        if chunks[-1] and size + len(text) + 1 > MAX_RUN_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(text)
+        size += len(text) + 1
+    parts = len(chunks)
+    return [
+        f'{{"type":{_dumps(kind)},"part":{part},"parts":{parts},"operations":[{",".join(chunk)}]}}'
+        for part, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _stripped(data: dict[str, Any]) -> dict[str, Any]:
+    """data without its metadata and with a short error message: always a small frame."""
+    error = str(data.get("error_message") or "")[:STRIPPED_ERROR_TEXT]
+    # NaN and infinity are not JSON (a browser's JSON.parse refuses them).
+    finite = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in data.items()
+    }
+    return {**finite, "metadata": {"truncated_keys": ["metadata"]}, "error_message": error}
 
 
 def layer_message(data: dict[str, Any]) -> dict[str, Any]:

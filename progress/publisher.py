@@ -18,6 +18,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from progress import conf
+from progress.protocol import MAX_FRAME_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,15 @@ class Publisher:
 
     def publish(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         """Queue message for groups; replaces an unsent older message of the same run."""
+        if len(message.get("text", "")) > MAX_FRAME_BYTES:
+            # Every consumer would drop it; the table stays the truth for snapshot and resync.
+            logger.error(
+                "Run %s: not broadcasting a %s-byte frame, over MAX_FRAME_BYTES; build it "
+                "with progress.protocol.layer_message, which bounds it.",
+                message["id"],
+                len(message["text"]),
+            )
+            return
         with self._lock:
             current = self._pending.get(message["id"])
             if current is not None and current[1]["seq"] >= message["seq"]:

@@ -1,4 +1,10 @@
-"""The wire representation of a run, defined once for WebSocket, REST API, pages and admin."""
+"""The wire representation of a run, defined once for WebSocket, REST API, pages and admin.
+
+Two views of one serializer: the summary (the default: live frames, snapshots, lists,
+pages, admin) carries the counters and a small metadata summary; the detail (the API's
+run detail) carries the whole bounded metadata, without tracebacks and server paths for
+users who are not staff (see progress/wire.py).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ from typing import Any
 
 from rest_framework import serializers
 
+from progress import wire
 from progress.models import OperationProgress
 
 
 class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]):
+    """A run as live frames carry it: counters plus a metadata summary of about 4 KiB."""
+
+    metadata = serializers.SerializerMethodField()
+    error_message = serializers.SerializerMethodField()
     is_active = serializers.BooleanField(read_only=True)
     is_indeterminate = serializers.BooleanField(read_only=True)
     cancel_requested = serializers.SerializerMethodField()
@@ -49,6 +60,31 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
     def get_cancel_requested(self, operation: OperationProgress) -> bool:
         return operation.cancel_requested_at is not None
 
+    def get_metadata(self, operation: OperationProgress) -> dict[str, Any]:
+        return wire.metadata_summary(operation.metadata)
+
+    def get_error_message(self, operation: OperationProgress) -> str:
+        return wire.frame_error_message(operation.error_message)
+
+
+class OperationProgressDetailSerializer(OperationProgressSerializer):
+    """One run with its whole bounded metadata; tracebacks and server paths for staff only.
+
+    Pass the viewer as context["user"] (or context["request"], as DRF views do).
+    """
+
+    def get_metadata(self, operation: OperationProgress) -> dict[str, Any]:
+        return wire.metadata_detail(operation.metadata, staff=self._viewer_is_staff())
+
+    def get_error_message(self, operation: OperationProgress) -> str:
+        return wire.detail_error_message(operation.error_message, staff=self._viewer_is_staff())
+
+    def _viewer_is_staff(self) -> bool:
+        user = self.context.get("user")
+        if user is None and self.context.get("request") is not None:
+            user = self.context["request"].user
+        return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
 
 @cache
 def _shared_serializer() -> OperationProgressSerializer:
@@ -57,6 +93,11 @@ def _shared_serializer() -> OperationProgressSerializer:
     return OperationProgressSerializer()
 
 
-def operation_data(operation: OperationProgress) -> dict[str, Any]:
-    """Serialise one run to its wire dict (JSON-ready)."""
+def operation_data(
+    operation: OperationProgress, *, detail: bool = False, user: Any = None
+) -> dict[str, Any]:
+    """Serialise one run to its wire dict (JSON-ready): the summary, or the detail for user."""
+    if detail:
+        serializer = OperationProgressDetailSerializer(context={"user": user})
+        return dict(serializer.to_representation(operation))
     return dict(_shared_serializer().to_representation(operation))

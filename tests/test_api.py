@@ -280,3 +280,43 @@ def given_case(operation):
     from hypothesis import given
 
     return given(operation.as_strategy())
+
+
+def test_the_detail_gives_owners_messages_and_staff_tracebacks_and_paths(
+    curator, admin_user, settings, openapi
+):
+    upload = f"{settings.MEDIA_ROOT}/uploads/abc-panel.json"
+    run = OperationProgressFactory(
+        created_by=curator,
+        status=Status.FAILED,
+        error_message=f"OSError: cannot read {upload}",
+        metadata={
+            "traceback": 'Traceback (most recent call last):\n  File "/srv/app/x.py"',
+            "parameters": {"file": upload, "scope": "kidney"},
+            "report_path": f"{settings.BASE_DIR}/var/reports/run-1.csv",
+            "row_errors": [{"line": 3, "value": "HGNC:x", "reason": "not an HGNC id"}],
+            "row_errors_total": 1,
+        },
+    )
+    path = f"/api/v1/operations/{run.pk}/"
+    response = client_for(curator).get(path)
+    conforms(openapi, "GET", path, response)
+    owner = response.json()
+    assert "traceback" not in owner["metadata"]
+    assert owner["metadata"]["parameters"] == {"file": "abc-panel.json", "scope": "kidney"}
+    assert owner["metadata"]["report_path"] == "run-1.csv"
+    assert owner["metadata"]["row_errors"] == run.metadata["row_errors"]
+    assert owner["error_message"] == "OSError: cannot read …/uploads/abc-panel.json"
+    assert str(settings.BASE_DIR) not in response.content.decode()
+    staff = client_for(admin_user).get(path).json()
+    assert (staff["metadata"], staff["error_message"]) == (run.metadata, run.error_message)
+
+
+def test_the_list_carries_small_summaries_without_details(curator):
+    row_errors = [{"line": i, "value": "A" * 30_000, "reason": "bad"} for i in range(7)]
+    metadata = {"row_errors": row_errors, "row_errors_total": 7, "traceback": "x" * 50_000}
+    OperationProgressFactory(created_by=curator, metadata=metadata)
+    response = client_for(curator).get("/api/v1/operations/")
+    summary = response.json()["results"][0]["metadata"]
+    assert summary == {"row_errors_total": 7, "detail_keys": ["row_errors", "traceback"]}
+    assert len(response.content) < 8 * 1024

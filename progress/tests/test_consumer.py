@@ -202,6 +202,14 @@ async def test_ping_gets_pong(user):
         ('{"type": "resync", "since": [1]}', 'resync needs "since"'),
         ('{"type": "resync", "since": {"abc": 1}}', "must be a run id and an integer seq"),
         ('{"type": "resync", "since": {"1": "x"}}', "must be a run id and an integer seq"),
+        # Each of these closed the socket with 1011 (issue 11).
+        ('{"type": "resync", "since": {"²": 1}}', "must be a run id and an integer seq"),
+        ('{"type": "resync", "since": {"٣": 1}}', "must be a run id and an integer seq"),
+        ('{"type": "resync", "since": {"%s": 1}}' % ("9" * 5000), "ASCII digits up to"),
+        ('{"type": "resync", "since": {"%s": 1}}' % ("9" * 20), "must be a run id"),
+        ('{"type": "resync", "since": {"9223372036854775808": 1}}', "must be a run id"),
+        ('{"type": "resync", "since": {"1": %s}}' % (2**63), "an integer seq"),
+        ('{"type": "%s"}' % ("t" * 60_000), "Unknown message type"),
     ],
 )
 async def test_malformed_messages_get_an_error_and_the_socket_stays_open(user, frame, says):
@@ -210,6 +218,7 @@ async def test_malformed_messages_get_an_error_and_the_socket_stays_open(user, f
     await communicator.send_to(text_data=frame)
     reply = await receive(communicator)
     assert reply["type"] == "error" and says in reply["message"]
+    assert len(reply["message"]) < 300  # a hostile key is not echoed whole
     await communicator.send_json_to({"type": "ping"})
     assert await receive(communicator) == {"type": "pong"}
     await communicator.disconnect()
@@ -259,3 +268,66 @@ async def test_flooding_client_is_closed_and_others_are_unaffected(user, other_u
     await calm.send_json_to({"type": "ping"})
     assert await receive(calm) == {"type": "pong"}
     await calm.disconnect()
+
+
+async def test_the_largest_run_id_and_seq_are_accepted_in_a_resync(user):
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    since = {str(2**63 - 1): 2**63 - 1, "1": -(2**63)}
+    await communicator.send_json_to({"type": "resync", "since": since})
+    assert (await receive(communicator))["type"] == "resync"
+    await communicator.disconnect()
+
+
+async def test_sockets_past_the_per_user_cap_are_closed_with_4029(user, other_user, settings):
+    settings.PROGRESS = {"MAX_SOCKETS_PER_USER": 2}
+    first, _ = await open_socket("/ws/progress/", user)
+    second, _ = await open_socket("/ws/progress/", user)
+    for communicator in (first, second):
+        await receive(communicator)
+    third, accepted = await open_socket("/ws/progress/", user)
+    assert accepted and await closed_with(third) == protocol.CLOSE_TOO_MANY_SOCKETS
+    others, _ = await open_socket("/ws/progress/", other_user)
+    assert (await receive(others))["type"] == "snapshot"  # the cap is per user
+    await first.disconnect()
+    again, _ = await open_socket("/ws/progress/", user)
+    assert (await receive(again))["type"] == "snapshot"  # a closed socket frees its place
+    for communicator in (second, others, again):
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://localhost:3000", "localhost:8000"),  # another port on the same host
+        ("http://localhost:3000", "localhost"),
+        ("https://localhost", "localhost"),  # another scheme
+        ("http://127.0.0.1:8000", "localhost:8000"),  # another host, both allowed
+        ("null", "localhost"),
+    ],
+)
+async def test_a_socket_from_another_origin_is_refused(user, origin, host):
+    _communicator, accepted = await open_socket("/ws/progress/", user, origin=origin, host=host)
+    assert not accepted
+
+
+async def test_a_same_origin_socket_on_a_port_is_accepted(user):
+    communicator, accepted = await open_socket(
+        "/ws/progress/", user, origin="http://localhost:8000", host="localhost:8000"
+    )
+    assert accepted
+    await communicator.disconnect()
+
+
+async def test_a_trusted_origin_is_accepted_from_another_host(user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://app.example.org", "https://*.example.net"]
+    for origin in ("https://app.example.org", "https://live.example.net"):
+        communicator, accepted = await open_socket(
+            "/ws/progress/", user, origin=origin, host="localhost:8000"
+        )
+        assert accepted, origin
+        await communicator.disconnect()
+    _, accepted = await open_socket(
+        "/ws/progress/", user, origin="https://app.example.org:8443", host="localhost:8000"
+    )
+    assert not accepted

@@ -17,9 +17,11 @@ def session_cookie(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def open_socket(path: str, user=None, *, origin: str = "http://localhost"):
+async def open_socket(
+    path: str, user=None, *, origin: str = "http://localhost", host: str = "localhost"
+):
     """Connect like a browser would; returns (communicator, accepted)."""
-    headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
     if user is not None:
         headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
     communicator = WebsocketCommunicator(application, path, headers=headers)
@@ -39,3 +41,27 @@ async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[
         seen.append(message)
         if predicate(message):
             return seen
+
+
+async def receive_frames_until(communicator, predicate, timeout: float = 10.0) -> list[str]:
+    """Collect raw text frames until one's decoded message satisfies predicate."""
+    seen = []
+    while True:
+        text = await communicator.receive_from(timeout)
+        seen.append(text)
+        if predicate(json.loads(text)):
+            return seen
+
+
+async def receive_list(
+    communicator, kind: str, timeout: float = 10.0
+) -> tuple[list[dict], list[str]]:
+    """Every part of one snapshot or resync: (its runs, its raw frames)."""
+    frames = await receive_frames_until(
+        communicator,
+        lambda m: m["type"] == kind and m.get("part", 1) == m.get("parts", 1),
+        timeout,
+    )
+    parts = [json.loads(text) for text in frames]
+    runs = [op for part in parts if part["type"] == kind for op in part["operations"]]
+    return runs, frames
