@@ -21,9 +21,12 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
 
@@ -95,26 +98,27 @@ def detail_error_message(text: str, *, staff: bool) -> str:
 
 def path_redactor() -> Callable[[str], str]:
     """A function replacing the server's directories in a string by "…"."""
-    pattern = _roots_pattern(tuple(sorted(_server_roots(), key=len, reverse=True)))
+    pattern = _roots_pattern()
     return lambda text: pattern.sub(ELLIPSIS, text) if pattern is not None else text
 
 
-def _server_roots() -> set[str]:
+@cache
+def _roots_pattern() -> re.Pattern[str] | None:
     names = ("BASE_DIR", "MEDIA_ROOT", "UPLOAD_DIR")
     roots = [str(getattr(settings, name, "") or "") for name in names] + [tempfile.gettempdir()]
     # A root of "/" would redact every absolute path's first slash and nothing useful.
-    return {root.rstrip("/\\") for root in roots if len(root.rstrip("/\\")) > 1}
+    stripped = {root.rstrip("/\\") for root in roots if len(root.rstrip("/\\")) > 1}
+    if not stripped:
+        return None
+    alternatives = "|".join(re.escape(root) for root in sorted(stripped, key=len, reverse=True))
+    # A root only at a path boundary: /work/main must not eat /work/mainline.
+    return re.compile(f"(?:{alternatives})(?=[/\\\\]|$)")
 
 
-_patterns: dict[tuple[str, ...], re.Pattern[str] | None] = {}
-
-
-def _roots_pattern(roots: tuple[str, ...]) -> re.Pattern[str] | None:
-    if roots not in _patterns:
-        alternatives = "|".join(re.escape(root) for root in roots)
-        # A root only at a path boundary: /work/main must not eat /work/mainline.
-        _patterns[roots] = re.compile(f"(?:{alternatives})(?=[/\\\\]|$)") if roots else None
-    return _patterns[roots]
+@receiver(setting_changed)
+def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("BASE_DIR", "MEDIA_ROOT", "UPLOAD_DIR"):
+        _roots_pattern.cache_clear()
 
 
 def _shrink(value: Any, depth: int, redact: Callable[[str], str], key: str = "") -> Any:

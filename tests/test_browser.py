@@ -250,3 +250,37 @@ def test_admin_list_updates_live_through_the_progress_element(browser, stack, ad
     # The element (shadow DOM, the pages' client) reaches the final state without a reload.
     expect(element.get_by_test_id("status")).to_have_text("Completed")
     expect(element.get_by_test_id("progress-bar")).to_have_attribute("aria-valuenow", "100")
+
+
+def test_the_run_page_loads_row_errors_from_the_api_live_and_hides_the_traceback_from_owners(
+    browser, stack, curator
+):
+    from progress.services import operation_broadcast
+
+    def failure(line):
+        return {"line": line, "value": f"HGNC:x{line}", "reason": "not an HGNC id"}
+
+    run = OperationProgress.objects.create(
+        operation_name="gene_import",
+        status=Status.RUNNING,
+        created_by=curator,
+        total_items=10,
+        current_item=2,
+        seq=2,
+        metadata={"row_errors": [failure(1)], "row_errors_total": 1, "traceback": "secret"},
+    )
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    rows = page.get_by_test_id("row-errors").locator("tbody tr")
+    expect(rows).to_have_count(1)  # not in the live frame: fetched from the API on load
+    run.metadata = {**run.metadata, "row_errors": [failure(1), failure(2)], "row_errors_total": 2}
+    run.current_item, run.seq = 3, 3
+    run.save()
+    operation_broadcast(run)
+    expect(rows).to_have_count(2)  # row_errors_total grew: fetched again while running
+    run.status, run.seq, run.error_message = Status.FAILED, 4, "ValueError: the file is broken"
+    run.save()
+    operation_broadcast(run)
+    expect(page.get_by_test_id("status")).to_have_text("Failed")
+    expect(page.get_by_test_id("error-message")).to_have_text("ValueError: the file is broken")
+    expect(page.locator("[data-part=traceback]")).to_be_hidden()

@@ -6,9 +6,11 @@
 import {
   applyMessage,
   backoffDelay,
+  collectPart,
   emptyStore,
   HEARTBEAT_MS,
   isStale,
+  LIST_TYPES,
   resyncMessage,
   STALE_MARGIN_MS,
 } from './state.js';
@@ -21,9 +23,12 @@ export const CONNECTION_STATES = Object.freeze({
   REFUSED: 'refused',
 });
 
-// Close codes after which retrying cannot help; anything else is worth a reconnect.
+// Close codes after which retrying cannot help; anything else is worth a reconnect
+// (4008 rate limited, 4009 frame too big, 4029 too many sockets open for this user:
+// after a backoff another tab may have closed one).
 export const CLOSE_UNAUTHENTICATED = 4001;
 export const CLOSE_FORBIDDEN = 4003;
+export const CLOSE_TOO_MANY_SOCKETS = 4029;
 export const REFUSALS = Object.freeze({
   [CLOSE_UNAUTHENTICATED]: 'signed-out',
   [CLOSE_FORBIDDEN]: 'forbidden',
@@ -108,6 +113,7 @@ export class ProgressClient {
     this._timers = {};
     this._lastResyncAt = -Infinity;
     this._awaitingPongSince = null;
+    this._pendingList = null; // the parts of a snapshot or resync received so far
 
     this._onWake = () => this._wake();
     this._onVisibility = () => {
@@ -225,6 +231,7 @@ export class ProgressClient {
     this._refusal = null;
     this._lastResyncAt = -Infinity;
     this._awaitingPongSince = null;
+    this._pendingList = null;
     const reconnected = this._everConnected;
     this._everConnected = true;
     this._setState(CONNECTION_STATES.CONNECTED);
@@ -251,18 +258,27 @@ export class ProgressClient {
       console.warn('progress: server said:', this._lastError);
       return;
     }
+    if (LIST_TYPES.includes(msg?.type)) {
+      // Apply a list only whole: a run in part 3 is not "missing" after part 1.
+      const { pending, message } = collectPart(this._pendingList, msg);
+      this._pendingList = pending;
+      if (message == null) return;
+      msg = message;
+    }
+    this._apply(msg);
     if (msg?.type === 'snapshot') {
       // A served snapshot means the server is healthy again: restart the backoff.
       this._attempt = 0;
+      // Checked after applying it: a followed run the snapshot holds needs no resync.
       if ([...this._follow].some((id) => this.getOperation(id) == null)) this._scheduleResync();
     }
-    this._apply(msg);
   }
 
   _handleClose(socket, event) {
     if (socket !== null && socket !== this._socket) return;
     if (socket) detach(socket);
     this._socket = null;
+    this._pendingList = null;
     this._clearAllTimers();
     if (!this._wanted) return;
     const refusal = REFUSALS[event?.code];

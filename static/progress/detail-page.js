@@ -30,11 +30,18 @@ import {
 
 // Elapsed time, ETA and "last update" move with the clock between messages.
 const TICK_MS = 1000;
+// Row errors, the traceback and the report are not in live frames (they can be large):
+// they come from the API detail, fetched on load, when row_errors_total grows (at most
+// once per DETAILS_MIN_GAP_MS, so failures show while the run runs) and on a final state.
+const DETAILS_MIN_GAP_MS = 2000;
+const DETAILS_RETRIES = 3;
 
 const doc = document;
 const root = doc.querySelector('[data-operation-id]');
 const operationId = Number(root.dataset.operationId);
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
+
+const detailUrl = root.dataset.detailUrl || `/api/v1/operations/${operationId}/`;
 
 const initial = readJsonScript(doc, 'initial-operation');
 const client = new ProgressClient({ operationId, initial: initial ? [initial] : [] });
@@ -46,13 +53,27 @@ let samples = [];
 let lastRenderedStatus = initial?.status ?? null;
 let lastRenderedSeq = null;
 
+// The API detail last fetched (row errors, traceback, report), and when to fetch again.
+const detailsState = {
+  details: null,
+  askedForTotal: initial?.metadata?.row_errors_total ?? 0,
+  askedForFinal: initial != null && !isActive(initial),
+  wanted: false,
+  inFlight: false,
+  timer: null,
+  lastAt: -Infinity,
+  failures: 0,
+};
+
 client.subscribe(() => {
   const op = client.getOperation(operationId);
   if (!op || op.seq === lastRenderedSeq) return;
   lastRenderedSeq = op.seq;
   samples = addSample(samples, op, Date.now());
   render(op);
+  askForDetailsIfNeeded(op);
 });
+requestDetails();
 
 setInterval(() => {
   const op = client.getOperation(operationId);
@@ -79,9 +100,7 @@ function render(op) {
   setText(part('rate'), op.status === 'running' ? formatRate(op.rate) : '—');
   renderClock(op, now);
 
-  renderError(op);
-  renderRowErrors(op.metadata?.row_errors, op.metadata?.row_errors_total);
-  renderSummary(op.metadata ?? {});
+  renderDetails(op);
   renderTimes(op);
 
   renderSparkline(chart, samples);
@@ -142,9 +161,63 @@ function renderClock(op, now = Date.now()) {
   setText(part('last-update'), formatAgo(op.updated_at, now) || '—');
 }
 
-function renderError(op) {
-  const message = op.error_message || '';
-  const traceback = op.metadata?.traceback || '';
+/** More rows failed or the run ended: fetch the API detail (throttled). */
+function askForDetailsIfNeeded(op) {
+  const total = op.metadata?.row_errors_total ?? 0;
+  const final = !isActive(op);
+  if (total <= detailsState.askedForTotal && (!final || detailsState.askedForFinal)) return;
+  detailsState.askedForTotal = Math.max(detailsState.askedForTotal, total);
+  detailsState.askedForFinal ||= final;
+  requestDetails();
+}
+
+function requestDetails() {
+  detailsState.wanted = true;
+  if (detailsState.inFlight || detailsState.timer != null) return;
+  const wait = Math.max(0, detailsState.lastAt + DETAILS_MIN_GAP_MS - Date.now());
+  detailsState.timer = setTimeout(fetchDetails, wait);
+}
+
+async function fetchDetails() {
+  Object.assign(detailsState, { timer: null, wanted: false, inFlight: true, lastAt: Date.now() });
+  try {
+    const response = await fetch(detailUrl, {
+      credentials: 'same-origin',
+      headers: { Accept: 'application/json' },
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const data = await response.json();
+    if (detailsState.details == null || data.seq >= detailsState.details.seq) detailsState.details = data;
+    detailsState.failures = 0;
+    const op = client.getOperation(operationId);
+    if (op) renderDetails(op);
+  } catch (error) {
+    console.warn('progress: could not load the run details', error);
+    // A blip must not leave a finished run without its details; a few tries, then wait
+    // for the next change.
+    detailsState.failures += 1;
+    if (detailsState.failures <= DETAILS_RETRIES) detailsState.wanted = true;
+  } finally {
+    detailsState.inFlight = false;
+    if (detailsState.wanted) requestDetails();
+  }
+}
+
+/** The parts that come from the API detail, with the live run for what it lacks. */
+function renderDetails(op) {
+  const { details } = detailsState;
+  const meta = details?.metadata ?? {};
+  // The detail is the newer source while its seq is; else the live frame is.
+  const freshest = details != null && details.seq >= op.seq ? details : op;
+  renderError(freshest.error_message, meta.traceback);
+  const total = Math.max(op.metadata?.row_errors_total ?? 0, meta.row_errors_total ?? 0);
+  renderRowErrors(meta.row_errors, total);
+  renderSummary(freshest.metadata ?? {}, meta.report_path);
+}
+
+function renderError(errorMessage, tracebackText) {
+  const message = errorMessage || '';
+  const traceback = tracebackText || '';
   setHidden(part('error-panel'), !message && !traceback);
   setText(part('error-message'), message);
   setHidden(part('error-message'), !message);
@@ -176,10 +249,10 @@ function renderRowErrors(rows, total) {
   );
 }
 
-function renderSummary(metadata) {
+function renderSummary(metadata, reportPathValue) {
   const summary = metadata.summary;
   const entries = summary && typeof summary === 'object' && !Array.isArray(summary) ? Object.entries(summary) : [];
-  const reportPath = metadata.report_path ? String(metadata.report_path) : '';
+  const reportPath = reportPathValue ? String(reportPathValue) : '';
   setHidden(part('summary-panel'), entries.length === 0 && !reportPath);
   const list = part('summary');
   setHidden(list, entries.length === 0);

@@ -61,6 +61,31 @@ export function applyMessage(store, msg) {
   return { store, changed: [] };
 }
 
+/**
+ * Reassemble a snapshot or resync the server sent in parts.
+ *
+ * The server keeps every frame under 64 KiB, so a long list arrives as
+ * {"type": "snapshot", "part": 1, "parts": 3, "operations": [...]}, then parts 2 and 3,
+ * back to back on one socket. `pending` is what this returned last time (null at first
+ * and after a reconnect). Returns {pending, message}: `message` is the whole list
+ * message once its last part is in (a frame without `parts` is whole already), else
+ * null. A part out of order (a lost start) discards the list; the next resync covers it.
+ */
+export function collectPart(pending, msg) {
+  const { part, parts } = msg ?? {};
+  if (!Number.isInteger(parts) || parts <= 1) return { pending: null, message: msg };
+  if (!Number.isInteger(part) || part < 1 || part > parts) return { pending, message: null };
+  const operations = Array.isArray(msg.operations) ? msg.operations : [];
+  let held = pending;
+  if (part === 1) held = { type: msg.type, parts, next: 1, operations: [] };
+  else if (!held || held.type !== msg.type || held.parts !== parts || held.next !== part) {
+    return { pending: null, message: null };
+  }
+  const collected = [...held.operations, ...operations];
+  if (part === parts) return { pending: null, message: { type: msg.type, operations: collected } };
+  return { pending: { ...held, next: part + 1, operations: collected }, message: null };
+}
+
 /** Merge runs into the store by seq; see applyMessage. */
 export function mergeOperations(store, operations) {
   let next = null;
