@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from curation.models import Curation, CurationSchema, Gene, Scope, ScopeGene
 from curation.scoring_run import SCORE_FIELDS
@@ -29,6 +30,12 @@ class ScopeAdmin(admin.ModelAdmin[Scope]):
     list_display = ["name", "title", "gene_count", "created_at"]
     search_fields = ["name", "title"]
     readonly_fields = ["summary"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Scope | None = None) -> list[str]:
+        """Sources name server files the pipeline reads: only superusers may change them."""
+        if request.user.is_superuser:
+            return list(self.readonly_fields)
+        return [*self.readonly_fields, "sources"]
 
     @admin.display(description="genes")
     def gene_count(self, obj: Scope) -> int:

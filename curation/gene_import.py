@@ -1,31 +1,46 @@
 """Bulk gene import: validate rows, write them in atomic batches, report every bad row.
 
-The atomic unit is the batch (BATCH_SIZE rows): a batch is written completely or not at
-all, so a cancellation or a crash leaves whole batches and counts that match them. A
-file that cannot be parsed fails before anything is written. A bad row never stops the
-valid ones; it is counted in items_failed with its line and a reason a curator can act on.
+The file is streamed twice: once to check it whole and count its rows (a file that cannot
+be parsed fails before anything is written), then to import. The atomic unit is the batch
+(BATCH_SIZE rows): a batch is written completely or not at all, so a cancellation or a
+crash leaves whole batches and counts that match them. A bad row never stops the valid
+ones; it is counted in items_failed with its line and a reason a curator can act on, shown
+live on the run (the first 200) and written to the run's report file (all of them).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import logging
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from django.conf import settings
-from django.db import transaction
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import reset_queries, transaction
 
-from curation.gene_files import RawRow, read_rows
+from curation.gene_files import MAX_LIST_ENTRIES, GeneFile, RawRow, count_rows, gene_file, iter_rows
 from curation.models import Gene, InvalidHgncId, Scope, ScopeGene, normalize_hgnc_id
+from progress import files, limits
 from progress.tracker import Reporter
 
+logger = logging.getLogger(__name__)
+
 BATCH_SIZE = 1000
-# Row errors kept on the run's record (all of them go to the report file).
-MAX_ERRORS_IN_METADATA = 200
+# Row errors kept in memory for the caller (commands print some); all go to the report file.
+MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
+# Characters of a bad row's value kept in the report file.
+MAX_REPORT_VALUE = 1000
+MAX_PANEL_CHARS = 200
+REPORTS_FOLDER = "reports"
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -43,11 +58,14 @@ class ImportResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT
+    report: str = ""  # the report's storage name, when rows failed
 
-    @property
-    def failed(self) -> int:
-        return len(self.errors)
+    def fail(self, error: RowError) -> None:
+        self.failed += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append(error)
 
 
 @dataclass
@@ -64,7 +82,13 @@ class SymbolIndex:
         self._owner: dict[str, str] = {}
 
     def load(self, symbols: Iterable[str]) -> None:
-        wanted = [s for s in {s.upper() for s in symbols if s} if s not in self._owner]
+        # Only symbols a row could hold: a NUL or an overlong value would fail the query.
+        limit = _max_length("approved_symbol")
+        wanted = [
+            s
+            for s in {s.upper() for s in symbols if s and len(s) <= limit and _storable(s)}
+            if s not in self._owner
+        ]
         for symbol, hgnc_id in Gene.objects.filter(approved_symbol__in=wanted).values_list(
             "approved_symbol", "hgnc_id"
         ):
@@ -78,61 +102,86 @@ class SymbolIndex:
 
 
 def gene_import(
-    *, path: Path, scope: Scope, tracker: Reporter, fmt: str = "auto", pace: float = 0.0
+    *, path: Path | GeneFile, scope: Scope, tracker: Reporter, fmt: str = "auto", pace: float = 0.0
 ) -> ImportResult:
     """Import a gene file into scope, reporting progress; returns the counts and row errors."""
-    tracker.update(operation=f"Reading {path.name}", force=True)
-    rows = read_rows(path, fmt)
+    source = gene_file(path)
+    tracker.update(operation=f"Checking {source.label}", force=True)
+    total = count_rows(source, fmt)  # the whole file parses, or nothing is written
     tracker.update(
-        current_item=0, total_items=len(rows), operation=f"Importing {path.name}", force=True
+        current_item=0, total_items=total, operation=f"Importing {source.label}", force=True
     )
     result = ImportResult()
-    symbols = SymbolIndex()
-    done = 0
-    for batch in _chunks(rows, BATCH_SIZE):
-        tracker.raise_if_cancelled()
-        symbols.load(r.symbol for r in batch)
-        valid = []
-        for offset, raw in enumerate(batch, start=1):
-            checked = _validate(raw, symbols)
-            if isinstance(checked, RowError):
-                result.errors.append(checked)
-            else:
-                valid.append(checked)
-            if pace:
-                time.sleep(pace)  # demo only: slows the run so a person can watch it
-                tracker.raise_if_cancelled()
-                tracker.update(current_item=done + offset)
-        _write_batch(valid, scope, result)
-        done += len(batch)
-        tracker.update(
-            current_item=done,
-            items_added=result.added,
-            items_updated=result.updated,
-            items_failed=result.failed,
-        )
-    _record_errors(tracker, result, path)
+    with ErrorReport() as report:
+        done = 0
+        for batch in _chunks(iter_rows(source, fmt), BATCH_SIZE):
+            # With DEBUG, Django logs every query until the next request; a task has none.
+            reset_queries()
+            tracker.raise_if_cancelled()
+            valid = _validate_batch(batch, tracker, result, report, done=done, pace=pace)
+            _write_batch(valid, scope, result)
+            done += len(batch)
+            tracker.update(
+                current_item=done,
+                items_added=result.added,
+                items_updated=result.updated,
+                items_failed=result.failed,
+            )
+        result.report = report.save(f"{REPORTS_FOLDER}/import-{tracker.id}-errors.csv")
+    _record_outcome(tracker, result, source.label, report)
     tracker.update(current_item=done, items_failed=result.failed, force=True)
     return result
 
 
+def _validate_batch(
+    batch: list[RawRow],
+    tracker: Reporter,
+    result: ImportResult,
+    report: ErrorReport,
+    *,
+    done: int,
+    pace: float,
+) -> list[ValidRow]:
+    """The batch's valid rows; each bad one is recorded on the run and in the report."""
+    # Per batch: earlier batches are in the database by now, so memory stays flat.
+    symbols = SymbolIndex()
+    symbols.load(r.symbol for r in batch)
+    valid = []
+    for offset, raw in enumerate(batch, start=1):
+        checked = _validate(raw, symbols)
+        if isinstance(checked, RowError):
+            result.fail(checked)
+            report.add(checked)
+            tracker.record_failure(line=checked.line, value=checked.value, reason=checked.reason)
+        else:
+            valid.append(checked)
+        if pace:
+            time.sleep(pace)  # demo only: slows the run so a person can watch it
+            tracker.raise_if_cancelled()
+            tracker.update(current_item=done + offset)
+    return valid
+
+
 def _validate(raw: RawRow, symbols: SymbolIndex) -> ValidRow | RowError:
     """Check one row; a RowError says what is wrong and what to do about it."""
+    problem = raw.problem or _shape_problem(raw)
+    if problem:
+        return RowError(raw.line, _display(raw), problem)
     if not raw.hgnc_id and not raw.symbol:
         return RowError(
-            raw.line, raw.display, "Row has neither an HGNC id nor a symbol; add at least one"
+            raw.line, _display(raw), "Row has neither an HGNC id nor a symbol; add at least one"
         )
     if raw.hgnc_id:
         try:
             hgnc_id = normalize_hgnc_id(raw.hgnc_id)
         except InvalidHgncId as exc:
-            return RowError(raw.line, raw.display, str(exc))
+            return RowError(raw.line, _display(raw), str(exc))
     else:
         owner = symbols.owner(raw.symbol)
         if owner is None:
             return RowError(
                 raw.line,
-                raw.display,
+                _display(raw),
                 f"No HGNC id, and symbol {raw.symbol!r} matches no known gene; add its HGNC id",
             )
         hgnc_id = owner
@@ -141,7 +190,7 @@ def _validate(raw: RawRow, symbols: SymbolIndex) -> ValidRow | RowError:
         if owner is not None and owner != hgnc_id:
             return RowError(
                 raw.line,
-                raw.display,
+                _display(raw),
                 f"Symbol {raw.symbol!r} already belongs to {owner}, not {hgnc_id}; "
                 "check the id or the symbol",
             )
@@ -223,11 +272,13 @@ def _gene_values(raw: RawRow, gene: Gene | None) -> dict[str, Any]:
 
 
 def _chromosome(location: str) -> str:
-    """'16p13.3' -> '16', 'Xq22.3' -> 'X'."""
+    """'16p13.3' -> '16', 'Xq22.3' -> 'X'; "" when the location names none that fits."""
+    chromosome = location if location in {"X", "Y", "MT"} or location.isdigit() else ""
     for index, char in enumerate(location):
         if char in "pq" or char == " ":
-            return location[:index]
-    return location if location in {"X", "Y", "MT"} or location.isdigit() else ""
+            chromosome = location[:index]
+            break
+    return chromosome if len(chromosome) <= _max_length("chromosome") else ""
 
 
 def _apply(gene: Gene, values: dict[str, Any]) -> bool:
@@ -240,25 +291,122 @@ def _apply(gene: Gene, values: dict[str, Any]) -> bool:
     return changed
 
 
-def _record_errors(tracker: Reporter, result: ImportResult, path: Path) -> None:
-    """Keep the first row errors on the run and write them all to a CSV report."""
-    tracker.metadata["row_errors"] = [e.as_dict() for e in result.errors[:MAX_ERRORS_IN_METADATA]]
-    tracker.metadata["row_errors_total"] = result.failed
+def _shape_problem(raw: RawRow) -> str:
+    """Why the row's values cannot be stored (bad text, too long for a column), or ""."""
+    texts = [raw.hgnc_id, raw.symbol, raw.location, raw.chromosome]
+    lists = {
+        "previous symbols": raw.previous_symbols,
+        "alias symbols": raw.alias_symbols,
+        "panels": raw.panels,
+    }
+    if not all(_storable(t) for t in [*texts, *(v for vs in lists.values() for v in vs)]):
+        return "The row holds a NUL character or invalid Unicode; save the file as UTF-8 text"
+    for label, value, limit in (
+        ("Symbol", raw.symbol, _max_length("approved_symbol")),
+        ("Location", raw.location, _max_length("location")),
+        ("Chromosome", raw.chromosome, _max_length("chromosome")),
+    ):
+        if len(value) > limit:
+            return f"{label} is {len(value)} characters long; the limit is {limit}"
+    for label, values in lists.items():
+        limit = MAX_PANEL_CHARS if label == "panels" else _max_length("approved_symbol")
+        if len(values) > MAX_LIST_ENTRIES:
+            return f"{len(values)} {label}; the limit is {MAX_LIST_ENTRIES}"
+        if any(len(v) > limit for v in values):
+            return f"One of the {label} is longer than {limit} characters; shorten it"
+    return ""
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL refuses NUL in text and JSON; UTF-8 cannot encode lone surrogates."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _max_length(name: str) -> int:
+    return int(getattr(Gene._meta.get_field(name), "max_length", None) or 0)
+
+
+def _display(raw: RawRow) -> str:
+    """The row for error tables: storable text, bounded."""
+    text = raw.display.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return limits.truncate(text, MAX_REPORT_VALUE)
+
+
+class ErrorReport:
+    """Every row error as CSV, written to a temporary file as it happens, saved once at the end."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._text: io.TextIOWrapper | None = None
+        self._writer: Any = None
+        self.error = ""
+
+    def __enter__(self) -> ErrorReport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def add(self, error: RowError) -> None:
+        if self._writer is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
+            self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
+            self._writer = csv.writer(self._text)
+            self._writer.writerow(["line", "value", "reason"])
+        self._writer.writerow([error.line, _cell(error.value), _cell(error.reason)])
+
+    def save(self, name: str) -> str:
+        """Store the report (if any row failed); returns its storage name, "" if none.
+
+        Rows are committed by now: a storage failure is noted on the run, never raised.
+        """
+        if self._file is None or self._text is None:
+            return ""
+        try:
+            self._text.flush()
+            self._file.seek(0)
+            return default_storage.save(name, File(self._file))
+        except Exception as exc:
+            logger.exception("Could not save the row-error report %s", name)
+            self.error = f"The row-error report could not be saved ({type(exc).__name__})"
+            return ""
+
+
+def _cell(value: object) -> str:
+    """A report cell a spreadsheet shows as text, never runs as a formula."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _record_outcome(
+    tracker: Reporter, result: ImportResult, label: str, report: ErrorReport
+) -> None:
+    """Counts on the run; the report's storage name where the run's page and pruning find it."""
     tracker.metadata["items_unchanged"] = result.unchanged
-    if not result.errors:
+    if report.error:
+        tracker.metadata["report_error"] = report.error
+    if not result.report:
         return
-    report = (
-        Path(settings.BASE_DIR) / "var" / "reports" / f"import-{tracker.id}-{path.stem}-errors.csv"
+    files.record_file(
+        tracker.metadata, name=result.report, label=f"Row errors: {label}", kind=files.REPORT
     )
-    report.parent.mkdir(parents=True, exist_ok=True)
-    with report.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "value", "reason"])
-        writer.writerows((e.line, e.value, e.reason) for e in result.errors)
-    tracker.metadata["report_path"] = str(report)
-    tracker.metadata["source_file"] = path.name
+    tracker.metadata["report_path"] = result.report
+    tracker.metadata["source_file"] = label
 
 
-def _chunks(rows: list[RawRow], size: int) -> Iterable[list[RawRow]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+    batch: list[RawRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

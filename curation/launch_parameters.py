@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from rest_framework import serializers
 
-from curation.gene_files import FORMATS, UnparseableFile, detect_format, parse_text
+from curation.gene_files import FORMATS, UnparseableFile, check_prefix
 from curation.models import Scope
 
 
@@ -43,23 +42,19 @@ class GeneImportParameters(serializers.Serializer[Any]):
     format = serializers.ChoiceField(choices=list(FORMATS), default="auto")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        """Refuse an oversized or unparseable file before a run is created."""
+        """Refuse an oversized file, or one whose first rows cannot be parsed, before a run
+        is created. The task checks the whole file before writing anything."""
         upload = attrs["file"]
         if upload.size > settings.MAX_UPLOAD_BYTES:
             raise serializers.ValidationError(
                 {
                     "file": f"The file is {upload.size} bytes; the limit is "
-                    f"{settings.MAX_UPLOAD_BYTES}."
+                    f"{settings.MAX_UPLOAD_BYTES} (MAX_UPLOAD_BYTES). Split it into smaller files."
                 }
             )
         try:
-            text = upload.read().decode("utf-8-sig")
-            fmt = attrs["format"]
-            parse_text(
-                text, detect_format(Path(upload.name or "upload"), text) if fmt == "auto" else fmt
-            )
-        except UnicodeDecodeError:
-            raise serializers.ValidationError({"file": "The file is not UTF-8 text."}) from None
+            upload.seek(0)
+            check_prefix(upload, name=upload.name or "upload", fmt=attrs["format"])
         except UnparseableFile as exc:
             raise serializers.ValidationError({"file": str(exc)}) from None
         finally:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 HGNC_ID = re.compile(r"^HGNC:(\d+)$")
+# HGNC ids have at most 6 digits today; 10 leaves room and fits Gene.hgnc_id.
+MAX_HGNC_DIGITS = 10
 
 
 class InvalidHgncId(ValueError):
@@ -18,14 +22,65 @@ class InvalidHgncId(ValueError):
 def normalize_hgnc_id(value: object) -> str:
     """Return 'HGNC:<digits>' for 'HGNC:42', 'hgnc:42', '42' or 42; else raise InvalidHgncId."""
     text = str(value).strip()
-    if text.isdigit():
-        return f"HGNC:{int(text)}"
-    prefix, _, digits = text.partition(":")
-    if prefix.upper() == "HGNC" and digits.isdigit():
+    prefix, colon, digits = text.partition(":")
+    if not colon:
+        digits = text
+    elif prefix.upper() != "HGNC":
+        digits = ""
+    # isdigit() accepts "²" and other digits int() refuses: ASCII decimal only.
+    if digits.isascii() and digits.isdecimal():
+        if len(digits) > MAX_HGNC_DIGITS:
+            raise InvalidHgncId(
+                f"{_shown(text)} has {len(digits)} digits; HGNC ids have at most "
+                f"{MAX_HGNC_DIGITS} (write HGNC:<digits>, e.g. HGNC:42)"
+            )
         return f"HGNC:{int(digits)}"
     raise InvalidHgncId(
-        f"{text!r} is not an HGNC id; write HGNC:<digits> (e.g. HGNC:42) or the digits"
+        f"{_shown(text)} is not an HGNC id; write HGNC:<digits> (e.g. HGNC:42) or the digits"
     )
+
+
+def _shown(text: str) -> str:
+    """text quoted for a message, cut so a hostile value cannot flood it."""
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def data_folder() -> Path:
+    """The folder scope sources must lie in (CURATION_DATA_DIR), resolved."""
+    return Path(settings.CURATION_DATA_DIR).resolve()
+
+
+def source_path(source: object) -> Path:
+    """A scope source as a path inside the data folder; else raise ValidationError.
+
+    Sources are relative to the project folder (BASE_DIR), e.g. data/kidney-panels/cegat.json.
+    Absolute paths, '..' and links that lead out of the data folder are refused, so whoever
+    may edit a scope cannot make the pipeline read other server files.
+    """
+    folder = data_folder()
+    hint = (
+        f"write a path inside the data folder {folder} (CURATION_DATA_DIR), relative to "
+        f"the project folder, e.g. data/kidney-panels/cegat.json"
+    )
+    if not isinstance(source, str) or not source.strip():
+        raise ValidationError(f"Source {source!r} is not a path; {hint}")
+    relative = PurePath(source)
+    if relative.is_absolute() or PureWindowsPath(source).is_absolute() or ".." in relative.parts:
+        raise ValidationError(f"Source {_shown(source)} is refused (absolute or '..'); {hint}")
+    path = (Path(settings.BASE_DIR) / relative).resolve()
+    if not path.is_relative_to(folder):
+        raise ValidationError(f"Source {_shown(source)} leads outside the data folder; {hint}")
+    return path
+
+
+def validate_sources(value: object) -> None:
+    """Scope.sources: a list of paths inside the data folder."""
+    if not isinstance(value, list):
+        raise ValidationError(
+            'Sources must be a list of paths, e.g. ["data/kidney-panels/cegat.json"]'
+        )
+    for source in value:
+        source_path(source)
 
 
 class Gene(models.Model):
@@ -55,7 +110,13 @@ class Scope(models.Model):
     description = models.TextField(blank=True, default="")
     genes = models.ManyToManyField(Gene, through="ScopeGene", related_name="scopes")
     # Files the scope's genes are imported from; the pipeline's first stage refreshes them.
-    sources = models.JSONField(default=list, blank=True)
+    sources = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_sources],
+        help_text="Gene files inside the data folder (CURATION_DATA_DIR), relative to the "
+        "project folder, e.g. data/kidney-panels/cegat.json.",
+    )
     summary = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -64,6 +125,11 @@ class Scope(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Refuse sources outside the data folder, whoever saves (admin, shell, code)."""
+        validate_sources(self.sources)
+        super().save(*args, **kwargs)
 
 
 class ScopeGene(models.Model):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from django.db import close_old_connections
 from django.tasks import task
 
+from curation.gene_files import GeneFile
 from curation.gene_import import gene_import
 from curation.models import Scope
 from curation.pipeline import scope_pipeline
@@ -53,10 +53,11 @@ def curation_pipeline_task(operation_id: int, *, scope: str) -> dict[str, Any]:
 @task
 @fresh_connections
 def gene_import_task(operation_id: int, *, file: str, scope: str, format: str = "auto") -> dict:
-    """Import an uploaded gene file into a scope (created if new)."""
+    """Import an uploaded gene file (its name in the default storage) into a scope."""
     target, _ = Scope.objects.get_or_create(name=scope)
     with track_operation("gene_import", operation_id=operation_id) as tracker:
-        result = gene_import(path=Path(file), scope=target, tracker=tracker, fmt=format)
+        source = GeneFile.stored(file)
+        result = gene_import(path=source, scope=target, tracker=tracker, fmt=format)
     return {"added": result.added, "updated": result.updated, "failed": result.failed}
 
 

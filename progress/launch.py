@@ -3,48 +3,87 @@
 Every surface (REST API, pages, admin, `--enqueue` on commands) starts runs through
 pipeline_start(), so they share one permission check, one validation and one failure
 path: a request that is refused starts nothing, and a run whose enqueue fails is marked
-failed instead of sitting in "queued" forever.
+failed instead of sitting in "queued" forever. Requests call pipeline_for_request() first,
+which refuses without reading the body; a re-run goes through the same validation.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
-from progress import pipelines
+from progress import files, pipelines
 from progress.models import OperationProgress, Status
 from progress.services import operation_broadcast
 
 logger = logging.getLogger(__name__)
 
+# Room for a multipart request's boundaries and form fields around the file itself.
+MULTIPART_ALLOWANCE = 64 * 1024
 
-def pipeline_start(*, name: str, data: Any, user: Any) -> OperationProgress:
-    """Start a pipeline; raises UnknownPipeline, PermissionDenied or a DRF ValidationError."""
+
+class RequestTooLarge(Exception):
+    """A start request whose body is over the upload limit; refused before it is read."""
+
+
+def pipeline_for_request(*, name: str, user: Any, content_length: Any) -> pipelines.Pipeline:
+    """The pipeline, once the user may start it and the body's declared size fits.
+
+    Reads nothing but headers, so a refused request costs no upload: call it before the
+    body is parsed (including by the CSRF check, which reads form fields).
+    """
     pipeline = pipelines.get(name)
-    if user is not None and not user.has_perm(pipeline.permission):
-        raise PermissionDenied(f"You need the {pipeline.permission!r} permission to start {name}")
+    _require_permission(pipeline, user)
+    limit = settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
+    try:
+        size = int(content_length or 0)
+    except ValueError:
+        size = 0
+    if size > limit:
+        raise RequestTooLarge(
+            f"The request is {size} bytes; uploads are limited to {settings.MAX_UPLOAD_BYTES} "
+            "bytes (MAX_UPLOAD_BYTES). Split the file into smaller ones."
+        )
+    return pipeline
+
+
+def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) -> OperationProgress:
+    """Start a pipeline; raises UnknownPipeline, PermissionDenied or a DRF ValidationError.
+
+    trusted: started by the server's administrator (a management command); no permission check.
+    """
+    pipeline = pipelines.get(name)
+    if not trusted:
+        _require_permission(pipeline, user)
     serializer = pipeline.parameters(data=data)
     serializer.is_valid(raise_exception=True)
-    parameters = _task_arguments(serializer.validated_data, pipeline)
-    return operation_enqueue(pipeline, parameters=parameters, user=user)
+    parameters, stored = _task_arguments(serializer.validated_data)
+    return operation_enqueue(pipeline, parameters=parameters, user=user, files=stored)
 
 
 def operation_enqueue(
-    pipeline: pipelines.Pipeline, *, parameters: dict[str, Any], user: Any
+    pipeline: pipelines.Pipeline,
+    *,
+    parameters: dict[str, Any],
+    user: Any,
+    files: list[dict[str, Any]] | None = None,
 ) -> OperationProgress:
     """Create the queued run and hand it to the task backend."""
+    metadata: dict[str, Any] = {"pipeline": pipeline.name, "parameters": parameters}
+    if files:
+        metadata["files"] = files
     operation = OperationProgress.objects.create(
         operation_name=pipeline.name,
         status=Status.QUEUED,
         created_by=user if getattr(user, "is_authenticated", False) else None,
-        metadata={"pipeline": pipeline.name, "parameters": parameters},
+        metadata=metadata,
     )
     try:
         result = pipeline.task.enqueue(operation.pk, **parameters)
@@ -71,15 +110,28 @@ def operation_enqueue(
 
 
 def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProgress:
-    """Start a finished run again with the same parameters."""
+    """Start a finished run again with the same parameters, validated as a fresh start is.
+
+    Raises ValueError saying why when the stored parameters no longer fit the pipeline or an
+    uploaded file is gone. The new run gets its own copy of the upload, so pruning the old
+    run never takes the new run's file.
+    """
     if operation.is_active:
         raise ValueError(f"Run {operation.pk} is still {operation.status}; cancel it first")
     name = operation.metadata.get("pipeline") or operation.operation_name
     pipeline = pipelines.get(name)
-    if user is not None and not user.has_perm(pipeline.permission):
-        raise PermissionDenied(f"You need the {pipeline.permission!r} permission to start {name}")
-    parameters = operation.metadata.get("parameters") or {}
-    return operation_enqueue(pipeline, parameters=parameters, user=user)
+    _require_permission(pipeline, user)
+    data = _stored_data(operation, pipeline)
+    try:
+        return pipeline_start(name=name, data=data, user=user)
+    except ValidationError as exc:
+        raise ValueError(
+            f"Run {operation.pk} cannot be re-run: {flatten(exc.detail)}; start {name} anew"
+        ) from None
+    finally:
+        for value in data.values():
+            if isinstance(value, File):
+                value.close()
 
 
 def form_parameters(request: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -90,21 +142,58 @@ def form_parameters(request: Any, *, exclude: frozenset[str] = frozenset()) -> d
     return data
 
 
-def _task_arguments(validated: dict[str, Any], pipeline: pipelines.Pipeline) -> dict[str, Any]:
-    """JSON-able task arguments: uploads are saved to UPLOAD_DIR and passed as paths."""
-    arguments = {}
+def flatten(detail: object) -> str:
+    """A DRF error detail as one line."""
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(flatten(item) for item in detail)
+    return str(detail)
+
+
+def _require_permission(pipeline: pipelines.Pipeline, user: Any) -> None:
+    if user is not None and not user.has_perm(pipeline.permission):
+        raise PermissionDenied(
+            f"You need the {pipeline.permission!r} permission to start {pipeline.name}"
+        )
+
+
+def _stored_data(operation: OperationProgress, pipeline: pipelines.Pipeline) -> dict[str, Any]:
+    """The run's stored parameters as start data; uploads are opened from the storage."""
+    parameters = operation.metadata.get("parameters")
+    if not isinstance(parameters, dict):
+        raise ValueError(f"Run {operation.pk} has no stored parameters; start {pipeline.name} anew")
+    data = dict(parameters)
+    for key in pipeline.uploads:
+        name = data.get(key)
+        if not isinstance(name, str) or not files.is_storage_name(name):
+            name = ""
+        if not name or not default_storage.exists(name):
+            raise ValueError(
+                f"Run {operation.pk} cannot be re-run: its uploaded {key} is gone (pruned or "
+                f"never stored); start {pipeline.name} anew with the file"
+            )
+        data[key] = File(default_storage.open(name, "rb"), name=_upload_label(operation, name))
+    return data
+
+
+def _upload_label(operation: OperationProgress, name: str) -> str:
+    """The user's name for a stored upload, for format detection and display."""
+    for entry in files.run_files(operation.metadata, files.UPLOAD):
+        if entry["name"] == name:
+            return str(entry.get("label") or name)
+    return name
+
+
+def _task_arguments(validated: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """JSON-able task arguments: uploads are stored and passed by their storage names."""
+    arguments: dict[str, Any] = {}
+    noted: dict[str, Any] = {}
     for key, value in validated.items():
-        arguments[key] = str(upload_save(value)) if isinstance(value, UploadedFile) else value
-    return arguments
-
-
-def upload_save(upload: UploadedFile) -> Path:
-    """Store an upload under UPLOAD_DIR with a unique name; returns its path."""
-    directory = Path(settings.UPLOAD_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    safe_name = "".join(c for c in Path(upload.name or "upload").name if c.isalnum() or c in "._-")
-    path = directory / f"{uuid.uuid4().hex}-{safe_name or 'upload'}"
-    with path.open("wb") as handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-    return path
+        if isinstance(value, File):
+            name = files.upload_save(value)
+            files.record_file(noted, name=name, label=value.name or name, kind=files.UPLOAD)
+            arguments[key] = name
+        else:
+            arguments[key] = value
+    return arguments, noted.get(files.FILES_KEY, [])

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePosixPath
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    HttpResponseRedirect,
+)
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from progress import pipelines
-from progress.launch import form_parameters, pipeline_start
+from progress import files, pipelines
+from progress.launch import (
+    RequestTooLarge,
+    flatten,
+    form_parameters,
+    pipeline_for_request,
+    pipeline_start,
+)
 from progress.models import OperationProgress, Status
 from progress.permissions import can_cancel
 from progress.serializers import operation_data
@@ -70,16 +85,22 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
 
 @login_required
 def operation_report(request: HttpRequest, operation_id: int) -> FileResponse:
-    """The run's full row-error report (CSV), for runs the user may see."""
+    """The run's row-error report (?n=2 for its second), for runs the user may see."""
     operation = get_object_or_404(
         OperationProgress.objects.visible_to(request.user), pk=operation_id
     )
-    reports = (Path(settings.BASE_DIR) / "var" / "reports").resolve()
-    path = Path(str(operation.metadata.get("report_path", ""))).resolve()
-    # Only files the importer wrote: metadata is data, never a path to trust blindly.
-    if not path.is_relative_to(reports) or not path.is_file():
+    # Only report files the run recorded, by storage name: never a server path.
+    reports = files.run_files(operation.metadata, files.REPORT)
+    number = request.GET.get("n", "1")
+    index = int(number) - 1 if number.isascii() and number.isdecimal() and len(number) < 4 else -1
+    if not 0 <= index < len(reports):
         raise Http404("This run has no report file")
-    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+    name = reports[index]["name"]
+    try:
+        handle = default_storage.open(name, "rb")
+    except (FileNotFoundError, SuspiciousFileOperation):
+        raise Http404("This run's report file is gone (pruned or deleted)") from None
+    return FileResponse(handle, as_attachment=True, filename=PurePosixPath(name).name)
 
 
 @require_POST
@@ -98,24 +119,32 @@ def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpRespon
     return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
 
 
+@csrf_exempt  # checked below, once permission and size are: the check reads the body
 @require_POST
 @login_required
 def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
     """Start a pipeline from a page form; errors come back as messages on the list."""
     try:
+        pipeline_for_request(
+            name=name, user=request.user, content_length=request.META.get("CONTENT_LENGTH")
+        )
+    except PermissionDenied as exc:
+        # Returned, not raised: Django's 403 handler runs a CSRF check that reads the body.
+        return HttpResponseForbidden(str(exc))
+    except (pipelines.UnknownPipeline, RequestTooLarge) as exc:
+        messages.error(request, f"Not started: {exc}")
+        return HttpResponseRedirect(reverse("progress:list"))
+    try:
+        refused = CsrfViewMiddleware(_no_response).process_view(request, _no_response, (), {})
+        if refused is not None:
+            return refused
         operation = pipeline_start(name=name, data=form_parameters(request), user=request.user)
-    except pipelines.UnknownPipeline as exc:
-        messages.error(request, str(exc))
     except ValidationError as exc:
-        messages.error(request, f"Not started: {_flatten(exc.detail)}")
+        messages.error(request, f"Not started: {flatten(exc.detail)}")
     else:
         return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
     return HttpResponseRedirect(reverse("progress:list"))
 
 
-def _flatten(detail: object) -> str:
-    if isinstance(detail, dict):
-        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
-    if isinstance(detail, list):
-        return " ".join(_flatten(item) for item in detail)
-    return str(detail)
+def _no_response(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("CsrfViewMiddleware.process_view never calls get_response")

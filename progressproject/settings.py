@@ -169,9 +169,18 @@ if TASKS_BACKEND not in TASK_BACKENDS:
     )
 TASKS = {"default": TASK_BACKENDS[TASKS_BACKEND]}
 
-# Uploaded gene files wait here until their import task reads them.
-UPLOAD_DIR = env.path("UPLOAD_DIR", default=BASE_DIR / "var" / "uploads")
+# Files runs own go through the default storage (STORAGES["default"]): uploads under
+# uploads/, row-error reports under reports/. Local files under MEDIA_ROOT by default; for
+# db_workers on other machines, use a shared backend (e.g. django-storages' S3 storage).
+# They are never served by URL: reports download through a visibility-checked view.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "progress.files.ShortNameTemporaryFileUploadHandler",
+]
+# Scope sources must lie in this folder (checked when saved and when read).
+CURATION_DATA_DIR = env.path("CURATION_DATA_DIR", default=BASE_DIR / "data")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Where commands say a run's live page is.

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
-from pathlib import Path
+import tracemalloc
 
 import pytest
+from django.core.files.storage import default_storage
 
-from curation.gene_files import UnparseableFile, read_rows
+from curation.gene_files import UnparseableFile, count_rows, read_rows
 from curation.gene_import import BATCH_SIZE, gene_import
 from curation.models import Gene, InvalidHgncId, Scope, ScopeGene, normalize_hgnc_id
 from curation.tests.conftest import DATA, PANELS
@@ -17,7 +20,17 @@ from progress.models import OperationProgress, Status
 from progress.tracker import track_operation
 from progress.writer import get_writer
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_progress")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_progress", "media"),
+]
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Reports (and uploads) in a fresh storage folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 def tracked_import(path, scope_name="kidney", **kwargs):
@@ -90,7 +103,8 @@ def test_planted_bad_rows_fail_with_line_and_reason_and_valid_rows_still_import(
         7: "Symbol 'PKD1' already belongs to HGNC:9008, not HGNC:12345; check the id or the symbol",
     }
     assert run.metadata["row_errors_total"] == 4
-    report = Path(run.metadata["report_path"]).read_text().splitlines()
+    with default_storage.open(run.metadata["report_path"]) as handle:
+        report = handle.read().decode().splitlines()
     assert report[0] == "line,value,reason"
     assert len(report) == 5
 
@@ -113,11 +127,11 @@ def test_a_renamed_symbol_updates_the_gene_and_keeps_the_old_symbol(tmp_path):
 
 
 def test_an_unparseable_file_fails_the_run_and_writes_nothing():
-    with pytest.raises(UnparseableFile, match="Invalid JSON at line 2"):
+    with pytest.raises(UnparseableFile, match="Invalid JSON near gene 2: parse error"):
         tracked_import(DATA / "truncated.json")
     run = OperationProgress.objects.get()
     assert run.status == Status.FAILED
-    assert run.error_message.startswith("UnparseableFile: Invalid JSON at line 2, column 1")
+    assert run.error_message.startswith("UnparseableFile: Invalid JSON near gene 2")
     assert Gene.objects.count() == 0
 
 
@@ -185,3 +199,161 @@ def test_ten_thousand_rows_import_in_batches_with_live_progress(tmp_path, monkey
     assert (result.added, run.items_added, Gene.objects.count()) == (10_000, 10_000, 10_000)
     # Progress went out between batches, not only at the end.
     assert {BATCH_SIZE * k for k in range(1, 10)} <= set(positions)
+
+
+# --- hostile input (issue 11) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw", ["²", "HGNC:²", "٣", "HGNC:\uff11\uff12", "12345678901", "HGNC:" + "9" * 5000]
+)
+def test_ids_that_are_not_ascii_digits_or_are_too_long_are_refused(raw):
+    with pytest.raises(InvalidHgncId, match=r"HGNC:<digits>"):
+        normalize_hgnc_id(raw)
+
+
+def test_a_unicode_digit_id_fails_its_row_and_the_others_import(tmp_path):
+    path = tmp_path / "genes.csv"
+    path.write_text("HGNC:10\n²\nHGNC:11\n")
+    result, run = tracked_import(path)
+    assert (run.status, result.added, result.failed) == (Status.COMPLETED, 2, 1)
+    assert run.metadata["row_errors"][0]["line"] == 2
+    assert "is not an HGNC id" in run.metadata["row_errors"][0]["reason"]
+
+
+@pytest.mark.postgres
+def test_values_too_long_for_their_columns_fail_their_rows_not_the_batch(tmp_path):
+    genes = [
+        {"hgnc_id": "HGNC:1", "symbol": "S" * 51},
+        {"hgnc_id": "HGNC:2", "symbol": "OK2", "location": "1p" + "1" * 49},
+        {"hgnc_id": "HGNC:3", "symbol": "OK3", "chromosome": "C" * 11},
+        {"hgnc_id": "HGNC:4", "symbol": "OK4", "alias_symbols": ["A" * 51]},
+        {"hgnc_id": "HGNC:5", "symbol": "OK5", "panels": ["P" * 201]},
+        {"hgnc_id": "HGNC:6", "symbol": "NUL\u0000"},
+        {"hgnc_id": "HGNC:7", "symbol": "OK7", "location": "1" * 12},  # no chromosome that fits
+        {"hgnc_id": "HGNC:8", "symbol": "OK8"},
+    ]
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps({"genes": genes}))
+    result, run = tracked_import(path)
+    assert (run.status, result.added, result.failed) == (Status.COMPLETED, 2, 6)
+    assert set(Gene.objects.values_list("hgnc_id", flat=True)) == {"HGNC:7", "HGNC:8"}
+    reasons = {e["line"]: e["reason"] for e in run.metadata["row_errors"]}
+    assert reasons[1] == "Symbol is 51 characters long; the limit is 50"
+    assert "Chromosome is 11 characters long" in reasons[3]
+    assert "NUL character" in reasons[6]
+    assert Gene.objects.get(hgnc_id="HGNC:7").chromosome == ""
+
+
+def test_json_values_of_the_wrong_shape_fail_their_rows(tmp_path):
+    path = tmp_path / "shapes.json"
+    path.write_text(json.dumps([{"hgnc_id": "HGNC:1", "symbol": ["A"]}, 7, {"hgnc_id": 42}]))
+    result, run = tracked_import(path)
+    assert (result.added, result.failed) == (1, 2)
+    reasons = {e["line"]: e["reason"] for e in run.metadata["row_errors"]}
+    assert reasons[1].startswith("symbol is a list; write text")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"[" + b"9" * 5000 + b"]", "a number longer than 100 digits"),
+        (b"[" * 100_000, "nested deeper than 6 levels"),
+        (b'[{"symbol": "' + b"x" * 70_000 + b'"}]', "longer than 65,536 characters"),
+        (b"hgnc_id\n" + b"1," * 40_000 + b"\n", "Line 2: a row is longer than 65,536"),
+        (b'hgnc_id\n"1\n', "Cannot read the file as CSV"),
+        (b"hgnc_id\n1\n\xff\n", "not UTF-8 text"),
+    ],
+)
+def test_hostile_files_fail_the_run_with_a_message_and_write_nothing(tmp_path, content, says):
+    path = tmp_path / ("genes.json" if content.startswith(b"[") else "genes.csv")
+    path.write_bytes(content)
+    with pytest.raises(UnparseableFile, match=says):
+        tracked_import(path)
+    assert OperationProgress.objects.get().status == Status.FAILED
+    assert Gene.objects.count() == 0
+
+
+def test_a_bad_row_after_the_first_batch_fails_the_file_before_anything_is_written(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"hgnc_id\n" + b"1\n" * (3 * BATCH_SIZE) + b'"unterminated\n')
+    with pytest.raises(UnparseableFile, match="CSV"):
+        tracked_import(path)
+    assert Gene.objects.count() == 0
+
+
+def test_report_cells_a_spreadsheet_would_run_are_escaped(tmp_path):
+    path = tmp_path / "formulas.csv"
+    path.write_text('hgnc_id,symbol\n=1+1*cmd|x!A0,\n@SUM(A1),\n"-2+3",\n"+A",\n9008,PKD1\n')
+    _, run = tracked_import(path)
+    with default_storage.open(run.metadata["report_path"]) as handle:
+        values = [row[1] for row in csv.reader(io.StringIO(handle.read().decode()))][1:]
+    assert values == ["'=1+1*cmd|x!A0", "'@SUM(A1)", "'-2+3", "'+A"]
+
+
+def test_the_report_name_comes_from_the_run_id_never_the_file_name(tmp_path):
+    path = tmp_path / ("n" * 240 + ".csv")
+    path.write_text("hgnc_id\n9008\nHGNC:abc\n")
+    result, run = tracked_import(path)
+    assert (run.status, result.added, result.failed) == (Status.COMPLETED, 1, 1)
+    assert run.metadata["report_path"] == f"reports/import-{run.pk}-errors.csv"
+    assert run.metadata["files"] == [
+        {
+            "name": run.metadata["report_path"],
+            "label": run.metadata["files"][0]["label"],
+            "kind": "report",
+        }
+    ]
+    assert default_storage.exists(run.metadata["report_path"])
+
+
+def test_a_report_that_cannot_be_saved_leaves_the_committed_import_completed(tmp_path, monkeypatch):
+    def broken_save(name, content, max_length=None):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(default_storage, "save", broken_save)
+    path = tmp_path / "genes.csv"
+    path.write_text("hgnc_id\n9008\nHGNC:abc\n")
+    result, run = tracked_import(path)
+    assert (run.status, result.added, result.failed) == (Status.COMPLETED, 1, 1)
+    assert "could not be saved" in run.metadata["report_error"]
+
+
+def test_row_errors_are_recorded_live_bounded_and_all_in_the_report(tmp_path, monkeypatch):
+    path = tmp_path / "many-bad.csv"
+    bad = "".join(f"HGNC:x{n},S{n}\n" for n in range(300))
+    path.write_text("hgnc_id,symbol\n" + bad + "".join(f"{n},G{n}\n" for n in range(1, 1501)))
+    seen = []
+    original = type(get_writer()).submit
+
+    def spy(writer, job, *, wait):
+        seen.append((job.fields.get("current_item"), job.fields.get("metadata", {})))
+        return original(writer, job, wait=wait)
+
+    monkeypatch.setattr(type(get_writer()), "submit", spy)
+    result, run = tracked_import(path)
+    # Failures were on the run while it ran, not only at the end.
+    first_batch = [m for item, m in seen if item == BATCH_SIZE]
+    assert first_batch and first_batch[0].get("row_errors_total") == 300
+    assert (result.failed, run.metadata["row_errors_total"]) == (300, 300)
+    assert len(run.metadata["row_errors"]) == 200
+    with default_storage.open(run.metadata["report_path"]) as handle:
+        assert len(handle.read().decode().splitlines()) == 301
+
+
+def test_streaming_a_million_row_file_keeps_memory_flat(tmp_path):
+    path = tmp_path / "million.csv"
+    with path.open("w") as handle:
+        handle.write("hgnc_id,symbol,location\n")
+        for n in range(1, 1_000_001):
+            handle.write(f"HGNC:{n},SYM{n},{n % 22 + 1}p{n % 30}.1\n")
+    assert path.stat().st_size > 20 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        assert count_rows(path) == 1_000_000
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The old parser held every row (about 600 MB here); streaming holds one batch at most.
+    assert peak < 150 * 1024 * 1024
+    assert peak < 20 * 1024 * 1024  # in practice: buffers, not rows

@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.core.files import File
 from django.core.management.base import CommandError, CommandParser
+from rest_framework.exceptions import ValidationError
 
 from curation.gene_files import FORMATS
 from curation.gene_import import gene_import
 from curation.models import Scope
-from progress.commands import TrackedOperationCommand
+from progress.commands import TrackedOperationCommand, live_url
+from progress.launch import flatten, pipeline_start
 
 
 class Command(TrackedOperationCommand):
@@ -28,13 +31,14 @@ class Command(TrackedOperationCommand):
             raise CommandError(
                 f"{path} is not a file; give the path of a CSV, TSV or JSON gene list"
             )
-        parameters = {"file": str(path.resolve()), "scope": scope, "format": fmt}
         if options["enqueue"]:
-            self.enqueue(parameters, **options)
+            self._enqueue_upload(path, scope=scope, fmt=fmt, **options)
             return
         target, _ = Scope.objects.get_or_create(name=scope)
+        # The file's name only: the path is the admin's own, but the run's page is shared.
+        parameters = {"file": path.name, "scope": scope, "format": fmt}
         metadata = {"pipeline": self.operation_name, "parameters": parameters}
-        operation, result = self.run_tracked(
+        _operation, result = self.run_tracked(
             lambda tracker: gene_import(
                 path=path, scope=target, tracker=tracker, fmt=fmt, pace=options["pace"]
             ),
@@ -44,10 +48,27 @@ class Command(TrackedOperationCommand):
         for error in result.errors[:20]:
             self.stderr.write(f"  line {error.line}: {error.reason}  [{error.value}]")
         if result.failed > 20:
-            self.stderr.write(
-                f"  ... {result.failed - 20} more in {operation.metadata['report_path']}"
-            )
+            self.stderr.write(f"  ... {result.failed - 20} more in the report {result.report}")
         self.stdout.write(
             f"Imported into scope {scope!r}: {result.added} added, {result.updated} updated, "
             f"{result.unchanged} unchanged, {result.failed} failed."
+        )
+
+    def _enqueue_upload(self, path: Path, *, scope: str, fmt: str, **options: Any) -> None:
+        """Queue the import as an upload would be: the file goes to the storage, so a
+        worker on another machine can read it, and it is checked as an upload is."""
+        user = self.resolve_user(options.get("user"))
+        with path.open("rb") as handle:
+            try:
+                operation = pipeline_start(
+                    name=self.operation_name,
+                    data={"file": File(handle, name=path.name), "scope": scope, "format": fmt},
+                    user=user,
+                    trusted=True,
+                )
+            except ValidationError as exc:
+                raise CommandError(f"Not queued: {flatten(exc.detail)}") from None
+        self.stdout.write(
+            f"Operation {operation.pk}: {self.operation_name} queued "
+            f"(task {operation.task_result_id})  live at {live_url(operation.pk)}"
         )

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from progress import conf
+from progress import conf, files
 from progress.models import FINAL_STATUSES, OperationProgress
 
 AGE = re.compile(r"^(\d+)([dhm])$")
@@ -25,7 +25,10 @@ def parse_age(text: str) -> timedelta:
 
 
 class Command(BaseCommand):
-    help = "Delete finished runs older than a cutoff, in batches. Running runs are never deleted."
+    help = (
+        "Delete finished runs older than a cutoff, in batches, with the files they own "
+        "(uploads, reports). Running runs are never deleted."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -49,16 +52,28 @@ class Command(BaseCommand):
                 f"Would delete {old.count()} finished run(s) created before {cutoff:%Y-%m-%d %H:%M}"
             )
             return
-        deleted = 0
+        deleted = removed = 0
         while True:
-            ids = list(old.values_list("pk", flat=True)[:batch_size])
-            if not ids:
+            batch = list(old.values_list("pk", f"metadata__{files.FILES_KEY}")[:batch_size])
+            if not batch:
                 break
             # Re-check the status in the DELETE itself: only finished runs ever go.
             count, _ = OperationProgress.objects.filter(
-                pk__in=ids, status__in=FINAL_STATUSES
+                pk__in=[pk for pk, _ in batch], status__in=FINAL_STATUSES
             ).delete()
             deleted += count
+            # After the rows: a file may outlive its run (logged), never the other way round.
+            removed += files.files_delete(_owned_files(batch))
         self.stdout.write(
-            f"Deleted {deleted} finished run(s) created before {cutoff:%Y-%m-%d %H:%M}."
+            f"Deleted {deleted} finished run(s) created before {cutoff:%Y-%m-%d %H:%M}, "
+            f"and {removed} file(s) they owned."
         )
+
+
+def _owned_files(batch: list[tuple[int, Any]]) -> list[str]:
+    """Storage names of the files the runs in batch recorded."""
+    return [
+        entry["name"]
+        for _, entries in batch
+        for entry in files.run_files({files.FILES_KEY: entries})
+    ]

@@ -1,0 +1,100 @@
+"""Files a run owns (uploads it reads, reports it writes), kept in the default storage.
+
+A run names its files in metadata["files"] so that pruning the run deletes them; progress
+knows nothing of their formats. Storage names are made here from random ids, never from a
+user's file name, so a hostile name cannot break a path or collide with another file.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from pathlib import PurePath, PurePosixPath
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
+
+from progress import limits
+
+logger = logging.getLogger(__name__)
+
+FILES_KEY = "files"
+UPLOAD = "upload"
+REPORT = "report"
+UPLOADS_FOLDER = "uploads"
+# Characters kept of a user's file name, for display only.
+MAX_LABEL = 100
+
+
+def record_file(metadata: dict[str, Any], *, name: str, label: str, kind: str) -> None:
+    """Name a stored file on the run's metadata, so the run's page and pruning find it."""
+    metadata.setdefault(FILES_KEY, []).append(
+        {"name": name, "label": limits.truncate(label, MAX_LABEL), "kind": kind}
+    )
+
+
+def run_files(metadata: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """The run's file entries (of one kind), skipping any that are not safe storage names."""
+    entries = metadata.get(FILES_KEY) if isinstance(metadata, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [
+        entry
+        for entry in entries
+        if isinstance(entry, dict)
+        and is_storage_name(entry.get("name"))
+        and (kind is None or entry.get("kind") == kind)
+    ]
+
+
+def is_storage_name(name: Any) -> bool:
+    """A relative name inside the storage: no absolute path, no '..', no backslash."""
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and ".." not in path.parts
+
+
+def upload_save(upload: File[Any], *, folder: str = UPLOADS_FOLDER) -> str:
+    """Store an upload under a random name (keeping a short extension); returns its name."""
+    upload.seek(0)
+    return default_storage.save(f"{folder}/{uuid.uuid4().hex}{_suffix(upload.name)}", upload)
+
+
+def short_name(name: str | None) -> str:
+    """A user's file name cut to MAX_LABEL characters, keeping a short extension."""
+    name = PurePath(name or "upload").name
+    suffix = _suffix(name)
+    stem = name[: len(name) - len(suffix)] if suffix and name.lower().endswith(suffix) else name
+    return stem[: MAX_LABEL - len(suffix)] + suffix
+
+
+class ShortNameTemporaryFileUploadHandler(TemporaryFileUploadHandler):
+    """Django's handler for large uploads, with the name cut first: it names its temporary
+    file after the upload's extension, and a 250-character one raised OSError (a 500)."""
+
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, short_name(file_name), *args, **kwargs)
+
+
+def _suffix(name: str | None) -> str:
+    suffix = PurePath(name or "").suffix.lower()
+    return suffix if suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 8 else ""
+
+
+def files_delete(names: Iterable[str]) -> int:
+    """Delete stored files; missing ones are fine, failures are logged. Returns how many went."""
+    deleted = 0
+    for name in names:
+        if not is_storage_name(name):
+            continue
+        try:
+            if default_storage.exists(name):
+                default_storage.delete(name)
+                deleted += 1
+        except Exception:
+            logger.exception("Could not delete stored file %s", name)
+    return deleted
