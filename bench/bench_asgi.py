@@ -64,6 +64,10 @@ if "serializer" in _whatif:
     import whatif
 
     whatif.cache_serializer_fields()
+if _whatif & {"channels-auth", "connect-hop", "subscribe-channel", "autobahn-debug"}:
+    import levers
+
+    levers.undo(_whatif, project_application)
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

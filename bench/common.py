@@ -123,21 +123,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Daphne:
-    """A real daphne process serving the project (through bench_asgi, which counts queries)."""
+# Listen backlog of the bench's daphne (scripts/run.sh uses the same): Twisted's default
+# is 50, and a storm of 1,000 handshakes overflowed it (SYNs dropped, 1-3-7 s retransmits).
+BACKLOG = 1024
 
-    def __init__(self, *, log_path: Path, **extra_env: str) -> None:
-        self.port = free_port()
+
+class Daphne:
+    """A real daphne process serving the project (through bench_asgi, which counts queries).
+
+    `source` serves another copy of the app (the baseline revision, see baseline_source());
+    `port` reuses a port (a restart); `backlog` is the listen queue.
+    """
+
+    def __init__(
+        self,
+        *,
+        log_path: Path,
+        port: int | None = None,
+        backlog: int = BACKLOG,
+        source: Path | None = None,
+        **extra_env: str,
+    ) -> None:
+        self.port = port or free_port()
         self.log = log_path.open("ab")
         daphne_bin = str(Path(PYTHON).with_name("daphne"))
+        endpoint = f"tcp:port={self.port}:interface=127.0.0.1:backlog={backlog}"
+        env = bench_env(**extra_env)
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(source), str(BENCH_DIR)])
         self.proc = subprocess.Popen(
-            [daphne_bin, "-b", "127.0.0.1", "-p", str(self.port), "bench_asgi:application"],
-            cwd=ROOT,
-            env=bench_env(**extra_env),
+            [daphne_bin, "-e", endpoint, "bench_asgi:application"],
+            cwd=source or ROOT,
+            env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         self.pid = self.proc.pid
+        self.started_at = time.time()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -167,7 +189,15 @@ class Daphne:
         finally:
             conn.close()
 
+    def kill(self) -> None:
+        """SIGKILL, like a crash: no close frames, no disconnect()."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self.log.close()
+
     def stop(self) -> None:
+        if self.log.closed:
+            return
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -176,6 +206,43 @@ class Daphne:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+
+def baseline_source(revision: str) -> Path:
+    """The app at revision, unpacked under bench/results/ (for before/after in one run)."""
+    target = RESULTS_DIR / f"src-{revision}"
+    if not (target / "manage.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def staff_sessions(count: int, *, users: int) -> list[str]:
+    """count logged-in sessions spread over `users` staff users (each under the socket cap)."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+
+    staff = []
+    for i in range(users):
+        user, _ = User.objects.get_or_create(
+            username=f"bench-staff-{i}", defaults={"is_staff": True, "is_superuser": True}
+        )
+        staff.append(user)
+    keys = []
+    for i in range(count):
+        user = staff[i % users]
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.set_expiry(24 * 3600)
+        session.save()
+        keys.append(session.session_key)
+    return keys
 
 
 def fmt_seconds(value: float) -> str:

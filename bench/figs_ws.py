@@ -18,6 +18,9 @@ from common import RESULTS_DIR, Daphne, fmt_seconds, percentile, reset_channel_l
 
 LOG_DIR = RESULTS_DIR / "logs"
 TMP_DIR = RESULTS_DIR / "tmp"
+# Sessions the many-client figures log in with, round robin (suite.py writes the file):
+# MAX_SOCKETS_PER_USER refuses a 21st socket of one user in one process.
+SESSIONS_FILE = TMP_DIR / "sessions.txt"
 
 
 def _dirs() -> None:
@@ -289,6 +292,9 @@ def _clients(daphne: Daphne, session: str, n: int, procs: int, concurrency: int)
                 str(k),
                 "--concurrency",
                 str(max(1, concurrency // procs)),
+                *(["--sessions-file", str(SESSIONS_FILE)] if SESSIONS_FILE.exists() else []),
+                "--offset",
+                str(sum(per[:i])),
             ],
             log_path=LOG_DIR / f"wsclient-{i}.log",
         )

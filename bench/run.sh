@@ -49,6 +49,8 @@ export BENCH_CELERY_BACKEND="${BENCH_CELERY_BACKEND:-redis://127.0.0.1:6379/3}"
 # Pub/sub channels ignore the database number: the prefix keeps the bench's apart.
 export CHANNEL_PREFIX="${CHANNEL_PREFIX:-bench}"
 export TASKS_BACKEND=db DJANGO_DEBUG=false DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost
+# DEBUG off needs a real secret (daphne refuses to serve without one): one per run.
+export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-bench-$(head -c 32 /dev/urandom | sha256sum | cut -c1-48)}"
 export PROGRESS_LOG_LEVEL=WARNING
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
 

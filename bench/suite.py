@@ -3,7 +3,9 @@
 Run through bench/run.sh (it prepares the venv, the services and the progress_bench
 database). Prints a table and writes bench/results/latest.json. Options:
 
-    --only 1,3,5     run only these figures (5 and 7 are measured together; W = what-if)
+    --only 1,3,5     run only these figures (5 and 7 are measured together; W = what-if;
+                     S = storm at once, restart and overload, before/after: bench/figs_storm.py;
+                     L = the storm with one of issue 12's levers undone at a time, not by default)
     --with-2000      add a 2,000-client fan-out step to figure 4
     --quick          smaller sizes, for trying the suite out (numbers not comparable)
     --no-what-if     skip the W rows: fixes the app lacks, monkeypatched in bench processes,
@@ -25,7 +27,15 @@ import traceback
 from importlib import metadata
 from typing import Any
 
-from common import RESULTS_DIR, ROOT, Daphne, reset_channel_layer, setup_django, staff_session
+from common import (
+    RESULTS_DIR,
+    ROOT,
+    Daphne,
+    reset_channel_layer,
+    setup_django,
+    staff_session,
+    staff_sessions,
+)
 
 
 def machine_info() -> dict[str, Any]:
@@ -127,7 +137,7 @@ def print_table(rows: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,W")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,W,S")
     parser.add_argument("--with-2000", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
@@ -147,6 +157,8 @@ def main() -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     session = staff_session()
+    figs_ws._dirs()
+    figs_ws.SESSIONS_FILE.write_text("\n".join(staff_sessions(1000, users=100)))
     results: dict[str, Any] = {"machine": machine_info(), "figures": {}, "rows": []}
     quick = args.quick
 
@@ -228,6 +240,16 @@ def main() -> int:
             fanout_n=50 if quick else 200,
             storm_n=200 if quick else 1000,
         )
+    if "S" in only:
+        import figs_storm
+
+        run(
+            "S", figs_storm.fig_storms, figs_ws.SESSIONS_FILE, n=200 if quick else 1000, quick=quick
+        )
+    if "L" in only:
+        import figs_storm
+
+        run("L", figs_storm.fig_levers, figs_ws.SESSIONS_FILE, n=200 if quick else 1000)
     if "6" in only:
         run("6", figs_local.fig6_import_overhead, rows=5_000 if quick else 50_000)
 

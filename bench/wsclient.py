@@ -11,7 +11,15 @@ Driven by one command per stdin line; each answer is one stdout line `REPLY <jso
     report PATH        end the window; latencies (seconds, float64) are written to PATH
     finals IDS TIMEOUT wait until every connection got task_completed for every id (JSON list)
                        live; the ones still missing ask `resync` and are counted separately
+    stale RUNS SECONDS sample staleness for SECONDS: every 50 ms, for up to 100 connections,
+                       now minus the send time of the newest state held of each run in RUNS
+                       (a JSON list); answers p50/p99/max and the samples' count
+    restarts           after the server went away: when every connection held a new snapshot
     close              close every connection and exit
+
+With --reconnect, a connection that drops reconnects on static/progress/client.js's
+schedule (full jitter: uniform in [0, min(20 s, 0.5 s * 2**attempt)), attempt from 0, reset
+by a snapshot) and records when its new snapshot arrived.
 
 Receiving is deliberately cheap so that the client is not the bottleneck: frames are
 received as bytes (no UTF-8 decode), counted, and the send time is read from the
@@ -25,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import sys
 import time
 from array import array
@@ -33,7 +42,11 @@ from websockets.asyncio.client import connect
 
 PROGRESS_PREFIX = b'{"type":"progress_update"'
 STAMP = b'"current_operation":"t='
+BATCH_PREFIX = b'{"type":"batch"'
+RUN_STATE = re.compile(rb'"data":\{"id":(\d+),.*?"current_operation":"t=([0-9.]+)"')
 MAX_ATTEMPTS = 8
+BACKOFF_BASE = 0.5
+BACKOFF_MAX = 20.0
 
 
 class State:
@@ -45,6 +58,9 @@ class State:
         self.closed_unexpectedly = 0
         self.retries = 0
         self.errors: list[str] = []
+        self.reconnect = False
+        self.resnapshots: list[float] = []
+        self.reconnect_failures = 0
 
 
 class Client:
@@ -56,6 +72,7 @@ class Client:
         self.resynced = asyncio.Event()
         self.snapshot_at = 0.0
         self.open = False
+        self.held: dict[int, float] = {}
 
     async def run(self, url: str, origin: str, cookie: str, sem: asyncio.Semaphore, ready) -> None:
         """Connect and wait for the snapshot; on failure retry like static/progress/client.js
@@ -95,6 +112,39 @@ class Client:
             return
         ready(self, None)
         await self.receive_loop()
+        while self.state.reconnect:
+            await self.reconnect(url, origin, cookie)
+            await self.receive_loop()
+
+    async def reconnect(self, url: str, origin: str, cookie: str) -> None:
+        """Reconnect until a snapshot arrives, on client.js's backoff schedule."""
+        attempt = 0
+        while True:
+            await asyncio.sleep(random.random() * min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+            attempt += 1
+            try:
+                self.ws = await connect(
+                    url,
+                    origin=origin,
+                    additional_headers={"Cookie": cookie},
+                    compression=None,
+                    ping_interval=None,
+                    max_size=None,
+                    open_timeout=60,
+                    close_timeout=5,
+                )
+                first = await asyncio.wait_for(self.ws.recv(decode=False), 60)
+                if first.startswith(b'{"type":"snapshot"'):
+                    self.state.resnapshots.append(time.time())
+                    self.open = True
+                    return
+            except Exception:
+                pass
+            self.state.reconnect_failures += 1
+            if self.ws is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.ws.close(), 2)
+                self.ws = None
 
     async def receive_loop(self) -> None:
         state = self.state
@@ -106,12 +156,16 @@ class Client:
                 if state.active:
                     state.msgs += 1
                     state.bytes += len(data)
-                if data.startswith(PROGRESS_PREFIX):
-                    if state.active:
-                        j = data.find(STAMP)
-                        if j >= 0:
-                            j += len(STAMP)
-                            state.latencies.append(now - float(data[j : data.index(b'"', j)]))
+                if data.startswith(PROGRESS_PREFIX) or data.startswith(BATCH_PREFIX):
+                    for match in RUN_STATE.finditer(data):
+                        sent = float(match[2])
+                        self.held[int(match[1])] = sent
+                        if state.active:
+                            state.latencies.append(now - sent)
+                    if data.startswith(BATCH_PREFIX) and b'{"type":"task_' in data:
+                        for event in json.loads(data)["events"]:
+                            if event["type"] == "task_completed":
+                                self.finals.add(event["data"]["id"])
                 elif data.startswith(b'{"type":"task_'):
                     message = json.loads(data)
                     if message["type"] == "task_completed":
@@ -135,9 +189,17 @@ async def main() -> None:
     parser.add_argument("--session", required=True)
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--sessions-file", help="one session key a line, used round robin")
+    parser.add_argument("--reconnect", action="store_true")
+    parser.add_argument("--offset", type=int, default=0, help="first session used")
     args = parser.parse_args()
+    sessions = [args.session]
+    if args.sessions_file:
+        with open(args.sessions_file) as handle:
+            sessions = handle.read().split()
     cookie = f"sessionid={args.session}"
     state = State()
+    state.reconnect = args.reconnect
     clients: list[Client] = []
     tasks: list[asyncio.Task] = []
 
@@ -173,6 +235,7 @@ async def main() -> None:
             for _ in range(args.n):
                 client = Client(state)
                 clients.append(client)
+                cookie = f"sessionid={sessions[(len(clients) - 1 + args.offset) % len(sessions)]}"
                 tasks.append(
                     asyncio.create_task(client.run(args.url, args.origin, cookie, sem, ready))
                 )
@@ -243,7 +306,38 @@ async def main() -> None:
                     "waited": waited,
                 }
             )
+        elif command == "stale":
+            ids = json.loads(rest[0])
+            until = time.monotonic() + float(rest[1].split()[0])
+            samples = array("d")
+            while time.monotonic() < until:
+                await asyncio.sleep(0.05)
+                now = time.time()
+                for c in random.sample(clients, min(100, len(clients))):
+                    for run_id in ids:
+                        sent = c.held.get(run_id)
+                        if sent is not None:
+                            samples.append(now - sent)
+            ordered = sorted(samples)
+
+            def pct(q: float, ordered=ordered) -> float | None:
+                return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
+
+            reply({"n": len(ordered), "p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)})
+        elif command == "restarts":
+            deadline = time.monotonic() + float(rest[0])
+            while time.monotonic() < deadline and len(state.resnapshots) < len(clients):
+                await asyncio.sleep(0.05)
+            reply(
+                {
+                    "back": len(state.resnapshots),
+                    "last": max(state.resnapshots) if state.resnapshots else None,
+                    "times": state.resnapshots,
+                    "failures": state.reconnect_failures,
+                }
+            )
         elif command == "close":
+            state.reconnect = False
             for c in clients:
                 c.open = False
 

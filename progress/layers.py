@@ -9,51 +9,215 @@ Why pub/sub and not channels-redis' core layer (bench/, docs/benchmarks.md):
 
 What it gives up: messages are not stored (a process that is down misses them) and the
 stock layer's per-channel queue is unbounded. Progress is state, so both are fine here
-once the queue is bounded: a consumer that falls behind loses its oldest messages, never
-the newest, and snapshot/resync (driven by the client) restore anything it missed.
+once the queue is bounded by run: a consumer that falls behind holds only the newest
+state of each run (a newer one replaces the queued one, a final is never dropped), and
+snapshot/resync (driven by the client) restore anything it missed.
+
+Two costs of the stock layer per connection are gone (bench/, figures S and O):
+- a message from Redis is deserialised once per process, not once per member channel;
+- a consumer's own channel is not subscribed in Redis: consumers here receive group
+  messages only. `send()` to a channel of this process is delivered in process; to a
+  channel of another process it is published and lost (nothing in the project does it).
+Consumers must not mutate the messages they receive: members of a group share one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
-from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+from channels_redis.pubsub import (
+    RedisPubSubChannelLayer,
+    RedisPubSubLoopLayer,
+    RedisSingleShardConnection,
+)
 from channels_redis.utils import _wrap_close
 
+from progress.models import ACTIVE_STATUSES
+from progress.protocol import EVENT_TYPES, LAYER_EVENT
+
 DEFAULT_CAPACITY = 100
+FINAL_PREFIXES = tuple(
+    f'{{"type":"{kind}"' for status, kind in EVENT_TYPES.items() if status not in ACTIVE_STATUSES
+)
 
 
-class DropOldestQueue(asyncio.Queue[Any]):
-    """A bounded queue that makes room for a new message by dropping the oldest one."""
+def is_final(message: dict[str, Any]) -> bool:
+    """True for a run event whose state is final (completed, failed, cancelled, stalled)."""
+    return message.get("type") == LAYER_EVENT and message["text"].startswith(FINAL_PREFIXES)
+
+
+class LatestStateQueue(asyncio.Queue[Any]):
+    """A consumer's queue that holds at most one state per run, bounded by capacity.
+
+    A run event ({"type": "progress.event", "id", "seq", "text"}) replaces the queued
+    state of the same run if it is newer (and is dropped if older). When the queue is full,
+    room is made by dropping the oldest entry that is not a final state; finals are never
+    dropped, so the queue can exceed capacity by the number of runs that just finished.
+    Other messages queue in order and may be dropped when full, oldest first.
+    """
 
     def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
+        self.capacity = maxsize
         self.dropped = 0
+        self.replaced = 0
+        self._serial = itertools.count()
+        super().__init__(0)
 
-    def put_nowait(self, item: Any) -> None:
-        if self.full():
-            self.get_nowait()
-            self.dropped += 1
-        super().put_nowait(item)
+    def _init(self, maxsize: int) -> None:
+        self._queue: OrderedDict[Any, dict[str, Any]] = OrderedDict()
+
+    def qsize(self) -> int:
+        return len(self._queue)
+
+    def put_nowait(self, item: dict[str, Any]) -> None:
+        """Queue item (never full); asyncio.Queue's task counting is left out: it runs once
+        per member for every group message, and nothing here joins the queue."""
+        self._put(item)
+        getters = self._getters  # type: ignore[attr-defined]
+        if getters:
+            self._wakeup_next(getters)  # type: ignore[attr-defined]
+
+    def _put(self, item: dict[str, Any]) -> None:
+        queue = self._queue
+        if item.get("type") == LAYER_EVENT:
+            key: Any = item["id"]
+            held = queue.get(key)
+            if held is not None:
+                if held["seq"] < item["seq"]:
+                    queue[key] = item
+                    self.replaced += 1
+                else:
+                    self.dropped += 1
+                return
+        else:
+            key = ("message", next(self._serial))
+        if len(queue) >= self.capacity:
+            self._make_room()
+        queue[key] = item
+
+    def _make_room(self) -> None:
+        for key, held in self._queue.items():
+            if not is_final(held):
+                del self._queue[key]
+                self.dropped += 1
+                return
+
+    def _get(self) -> dict[str, Any]:
+        return self._queue.popitem(last=False)[1]
+
+    def take_events(self, limit: int) -> list[dict[str, Any]]:
+        """Up to limit run events from the head of the queue, without waiting."""
+        events: list[dict[str, Any]] = []
+        queue = self._queue
+        while queue and len(events) < limit:
+            key = next(iter(queue))
+            if queue[key].get("type") != LAYER_EVENT:
+                break
+            events.append(queue.pop(key))
+        return events
+
+
+class BoundedShardConnection(RedisSingleShardConnection):
+    """One Redis connection's subscriber that decodes each message once, for every member."""
+
+    def _receive_message(self, message: Any) -> None:
+        if message is None:
+            return
+        name = message["channel"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        members = [name] if name in layer.channels else layer.groups.get(name, ())
+        watchers = layer.watchers.get(name, ())
+        if not (members or watchers):
+            return
+        decoded = layer.channel_layer.deserialize(message["data"])
+        for watcher in watchers:
+            watcher(decoded)
+        for channel in tuple(members):
+            queue = layer.channels.get(channel)
+            if queue is not None:
+                queue.put_nowait(decoded)
 
 
 class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
-    """One event loop's pub/sub layer, with a bounded queue per channel."""
+    """One event loop's pub/sub layer, with a latest-state queue per channel."""
 
     def __init__(self, *args: Any, capacity: int = DEFAULT_CAPACITY, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.capacity = capacity
+        # Callbacks per group channel: see watch_group().
+        self.watchers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        hosts = [shard.host for shard in self._shards]
+        self._shards: list[RedisSingleShardConnection] = [
+            BoundedShardConnection(host, self) for host in hosts
+        ]
 
     async def _subscribe_to_channel(self, channel: str) -> None:
-        self.channels[channel] = DropOldestQueue(self.capacity)
-        shard = self._get_shard(channel)
-        await shard.subscribe(channel)
+        # Local only: consumers receive group messages, so a Redis SUBSCRIBE per
+        # connection would be work for nothing (bench/, figure S).
+        self.channels[channel] = LatestStateQueue(self.capacity)
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        """A channel of this process: a local queue, not subscribed in Redis."""
+        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+        await self._subscribe_to_channel(channel)
+        return channel
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """Deliver to a channel of this process directly; publish anything else."""
+        queue = self.channels.get(channel)
+        if queue is not None:
+            queue.put_nowait(message)
+            return
+        await super().send(channel, message)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """The next message of channel (already deserialised); forgets it when cancelled."""
+        if channel not in self.channels:
+            await self._subscribe_to_channel(channel)
+        try:
+            message: dict[str, Any] = await self.channels[channel].get()
+        except (asyncio.CancelledError, TimeoutError, GeneratorExit):
+            self.channels.pop(channel, None)
+            raise
+        return message
+
+    async def watch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call callback with every message sent to group, as it arrives from Redis.
+
+        Not a member: no queue, nothing to drain; called before any member's queue gets
+        the message. The group stays subscribed in Redis while it is watched.
+        """
+        group_channel = self._get_group_channel_name(group)
+        self.watchers.setdefault(group_channel, []).append(callback)
+        await self._get_shard(group_channel).subscribe(group_channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        """Leave group; unsubscribe it in Redis when its last member left and nobody watches."""
+        group_channel = self._get_group_channel_name(group)
+        if group_channel not in self.watchers:
+            await super().group_discard(group, channel)
+            return
+        members = self.groups.get(group_channel, set())
+        members.discard(channel)
+        if not members:
+            self.groups.pop(group_channel, None)
+
+    def take_events(self, channel: str, limit: int) -> list[dict[str, Any]]:
+        """Run events already queued for channel (up to limit), without waiting."""
+        queue = self.channels.get(channel)
+        return queue.take_events(limit) if queue is not None else []
 
 
 class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
-    """channels-redis' RedisPubSubChannelLayer whose per-channel queues hold at most
-    CONFIG["capacity"] messages (default 100), dropping the oldest."""
+    """channels-redis' RedisPubSubChannelLayer whose per-channel queues hold the latest
+    state per run, at most CONFIG["capacity"] entries (default 100) but never drop a final."""
 
     def _get_layer(self) -> BoundedPubSubLoopLayer:
         loop = asyncio.get_running_loop()
@@ -64,3 +228,11 @@ class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
             return layer
+
+    async def watch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """See BoundedPubSubLoopLayer.watch_group()."""
+        await self._get_layer().watch_group(group, callback)
+
+    def take_events(self, channel: str, limit: int) -> list[dict[str, Any]]:
+        """See BoundedPubSubLoopLayer.take_events()."""
+        return self._get_layer().take_events(channel, limit)

@@ -15,7 +15,11 @@ $py manage.py migrate --no-input
 $py manage.py seed_demo
 $py manage.py collectstatic --no-input -v 0
 
-$py -m daphne -b "$host" -p "$port" progressproject.asgi:application &
+# Listen backlog: Twisted's default of 50 drops SYNs when every open page reconnects at
+# once after a restart (clients then wait 1-3-7 s for TCP retransmits). The kernel caps it
+# at net.core.somaxconn. (An IPv6 HOST needs its colons escaped: \:\:1.)
+backlog="${LISTEN_BACKLOG:-1024}"
+$py -m daphne -e "tcp:port=$port:interface=$host:backlog=$backlog" progressproject.asgi:application &
 server=$!
 trap 'kill $server $demo 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 

@@ -17,6 +17,9 @@ export const EVENT_TYPES = Object.freeze([
 ]);
 // Server -> client message types that carry a list of runs in `operations`.
 export const LIST_TYPES = Object.freeze(['snapshot', 'resync']);
+// Server -> client: several runs' event frames in one, sent to a client that lags
+// behind: {"type": "batch", "events": [{"type": "progress_update", "data": {...}}, ...]}.
+export const BATCH_TYPE = 'batch';
 
 // The server refuses a resync naming more runs than this (PROGRESS["MAX_RESYNC_IDS"]).
 export const MAX_RESYNC_IDS = 1000;
@@ -50,7 +53,7 @@ export function emptyStore() {
  * A run is replaced only by a strictly greater seq, so duplicates and late arrivals
  * (a broadcast overtaken by a resync answer) are ignored. Snapshots and resync answers
  * merge: runs they do not mention are kept, since a snapshot only lists active and
- * recent runs and a resync only lists what is newer.
+ * recent runs and a resync only lists what is newer. A batch applies each of its events.
  */
 export function applyMessage(store, msg) {
   if (msg == null || typeof msg !== 'object') return { store, changed: [] };
@@ -58,6 +61,10 @@ export function applyMessage(store, msg) {
     return mergeOperations(store, Array.isArray(msg.operations) ? msg.operations : []);
   }
   if (EVENT_TYPES.includes(msg.type)) return mergeOperations(store, [msg.data]);
+  if (msg.type === BATCH_TYPE && Array.isArray(msg.events)) {
+    const events = msg.events.filter((e) => EVENT_TYPES.includes(e?.type));
+    return mergeOperations(store, events.map((e) => e.data));
+  }
   return { store, changed: [] };
 }
 

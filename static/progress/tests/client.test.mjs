@@ -77,6 +77,24 @@ describe('ProgressClient connection flow', () => {
     assert.equal(client.getOperation(1).seq, 5);
   });
 
+  test('a batch frame updates every run in it and wakes subscribers once', () => {
+    const { client, calls } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    const before = calls.length;
+    socket.receive({
+      type: 'batch',
+      events: [
+        { type: 'progress_update', data: op({ id: 1, seq: 2 }) },
+        { type: 'task_completed', data: op({ id: 2, seq: 8, status: 'completed' }) },
+      ],
+    });
+    assert.equal(calls.length, before + 1);
+    assert.deepEqual(calls[calls.length - 1].changed, [1, 2]);
+    assert.equal(client.getOperation(2).status, 'completed');
+  });
+
   test('close -> reconnecting -> reopen sends a resync with the held seqs', () => {
     const { client, clock, states } = makeClient();
     client.connect();

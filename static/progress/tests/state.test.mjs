@@ -108,6 +108,32 @@ describe('applyMessage: seq ordering', () => {
   });
 });
 
+describe('applyMessage: batch frames (a client that lags)', () => {
+  test('every event of a batch is applied, finals included', () => {
+    const batch = {
+      type: 'batch',
+      events: [event(op({ id: 1, seq: 4 })), event(op({ id: 2, seq: 9, status: 'completed' }), 'task_completed')],
+    };
+    const { store, changed } = applyMessage(emptyStore(), batch);
+    assert.deepEqual(changed, [1, 2]);
+    assert.equal(store['2'].status, 'completed');
+  });
+
+  test('an event older than the held run is ignored inside a batch too', () => {
+    let { store } = applyMessage(emptyStore(), event(op({ id: 1, seq: 5, current_item: 50 })));
+    ({ store } = applyMessage(store, { type: 'batch', events: [event(op({ id: 1, seq: 3 }))] }));
+    assert.equal(store['1'].current_item, 50);
+  });
+
+  test('a malformed batch changes nothing', () => {
+    for (const bad of [{ type: 'batch' }, { type: 'batch', events: [null, { type: 'nope', data: op() }] }]) {
+      const { store, changed } = applyMessage(emptyStore(), bad);
+      assert.deepEqual(changed, []);
+      assert.deepEqual(Object.keys(store), []);
+    }
+  });
+});
+
 describe('resyncMessage', () => {
   test('names every held run with its seq', () => {
     const { store } = applyMessage(emptyStore(), {
