@@ -2,8 +2,8 @@
 
 One tracked run with four weighted stages. Each stage reports into the run through a
 StageView, which offsets item positions and keeps the stage's own counters apart: the
-run's items_added/updated/failed are the sums over stages, and each stage's own counts
-are kept in metadata["stage_results"].
+run's items_added/updated/failed are the sums over stages, and the tracker keeps each
+stage's own counts, duration and status in metadata["stage_results"] (a list in stage order).
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from curation.gene_files import read_rows
+from curation.gene_files import UnparseableFile, count_rows
 from curation.gene_import import gene_import
-from curation.models import Curation, Scope
+from curation.models import Curation, Scope, source_path
 from curation.scoring_run import curations_score
 from curation.validation_run import curations_validate
-from progress import limits
+from progress import files, limits
 from progress.tracker import ProgressTracker
 
 STAGES = [("import", 2.0), ("validate", 1.0), ("score", 1.0), ("summarise", 0.25)]
@@ -29,7 +29,6 @@ COUNTERS = ("items_added", "items_updated", "items_failed")
 def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0) -> dict[str, Any]:
     """Run the four stages as one tracked operation; returns the scope summary."""
     tracker.set_stages(STAGES)
-    results = tracker.metadata.setdefault("stage_results", {})
 
     tracker.start_stage("import", total_items=_count_source_rows(scope))
     imported = {name: 0 for name in COUNTERS}
@@ -42,23 +41,18 @@ def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0)
         ):
             imported[name] += value
         _add_counts(tracker, added=result.added, updated=result.updated, failed=result.failed)
-    results["import"] = imported
 
     tracker.start_stage("validate")
     view = StageView(tracker, label="validate")
     validation = curations_validate(scope=scope, tracker=view, pace=pace)
     view.finish()
-    results["validate"] = validation
+    tracker.record_stage_result(**validation)
     _add_counts(tracker, failed=validation["invalid"])
 
     tracker.start_stage("score")
     view = StageView(tracker, label="score")
     classes = curations_score(scope=scope, tracker=view, pace=pace)
     view.finish()
-    results["score"] = {
-        "updated": view.counts["items_updated"],
-        "failed": view.counts["items_failed"],
-    }
     _add_counts(tracker, updated=view.counts["items_updated"], failed=view.counts["items_failed"])
 
     tracker.start_stage("summarise", total_items=1)
@@ -144,6 +138,9 @@ class StageView:
         for key in ("row_errors", "row_errors_total"):
             self.metadata.pop(key, None)
         for key, value in self.metadata.items():
+            if key == files.FILES_KEY:  # every stage's files, so pruning deletes them all
+                self._tracker.metadata.setdefault(key, []).extend(value)
+                continue
             self._tracker.metadata[f"{self._label}_{key}" if key == "report_path" else key] = value
 
 
@@ -159,9 +156,13 @@ def _add_counts(
 
 
 def _count_source_rows(scope: Scope) -> int:
-    return sum(len(read_rows(_resolve(source))) for source in scope.sources)
+    return sum(count_rows(_resolve(source)) for source in scope.sources)
 
 
 def _resolve(source: str) -> Path:
-    path = Path(source)
-    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+    """The source's file, only inside the data folder (checked again here: rows saved
+    before the check existed, or edited around it, must not reach other server files)."""
+    try:
+        return source_path(source)
+    except ValidationError as exc:
+        raise UnparseableFile(" ".join(exc.messages)) from None

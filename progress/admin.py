@@ -19,10 +19,14 @@ from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
 from progress.launch import form_parameters, operation_rerun, pipeline_start
-from progress.models import OperationProgress, OperationProgressQuerySet
+from progress.logcapture import line_data, line_text
+from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
 from progress.permissions import CANCEL_ANY, can_cancel
 from progress.serializers import operation_data
 from progress.services import operation_broadcast, operation_cancel
+
+# Log lines shown on a run's change page (the API and the download have all of them).
+ADMIN_LOG_LINES = 20
 
 
 @admin.register(OperationProgress)
@@ -50,10 +54,12 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
         "created_by",
         "live_progress",
         "stage_text",
+        "stage_results_table",
         "counts",
         "current_operation",
         "error_text",
         "row_errors_table",
+        "log_tail",
         "parameters_text",
         "task_result_id",
         "seq",
@@ -188,6 +194,50 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
             total,
             f"; all in {report}" if report else "",
             rows,
+        )
+
+    @admin.display(description="stage results")
+    def stage_results_table(self, obj: OperationProgress) -> str:
+        results = obj.metadata.get("stage_results")
+        if not isinstance(results, list) or not results:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td>+{} ~{} ✗{}</td><td>{}</td></tr>",
+            (
+                (
+                    s.get("name"),
+                    s.get("status"),
+                    s.get("items"),
+                    "?" if s.get("total") is None else s.get("total"),
+                    s.get("added"),
+                    s.get("updated"),
+                    s.get("failed"),
+                    "" if s.get("duration") is None else f"{s['duration']:.1f} s",
+                )
+                for s in results
+                if isinstance(s, dict)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>stage</th><th>status</th><th>items</th><th>counts</th>"
+            "<th>duration</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="log (last lines)")
+    def log_tail(self, obj: OperationProgress) -> str:
+        lines = list(OperationLogLine.objects.filter(run=obj).order_by("-number")[:ADMIN_LOG_LINES])
+        if not lines:
+            return "—"
+        text = "\n".join(
+            line_text(line_data(line.number, line.time, line.level, line.logger, line.message))
+            for line in reversed(lines)
+        )
+        return format_html(
+            '<pre class="run-log">{}</pre><p><a href="{}">Download the whole log</a></p>',
+            text,
+            reverse("operation-logs", kwargs={"pk": obj.pk, "format": "txt"}),
         )
 
     @admin.display(description="parameters")

@@ -7,6 +7,7 @@ the rule the consumer, the pages and the admin share.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC
 from typing import Any
 
@@ -14,17 +15,21 @@ import django_filters
 from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from progress import pipelines
-from progress.launch import pipeline_start
+from progress.history_api import RunHistoryActions
+from progress.launch import RequestTooLarge, pipeline_for_request, pipeline_start
 from progress.models import OperationProgress, Status
 from progress.permissions import can_cancel
 from progress.serializers import OperationProgressDetailSerializer, OperationProgressSerializer
@@ -37,7 +42,66 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, RequestTooLarge):
+        exc = PayloadTooLarge(str(exc))
     return drf_exception_handler(exc, context)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+# Parameters sent as JSON are a few short fields; files go as multipart.
+MAX_JSON_BODY = 64 * 1024
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON parameters: small, and nesting that would exhaust the stack is a 400, not a 500."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        raw = stream.read(MAX_JSON_BODY + 1) if stream is not None else b""
+        if len(raw) > MAX_JSON_BODY:
+            raise PayloadTooLarge(
+                f"JSON parameters are limited to {MAX_JSON_BODY} bytes; send files as multipart"
+            )
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(
+                "JSON parse error - nested too deeply; send an object of parameters"
+            ) from None
+
+
+class DeferredCsrfSessionAuthentication(SessionAuthentication):
+    """Session auth whose CSRF check waits until the view asks for it.
+
+    Django's CSRF check reads the form fields, which parses the whole upload; the start
+    view first refuses on permission and size, then runs the check.
+    """
+
+    def enforce_csrf(self, request: Request) -> None:
+        request._request.progress_csrf_pending = True
+
+    @staticmethod
+    def enforce_pending(request: Request) -> None:
+        """The CSRF check deferred at authentication, if there was one."""
+        if getattr(request._request, "progress_csrf_pending", False):
+            SessionAuthentication().enforce_csrf(request)
+
+
+class DeferredCsrfSessionScheme(SessionScheme):
+    """OpenAPI: the deferred-CSRF session auth is the same cookie auth as DRF's."""
+
+    target_class = "progress.api.DeferredCsrfSessionAuthentication"
+    name = "sessionCookieAuth"  # a name of its own: drf-spectacular wants one per class
+
+
+START_AUTHENTICATION = [
+    DeferredCsrfSessionAuthentication if cls is SessionAuthentication else cls
+    for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+]
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -70,7 +134,12 @@ class OperationFilter(django_filters.FilterSet):
         fields = ["status", "name", "name_contains", "created_after", "created_before"]
 
 
-class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OperationViewSet(
+    RunHistoryActions,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Runs the user may see: staff see all, others their own."""
 
     serializer_class = OperationProgressSerializer
@@ -170,9 +239,19 @@ class PipelineViewSet(viewsets.ViewSet):
         },
         responses={202: OperationProgressSerializer},
     )
-    @action(detail=True, methods=["post"])
+    @action(
+        detail=True,
+        methods=["post"],
+        authentication_classes=START_AUTHENTICATION,
+        parser_classes=[BoundedJSONParser, MultiPartParser, FormParser],
+    )
     def start(self, request: Request, name: str | None = None) -> Response:
-        """Validate the parameters, queue the run and return it at once."""
+        """Refuse on permission or size from the headers alone; then validate, queue the run
+        and return it at once (request.data, the body, is read only after the checks)."""
+        pipeline_for_request(
+            name=name or "", user=request.user, content_length=request.META.get("CONTENT_LENGTH")
+        )
+        DeferredCsrfSessionAuthentication.enforce_pending(request)
         operation = pipeline_start(name=name or "", data=request.data, user=request.user)
         return Response(
             OperationProgressSerializer(operation).data, status=status.HTTP_202_ACCEPTED

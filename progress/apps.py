@@ -7,4 +7,10 @@ class ProgressConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from progress import checks  # noqa: F401  (registers the system checks)
+        from progress import (
+            checks,  # noqa: F401  (registers the system checks)
+            logcapture,
+        )
+
+        # Once, after LOGGING is configured: tracked blocks attach records to their runs.
+        logcapture.install()

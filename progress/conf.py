@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_DAYS": 30,
     # Channel layer alias used for broadcasts.
     "CHANNEL_LAYER": "default",
+    # Lowest level of the log records a tracked block attaches to its run (progress.logcapture).
+    "LOG_LEVEL": "INFO",
+    # Log lines stored per run: the newest are kept, the rest counted as dropped.
+    "LOG_LINES": 1000,
 }
 
 

@@ -236,6 +236,14 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     def _newer_than(self, since: dict[int, int]) -> list[dict[str, Any]]:
         return snapshots.newer_than(self.user, since, operation_id=self.operation_id)
 
+    async def progress_log(self, event: dict[str, Any]) -> None:
+        """New log lines of this page's run (sent to its group only): forward the frame."""
+        try:
+            if self.operation_id is not None and len(event["text"]) <= protocol.MAX_FRAME_BYTES:
+                await self.send(text_data=event["text"])
+        except Exception:
+            logger.exception("Could not forward log lines to %s", self.channel_name)
+
 
 def _is_run_id(key: Any) -> bool:
     # isdecimal() alone accepts "٣" and other non-ASCII digits; int() of 5,000 digits

@@ -62,6 +62,14 @@ class RateEstimator:
     def fraction_rate(self) -> float | None:
         return self._fraction.rate
 
+    @property
+    def warmed_up(self) -> bool:
+        """True once the overall rate covers more than tau seconds (no longer a warm-up guess)."""
+        series = self._fraction
+        if series.rate is None or series.origin_time is None or series.last_time is None:
+            return False
+        return series.last_time - series.origin_time > series.tau
+
     def reset_items(self, items: float, now: float) -> None:
         """Start counting items afresh (a new stage) without losing the fraction rate."""
         self._items.reset(items, now)

@@ -98,6 +98,8 @@ class OperationProgress(models.Model):
     error_message = models.TextField(blank=True, default="")
     rate = models.FloatField(null=True, blank=True, help_text="Items per second, smoothed.")
     metadata = models.JSONField(default=dict, blank=True)
+    # [[elapsed seconds, current_item, overall percentage or null], ...], at most ~300.
+    samples = models.JSONField(default=list, blank=True)
     seq = models.BigIntegerField(default=0, help_text="Rises on every saved or broadcast change.")
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -181,3 +183,25 @@ class OperationProgress(models.Model):
         )
         self.refresh_from_db()
         return bool(changed)
+
+
+class OperationLogLine(models.Model):
+    """One log record captured while a run's tracked block ran (newest LOG_LINES kept)."""
+
+    run = models.ForeignKey(OperationProgress, on_delete=models.CASCADE, related_name="log_lines")
+    number = models.PositiveIntegerField(help_text="1-based, in the order records were emitted.")
+    time = models.DateTimeField()
+    level = models.PositiveSmallIntegerField(help_text="logging level number, e.g. 30 = WARNING")
+    logger = models.CharField(max_length=100)
+    message = models.TextField()
+
+    class Meta:
+        db_table = "operation_log_line"
+        ordering = ["run", "number"]
+        verbose_name = "log line"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="op_log_run_number_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} #{self.number}: {self.message[:60]}"

@@ -68,6 +68,13 @@ class Publisher:
             self._wakeup_scheduled = True
         self._schedule_drain()
 
+    def publish_log(self, group: str, message: dict[str, Any]) -> None:
+        """Send a run's new log lines to one group, never coalesced (a log, not a state)."""
+        layer = get_channel_layer(conf.get("CHANNEL_LAYER"))
+        if layer is not None and len(message["text"]) <= MAX_FRAME_BYTES:
+            # Best effort, like every broadcast: the stored lines are the truth (API).
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._loop())
+
     def attach_server_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send from the ASGI server's loop: the in-memory layer only works within one loop."""
         if isinstance(get_channel_layer(conf.get("CHANNEL_LAYER")), InMemoryChannelLayer):

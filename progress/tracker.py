@@ -24,13 +24,14 @@ import logging
 import threading
 import traceback
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from time import monotonic
 from typing import Any, Protocol
 
 from django.utils import timezone
 
-from progress import conf, limits
+from progress import conf, history, limits, logcapture
 from progress.estimator import RateEstimator
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status, check_transition
 from progress.writer import WriteJob, get_writer
@@ -40,6 +41,12 @@ logger = logging.getLogger(__name__)
 MAX_ERROR_LENGTH = 4000
 MAX_STRIDE = 1000
 MAX_TRACEBACK_LENGTH = 20_000
+# A stage's status in metadata["stage_results"] when the run ends while it runs.
+STAGE_END_STATUS: dict[str, str] = {
+    Status.COMPLETED: "completed",
+    Status.FAILED: "failed",
+    Status.CANCELLED: "cancelled",
+}
 
 
 class Reporter(Protocol):
@@ -83,8 +90,13 @@ class ProgressTracker:
         "_flush_lock",
         "_last_clock",
         "_next_submit",
+        "_past",
         "_published",
+        "_samples",
+        "_stage_base",
+        "_stage_clock",
         "_stage_weights",
+        "_started_clock",
         "_stride",
         "_task_result_id",
         "cancel_requested",
@@ -101,6 +113,7 @@ class ProgressTracker:
         "metadata",
         "operation_name",
         "rate",
+        "run_log",
         "seq",
         "started_at",
         "status",
@@ -141,6 +154,15 @@ class ProgressTracker:
         self._estimator = RateEstimator(tau=conf.get("ETA_SMOOTHING_SECONDS"))
         self.rate: float | None = None
         self.estimated_completion: datetime | None = None
+        self._samples = history.SampleSeries()
+        self._started_clock = monotonic()
+        # Past runs of this operation for the ETA while the live rate warms up; loaded by the
+        # writer in the background (a Future), so start() never waits for it.
+        self._past: Future[list[history.PastRun]] | None = None
+        self._stage_base = (0, 0, 0)
+        self._stage_clock = self._started_clock
+        # Log records of the tracked block (progress.logcapture), drained by the writer.
+        self.run_log = logcapture.new_run_log(self.id)
 
     # --- construction --------------------------------------------------------------------
 
@@ -188,8 +210,13 @@ class ProgressTracker:
             self.total_items = total_items
         if operation is not None:
             self.current_operation = operation
-        get_writer().register(self)
-        self._estimator.observe(monotonic(), self.current_item, self._fraction())
+        writer = get_writer()
+        writer.register(self)
+        self._started_clock = monotonic()
+        self._past = writer.call_soon(
+            lambda: history.past_runs(self.operation_name, exclude_id=self.id)
+        )
+        self._estimator.observe(self._started_clock, self.current_item, self._fraction())
         self._flush(must_write=True, wait=True)
 
     def update(
@@ -240,6 +267,7 @@ class ProgressTracker:
         self._stage_weights = [1.0 if isinstance(s, str) else float(s[1]) for s in stages]
         self.metadata["stages"] = names
         self.metadata["stage"] = None
+        self.metadata["stage_results"] = [_stage_entry(name, i) for i, name in enumerate(names, 1)]
 
     def start_stage(self, name: str, *, total_items: int | None = None) -> None:
         """Enter the named stage: item counters restart and the change is broadcast at once."""
@@ -247,12 +275,26 @@ class ProgressTracker:
         if name not in names:
             raise ValueError(f"Unknown stage {name!r}; declare it first with set_stages({names!r})")
         index = names.index(name)
+        self._end_stage("completed")
         self.metadata["stage"] = {"name": name, "index": index + 1, "count": len(names)}
         self.current_operation = name
         self.current_item = 0
         self.total_items = total_items
-        self._estimator.reset_items(0, monotonic())
+        now = monotonic()
+        self._estimator.reset_items(0, now)
+        self._stage_base = (self.items_added, self.items_updated, self.items_failed)
+        self._stage_clock = now
+        entry = self._stage_result()
+        if entry is not None:
+            entry.update(status="running", started_at=timezone.now().isoformat())
         self._flush(must_write=True, wait=False)
+
+    def record_stage_result(self, **details: Any) -> None:
+        """Add details (a stage's own numbers, e.g. valid=10) to the current stage's result."""
+        entry = self._stage_result()
+        if entry is None:
+            raise ValueError("No stage is running; call start_stage() first")
+        entry.setdefault("details", {}).update(details)
 
     def record_failure(self, *, line: int | str | None, value: Any, reason: str) -> None:
         """Keep one item's failure (line or record id, value, reason) on the run, bounded.
@@ -269,8 +311,14 @@ class ProgressTracker:
             raise OperationCancelled(f"Run {self.id} was cancelled")
 
     def complete(self, *, operation: str | None = None) -> None:
-        """Mark the run completed and wait until the table holds it."""
-        if self.total_items is not None and not self.metadata.get("stages"):
+        """Mark the run completed and wait until the table holds it.
+
+        A staged run's headline items become the sum over its stages, not the last stage's.
+        """
+        if self.metadata.get("stage_results"):
+            self._end_stage("completed")
+            self.current_item, self.total_items = _stage_sums(self.metadata["stage_results"])
+        elif self.total_items is not None:
             self.current_item = max(self.current_item, self.total_items)
         self._finish(Status.COMPLETED, operation=operation or "Completed")
 
@@ -338,6 +386,12 @@ class ProgressTracker:
         self._transition(status)
         self.completed_at = timezone.now()
         self.estimated_completion = None
+        self.metadata.pop("eta_source", None)
+        self._end_stage(STAGE_END_STATUS.get(status, status))
+        if status == Status.COMPLETED:
+            for entry in self.metadata.get("stage_results") or []:
+                if entry["status"] == "pending":
+                    entry["status"] = "skipped"
         if operation is not None:
             self.current_operation = operation
         writer = get_writer()
@@ -408,15 +462,24 @@ class ProgressTracker:
             if self.status == Status.RUNNING:
                 self._estimator.observe(now, self.current_item, fraction)
                 self.rate = self._estimator.rate
-                remaining = self._estimator.seconds_remaining(fraction)
+                remaining, source = self._seconds_remaining(fraction, now)
                 self.estimated_completion = (
                     timezone.now() + timedelta(seconds=remaining) if remaining is not None else None
                 )
+                self.metadata["eta_source"] = source
             if self.metadata.get("stages"):
                 total = self.total_items
                 self.metadata["stage_percentage"] = (
                     round(100 * self.current_item / total, 2) if total else None
                 )
+                self._refresh_stage(now)
+            self._samples.add(
+                [
+                    round(now - self._started_clock, 3),
+                    self.current_item,
+                    None if fraction is None else round(100 * fraction, 2),
+                ]
+            )
             job = WriteJob(self, self._fields(fraction), must_write)
             future = get_writer().submit(job, wait=wait)
         if future is not None:
@@ -432,7 +495,65 @@ class ProgressTracker:
                     timeout,
                 )
 
+    def _seconds_remaining(
+        self, fraction: float | None, now: float
+    ) -> tuple[float | None, str | None]:
+        """Seconds left and where the estimate came from: past runs until the live rate warms up."""
+        past = self._past
+        if not self._estimator.warmed_up and past is not None and past.done():
+            remaining = None
+            if past.exception() is None:
+                remaining = history.history_seconds_remaining(
+                    past.result(),
+                    total=self.total_items,
+                    current=self.current_item,
+                    fraction=fraction,
+                    elapsed=now - self._started_clock,
+                    staged=bool(self._stage_weights),
+                )
+            if remaining is not None:
+                return remaining, "history"
+        remaining = self._estimator.seconds_remaining(fraction)
+        return remaining, None if remaining is None else "live"
+
+    def _stage_result(self) -> dict[str, Any] | None:
+        """The running stage's entry in metadata["stage_results"], if a stage runs."""
+        stage = self.metadata.get("stage")
+        results = self.metadata.get("stage_results") or []
+        if not stage or len(results) < stage["index"]:
+            return None
+        return results[stage["index"] - 1]
+
+    def _refresh_stage(self, now: float) -> None:
+        """Copy the run's counters since the stage started into the running stage's entry."""
+        entry = self._stage_result()
+        if entry is None or entry["status"] != "running":
+            return
+        added, updated, failed = self._stage_base
+        entry.update(
+            items=self.current_item,
+            total=self.total_items,
+            added=self.items_added - added,
+            updated=self.items_updated - updated,
+            failed=self.items_failed - failed,
+            duration=round(now - self._stage_clock, 3),
+        )
+
+    def _end_stage(self, status: str) -> None:
+        """Close the running stage (if any) with its final counts and status."""
+        entry = self._stage_result()
+        if entry is None or entry["status"] != "running":
+            return
+        self._refresh_stage(monotonic())
+        entry.update(status=status, completed_at=timezone.now().isoformat())
+
     def _fields(self, fraction: float | None) -> dict[str, Any]:
+        metadata = dict(self.metadata)
+        if "stage_results" in metadata:
+            # The writer encodes this on its own thread while stages go on updating theirs.
+            metadata["stage_results"] = [dict(entry) for entry in metadata["stage_results"]]
+        if self.run_log.total:
+            metadata["log_lines"] = self.run_log.total
         return {
             "status": self.status,
             "current_operation": self.current_operation[:255],
@@ -444,13 +565,38 @@ class ProgressTracker:
             "items_failed": self.items_failed,
             "error_message": self.error_message,
             "rate": None if self.rate is None else round(self.rate, 3),
-            "metadata": limits.bounded_metadata(dict(self.metadata)),
+            "metadata": limits.bounded_metadata(metadata),
+            "samples": self._samples.export(),
             "seq": self.seq,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
             "estimated_completion": self.estimated_completion,
             "updated_at": timezone.now(),
         }
+
+
+def _stage_entry(name: str, index: int) -> dict[str, Any]:
+    """A stage's result before it starts (the shape of metadata["stage_results"] items)."""
+    return {
+        "name": name,
+        "index": index,
+        "status": "pending",
+        "items": 0,
+        "total": None,
+        "added": 0,
+        "updated": 0,
+        "failed": 0,
+        "started_at": None,
+        "completed_at": None,
+        "duration": None,
+    }
+
+
+def _stage_sums(results: list[dict[str, Any]]) -> tuple[int, int]:
+    """Items done and total over all stages (a stage without a total counts its items)."""
+    items = sum(entry["items"] for entry in results)
+    total = sum(entry["items"] if entry["total"] is None else entry["total"] for entry in results)
+    return items, max(items, total)
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -472,7 +618,31 @@ def track_operation(
 
     OperationCancelled raised inside the block ends the run cancelled and is swallowed.
     Pass operation_id to run a queued OperationProgress instead of creating a new one.
+    Log records emitted in the block's context are attached to the run (progress.logcapture).
     """
+    with (
+        _run_lifecycle(
+            operation_name,
+            user=user,
+            total_items=total_items,
+            metadata=metadata,
+            operation_id=operation_id,
+        ) as tracker,
+        logcapture.capturing(tracker.run_log),
+    ):
+        yield tracker
+
+
+@contextlib.contextmanager
+def _run_lifecycle(
+    operation_name: str,
+    *,
+    user: Any = None,
+    total_items: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    operation_id: int | None = None,
+) -> Iterator[ProgressTracker]:
+    """Start, then complete, fail or cancel one run (track_operation without log capture)."""
     if operation_id is not None:
         tracker = ProgressTracker.for_operation(operation_id)
     else:
@@ -494,10 +664,12 @@ def track_operation(
 @contextlib.asynccontextmanager
 async def atrack_operation(operation_name: str, **kwargs: Any) -> AsyncIterator[ProgressTracker]:
     """See track_operation()."""
-    manager = track_operation(operation_name, **kwargs)
+    manager = _run_lifecycle(operation_name, **kwargs)
     tracker = await asyncio.to_thread(manager.__enter__)
     try:
-        yield tracker
+        # Set in this task's context (a thread's copy would not reach the block).
+        with logcapture.capturing(tracker.run_log):
+            yield tracker
     except BaseException as exc:
         suppress = await asyncio.to_thread(manager.__exit__, type(exc), exc, exc.__traceback__)
         if not suppress:

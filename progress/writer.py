@@ -7,6 +7,9 @@ the publisher, so status changes are broadcast only once they are committed.
 
 It also owns the per-run background duties that must happen even while a pipeline is
 stuck inside one long item: heartbeats, and noticing a cancel requested elsewhere.
+
+Live runs' captured log lines (progress.logcapture) are drained here too: each batch is
+broadcast to the run's own group as one frame, then stored, keeping the newest LOG_LINES.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import db
 from django.utils import timezone
 
-from progress import conf
-from progress.models import ACTIVE_STATUSES, OperationProgress, Status
-from progress.protocol import groups_for, layer_message
+from progress import conf, logcapture
+from progress.models import ACTIVE_STATUSES, OperationLogLine, OperationProgress, Status
+from progress.protocol import groups_for, layer_message, operation_group
 from progress.publisher import get_publisher
 from progress.serializers import operation_data
 from progress.sweeper import sweep_interval
@@ -35,6 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Least seconds between two drains of the live runs' log queues.
+MIN_LOG_INTERVAL = 0.1
 
 
 @dataclass
@@ -62,6 +69,7 @@ class ProgressWriter:
         self._next_heartbeat = 0.0
         self._next_cancel_poll = 0.0
         self._next_sweep = time.monotonic() + conf.get("STALL_TIMEOUT") / 4
+        self._next_log_drain = 0.0
         self._db_down = False
         self._thread = threading.Thread(target=self._run, name="progress-writer", daemon=True)
         self._thread.start()
@@ -86,11 +94,15 @@ class ProgressWriter:
         """Run fn on the writer's own connection (outside any caller transaction)."""
         if threading.current_thread() is self._thread:
             return fn()
+        return self.call_soon(fn).result(timeout)
+
+    def call_soon(self, fn: Callable[[], T]) -> Future[T]:
+        """Queue fn for the writer's connection; the future holds its result or exception."""
         future: Future[T] = Future()
         with self._cond:
             self._calls.append((fn, future))
             self._cond.notify()
-        return future.result(timeout)
+        return future
 
     def register(self, tracker: ProgressTracker) -> None:
         """Start heartbeats and cancel checks for a live run."""
@@ -102,6 +114,7 @@ class ProgressWriter:
             self._next_cancel_poll = min(
                 self._next_cancel_poll, now + conf.get("CANCEL_POLL_INTERVAL")
             )
+            self._next_log_drain = min(self._next_log_drain, now + log_drain_interval())
             self._cond.notify()
 
     def unregister(self, tracker: ProgressTracker) -> None:
@@ -160,12 +173,16 @@ class ProgressWriter:
             return None
         now = time.monotonic()
         candidates = [self._next_heartbeat, self._next_cancel_poll]
+        if self._trackers:
+            candidates.append(self._next_log_drain)
         interval = conf.get("DB_INTERVAL")
         candidates += [self._last_write.get(run_id, 0) + interval for run_id in self._dirty]
         return max(0.0, min(candidates) - now)
 
     def _handle(self, job: WriteJob) -> None:
         run_id = job.tracker.id
+        # Lines logged before this state are stored before it (a final state last of all).
+        self._drain_log(job.tracker)
         if job.fields["status"] not in ACTIVE_STATUSES:
             self._write_and_broadcast(job)  # a final state: the table first, then browsers
             return
@@ -220,6 +237,27 @@ class ProgressWriter:
             return
         get_publisher().publish(groups_for(tracker.id, tracker.created_by_id), layer_message(data))
 
+    def _drain_log(self, tracker: ProgressTracker) -> None:
+        """Broadcast the run's new log lines to its own group, then store them."""
+        lines = tracker.run_log.take()
+        if not lines:
+            return
+        frame = logcapture.log_frame(tracker.id, lines)
+        publish_log = getattr(get_publisher(), "publish_log", None)
+        if frame is not None and publish_log is not None:
+            message = {"type": logcapture.LAYER_LOG, "id": tracker.id, "text": frame}
+            publish_log(operation_group(tracker.id), message)
+        try:
+            store_log_lines(tracker.id, lines, keep=conf.get("LOG_LINES"))
+        except Exception as exc:  # lines are best effort; the run's state is not
+            self._note_db_down(exc)
+
+    def _drain_logs(self, ids: list[int]) -> None:
+        for run_id in ids:
+            tracker = self._trackers.get(run_id)
+            if tracker is not None:
+                self._drain_log(tracker)
+
     @staticmethod
     def _resolve(job: WriteJob) -> None:
         for future in job.futures:
@@ -240,6 +278,9 @@ class ProgressWriter:
         ids = list(self._trackers.keys())
         if not ids:
             return
+        if now >= self._next_log_drain:
+            self._next_log_drain = now + log_drain_interval()
+            self._drain_logs(ids)
         if now >= self._next_cancel_poll:
             self._next_cancel_poll = now + conf.get("CANCEL_POLL_INTERVAL")
             self._poll_cancel_requests(ids)
@@ -309,6 +350,34 @@ class ProgressWriter:
         if self._db_down:
             self._db_down = False
             logger.warning("Progress writes to the database recovered.")
+
+
+def log_drain_interval() -> float:
+    """Seconds between drains of live runs' log lines: one frame per broadcast interval."""
+    return float(max(conf.get("BROADCAST_INTERVAL"), MIN_LOG_INTERVAL))
+
+
+def store_log_lines(run_id: int, lines: list[logcapture.LogLine], *, keep: int) -> None:
+    """Insert a batch of a run's lines and delete all but its newest keep."""
+    if keep <= 0:
+        return
+    OperationLogLine.objects.bulk_create(
+        [
+            OperationLogLine(
+                run_id=run_id,
+                number=line.number,
+                time=datetime.fromtimestamp(line.created, UTC),
+                level=line.level,
+                logger=line.logger,
+                message=line.message,
+            )
+            for line in lines[-keep:]
+        ],
+        ignore_conflicts=True,
+    )
+    newest = lines[-1].number
+    if newest > keep:
+        OperationLogLine.objects.filter(run_id=run_id, number__lte=newest - keep).delete()
 
 
 _writer: ProgressWriter | None = None

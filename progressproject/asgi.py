@@ -19,10 +19,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from progress.origins import OriginValidator  # noqa: E402
 from progress.routing import websocket_urlpatterns  # noqa: E402
+from progress.start_guard import StartRequestGuard  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": StartRequestGuard(django_asgi_app),
         # Scheme, host and port: see progress/origins.py for the rule.
         "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

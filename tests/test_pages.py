@@ -99,3 +99,15 @@ def test_the_full_row_error_report_downloads_for_the_owner_only(curator, viewer,
 def test_a_report_path_outside_the_reports_folder_is_never_served(curator):
     run = OperationProgressFactory(created_by=curator, metadata={"report_path": "/etc/passwd"})
     assert logged_in(curator).get(f"/progress/{run.pk}/report/").status_code == 404
+
+
+def test_the_run_page_shows_its_owner_no_server_paths_in_the_error(curator, settings):
+    secret = f"{settings.BASE_DIR}/var/secret-config.ini"
+    failed = OperationProgressFactory(
+        created_by=curator,
+        status=Status.FAILED,
+        error_message=f"FileNotFoundError: {secret} is missing",
+    )
+    page = logged_in(curator).get(f"/progress/{failed.pk}/").content.decode()
+    assert "FileNotFoundError" in page
+    assert str(settings.BASE_DIR) not in page

@@ -82,7 +82,14 @@ async def test_pipeline_command_reports_each_stage():
     curations = await asyncio.to_thread(Curation.objects.filter(scope=scope).count)
     assert summary["curations"] == curations > 0
     assert sum(summary["classifications"].values()) == curations
-    assert final["metadata"]["stage_results"]["validate"]["invalid"] == final["items_failed"]
+    # Stage results are a detail (never in live frames): read them from the run.
+    run = await asyncio.to_thread(OperationProgress.objects.get, pk=final["id"])
+    stages = {entry["name"]: entry for entry in run.metadata["stage_results"]}
+    assert [s["status"] for s in stages.values()] == ["completed"] * 4
+    assert stages["validate"]["details"]["invalid"] == stages["validate"]["failed"]
+    for counter, headline in (("added", "items_added"), ("failed", "items_failed")):
+        assert sum(s[counter] for s in stages.values()) == final[headline]
+    assert final["current_item"] == sum(s["items"] for s in stages.values()) > 1
 
 
 async def test_validate_and_score_commands_count_invalid_records_without_crashing():
@@ -92,7 +99,11 @@ async def test_validate_and_score_commands_count_invalid_records_without_crashin
     final = messages[-1]["data"]
     assert final["status"] == "completed"
     assert final["items_failed"] >= 1
-    reasons = {e["line"]: e["reason"] for e in final["metadata"]["row_errors"]}
+    # Row errors are details, never broadcast: the frame says they exist, the run has them.
+    assert "row_errors" in final["metadata"]["detail_keys"]
+    assert final["metadata"]["row_errors_total"] == final["items_failed"]
+    run = await asyncio.to_thread(OperationProgress.objects.get, pk=final["id"])
+    reasons = {e["line"]: e["reason"] for e in run.metadata["row_errors"]}
     assert "contradictory_description: required" in reasons[invalid]
 
     messages, _out = await watch("calculate_scores", "--scope", "kidney-genetics")

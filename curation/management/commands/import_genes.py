@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError
 from curation.gene_files import FORMATS
 from curation.gene_import import gene_import
 from curation.models import Scope
+from progress import files
 from progress.commands import TrackedOperationCommand, live_url
 from progress.launch import flatten, pipeline_start
 
@@ -35,9 +36,13 @@ class Command(TrackedOperationCommand):
             self._enqueue_upload(path, scope=scope, fmt=fmt, **options)
             return
         target, _ = Scope.objects.get_or_create(name=scope)
-        # The file's name only: the path is the admin's own, but the run's page is shared.
-        parameters = {"file": path.name, "scope": scope, "format": fmt}
-        metadata = {"pipeline": self.operation_name, "parameters": parameters}
+        # A copy goes to the storage, as an upload would: the run can then be re-run from the
+        # admin, and its page never shows the admin's own path. Pruning deletes the copy.
+        with path.open("rb") as handle:
+            stored = files.upload_save(File(handle, name=path.name))
+        parameters = {"file": stored, "scope": scope, "format": fmt}
+        metadata: dict[str, Any] = {"pipeline": self.operation_name, "parameters": parameters}
+        files.record_file(metadata, name=stored, label=path.name, kind=files.UPLOAD)
         _operation, result = self.run_tracked(
             lambda tracker: gene_import(
                 path=path, scope=target, tracker=tracker, fmt=fmt, pace=options["pace"]

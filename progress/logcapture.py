@@ -1,0 +1,248 @@
+"""Live run logs: log records emitted while a tracked block runs are attached to its run.
+
+track_operation() puts the run's RunLog in a context variable for the block. One handler
+on the root logger (RunLogHandler, installed once) looks the variable up for each record
+and, inside a block, keeps time, level, logger and a bounded message in the run's queue.
+The writer thread drains the queue: it broadcasts new lines to the run's own group and
+stores them in OperationLogLine, keeping the newest PROGRESS["LOG_LINES"] per run.
+
+Context, not threads, decides which run a record belongs to. asyncio tasks and
+contextvars.copy_context() inherit it; a plain threading.Thread does NOT (its target runs
+in an empty context), so start threads with run_in_context():
+
+    with track_operation("import") as tracker:
+        threading.Thread(target=run_in_context(work, rows)).start()
+
+Only records the logging configuration lets through reach the handler: a logger whose
+effective level is above LOG_LEVEL (the root logger defaults to WARNING), or that does
+not propagate to the root logger, is not captured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import itertools
+import json
+import logging
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from progress import conf
+
+# Characters kept of one record's message (with its exception line) and of its logger name.
+MAX_MESSAGE_CHARS = 500
+MAX_LOGGER_CHARS = 100
+# The progress app's own threads: their records are never a run's (and must not loop back).
+OWN_THREADS = frozenset({"progress-writer", "progress-publisher"})
+# The largest live log frame; keep in step with progress.protocol.MAX_FRAME_BYTES.
+MAX_LOG_FRAME_BYTES = 64 * 1024
+# The channel-layer message type of live lines (dispatched to the consumer's progress_log).
+LAYER_LOG = "progress.log"
+
+
+class LogLine(NamedTuple):
+    """One captured record, as queued for the writer."""
+
+    number: int  # 1-based per run, in emission order
+    created: float  # time.time() of the record
+    level: int
+    logger: str
+    message: str
+
+
+class RunLog:
+    """A run's captured lines waiting for the writer: bounded, and never a lock on emit."""
+
+    __slots__ = ("__weakref__", "_numbers", "level", "pending", "run_id", "total")
+
+    def __init__(self, run_id: int, *, level: int, limit: int) -> None:
+        self.run_id = run_id
+        self.level = level
+        # deque.append/popleft are atomic: emitting threads never wait for the writer. When
+        # the writer falls behind, the oldest lines fall out (storage keeps the newest only).
+        self.pending: deque[LogLine] = deque(maxlen=max(1, limit))
+        self._numbers = itertools.count(1)
+        self.total = 0
+
+    def add(self, record: logging.LogRecord) -> None:
+        """Queue one record (called by the handler on the emitting thread)."""
+        number = next(self._numbers)
+        if number > self.total:
+            self.total = number
+        self.pending.append(
+            LogLine(
+                number,
+                record.created,
+                record.levelno,
+                record.name[:MAX_LOGGER_CHARS],
+                record_text(record),
+            )
+        )
+
+    def take(self) -> list[LogLine]:
+        """Every queued line, oldest first, leaving the queue empty (writer thread)."""
+        lines = []
+        with contextlib.suppress(IndexError):
+            while True:
+                lines.append(self.pending.popleft())
+        return lines
+
+
+_current: contextvars.ContextVar[RunLog | None] = contextvars.ContextVar(
+    "progress_run_log", default=None
+)
+_guard = threading.local()
+
+
+class RunLogHandler(logging.Handler):
+    """Attaches records to the run in the current context; does nothing outside one."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Skip Handler's lock and filters: RunLog.add is thread-safe and this is hot."""
+        sink = _current.get()
+        if sink is None:
+            last = logging.lastResort
+            if last is not None and record.levelno >= last.level:
+                _keep_last_resort(record)
+            return False
+        if record.levelno < sink.level or record.threadName in OWN_THREADS:
+            return False
+        if getattr(_guard, "active", False):
+            return False  # a record logged while formatting one (a logging __str__)
+        _guard.active = True
+        try:
+            sink.add(record)
+        except Exception:
+            self.handleError(record)
+        finally:
+            _guard.active = False
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """See handle()."""
+        self.handle(record)
+
+
+def _keep_last_resort(record: logging.LogRecord) -> None:
+    """Print the record as Python would have if this handler were not on the root logger.
+
+    logging.lastResort only prints when no handler at all is found for a record; being
+    on the root logger, this handler would otherwise silence unconfigured loggers' warnings.
+    """
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(not isinstance(h, RunLogHandler) for h in logger.handlers):
+            return
+        logger = logger.parent if logger.propagate else None
+    if logging.lastResort is not None:
+        logging.lastResort.handle(record)
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """The record's message, with its exception's last line, cut to MAX_MESSAGE_CHARS."""
+    try:
+        text = record.getMessage()
+    except Exception as exc:  # a bad format string must not break the pipeline
+        text = f"{record.msg!r} (unformattable: {type(exc).__name__})"
+    if record.exc_info and record.exc_info[1] is not None:
+        text += " | " + "".join(traceback.format_exception_only(record.exc_info[1])).strip()
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return text.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+
+
+_handler = RunLogHandler()
+
+
+def install() -> None:
+    """Put the handler on the root logger once (AppConfig.ready and each tracked block)."""
+    root = logging.getLogger()
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
+
+
+def new_run_log(run_id: int) -> RunLog:
+    """A RunLog for a run, with the configured level and bound."""
+    level = conf.get("LOG_LEVEL")
+    if isinstance(level, str):
+        level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    return RunLog(run_id, level=int(level), limit=conf.get("LOG_LINES"))
+
+
+@contextlib.contextmanager
+def capturing(run_log: RunLog) -> Iterator[RunLog]:
+    """Attach records emitted in this context (and contexts copied from it) to run_log."""
+    install()
+    token = _current.set(run_log)
+    try:
+        yield run_log
+    finally:
+        _current.reset(token)
+
+
+def current_run_log() -> RunLog | None:
+    """The RunLog of the tracked block this code runs in, if any."""
+    return _current.get()
+
+
+def run_in_context[**P, R](
+    fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+) -> Callable[[], R]:
+    """fn(*args, **kwargs) bound to a copy of the caller's context, for a Thread target.
+
+    threading.Thread does not inherit context variables, so without this a thread started
+    inside a tracked block logs to no run. Call the result once (one copy, one thread).
+    """
+    return functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+# --- the wire shape, once for the API, the text download and live frames ---------------
+
+
+def line_data(number: int, created: datetime, level: int, logger: str, message: str) -> dict:
+    """One line as the API and live frames carry it."""
+    return {
+        "number": number,
+        "time": created.isoformat().replace("+00:00", "Z"),
+        "level": logging.getLevelName(level),
+        "logger": logger,
+        "message": message,
+    }
+
+
+def queued_line_data(line: LogLine) -> dict[str, Any]:
+    """A queued LogLine in its wire shape."""
+    created = datetime.fromtimestamp(line.created, UTC)
+    return line_data(line.number, created, line.level, line.logger, line.message)
+
+
+def line_text(data: dict[str, Any]) -> str:
+    """One line of the text download."""
+    return f"{data['time']} {data['level']:<8} {data['logger']}: {data['message']}"
+
+
+def log_frame(run_id: int, lines: list[LogLine]) -> str | None:
+    """The live frame for new lines: the newest that fit in MAX_LOG_FRAME_BYTES.
+
+    {"type":"log","id":12,"lines":[...],"skipped":3}: "skipped" counts older lines of this
+    batch left out (the page fetches them from the API if it wants them).
+    """
+    budget = MAX_LOG_FRAME_BYTES - 100
+    encoded: list[str] = []
+    for line in reversed(lines):
+        text = json.dumps(queued_line_data(line), separators=(",", ":"))
+        budget -= len(text) + 1
+        if budget < 0:
+            break
+        encoded.append(text)
+    if not encoded:
+        return None
+    skipped = len(lines) - len(encoded)
+    body = ",".join(reversed(encoded))
+    return f'{{"type":"log","id":{int(run_id)},"lines":[{body}],"skipped":{skipped}}}'

@@ -1,0 +1,199 @@
+"""Hostile uploads through the real stack: never a 5xx, never a dead staff socket, small frames.
+
+Hypothesis generates gene files (JSON, CSV, TSV, binary, wrong encodings, huge values, deep
+nesting, odd Unicode digits, formula cells, long names). Each is posted to a real daphne by
+a non-staff curator over HTTP Basic while a staff dashboard socket stays open; a db_worker
+runs what was accepted. Afterwards every run has finished and the staff socket is still open,
+has received frames, and never one over 64 KiB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+import requests
+from django.contrib.auth.models import Permission
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from curation.factories import ScopeFactory
+from progress.models import ACTIVE_STATUSES, OperationProgress
+from progress.protocol import MAX_FRAME_BYTES
+from progress.tests.factories import StaffFactory, UserFactory
+from progress.tests.wsutil import session_cookie
+from tests.live import LiveStack
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
+
+PASSWORD = "hostile-input-pw-1"
+START = "/api/v1/pipelines/gene_import/start/"
+
+
+class StaffSocket:
+    """A staff dashboard socket read on its own thread; records every frame's size and type."""
+
+    def __init__(self, url: str, cookie: bytes) -> None:
+        self.sizes: list[int] = []
+        self.types: list[str] = []
+        self.closed_with: int | None = None
+        origin = url.replace("ws://", "http://").split("/ws/")[0]
+        self._socket = connect(
+            url,
+            additional_headers={"Cookie": cookie.decode(), "Origin": origin},
+            max_size=None,  # record oversize frames instead of refusing them client-side
+            open_timeout=10,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for frame in self._socket:
+                self.sizes.append(len(frame.encode() if isinstance(frame, str) else frame))
+                self.types.append(json.loads(frame).get("type", "?"))
+        except ConnectionClosed as closed:
+            self.closed_with = closed.rcvd.code if closed.rcvd else 1006
+
+    def ping(self) -> None:
+        self._socket.send(json.dumps({"type": "ping"}))
+
+    def close(self) -> None:
+        self._socket.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live(transactional_db):
+    stack = LiveStack()
+    yield stack
+    stack.stop()
+
+
+def wait_until_all_finished(timeout: float = 120.0) -> list[OperationProgress]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = list(OperationProgress.objects.filter(status__in=ACTIVE_STATUSES))
+        if not active:
+            return list(OperationProgress.objects.all())
+        time.sleep(0.2)
+    raise AssertionError(f"runs still active: {[(r.pk, r.status) for r in active]}")
+
+
+# --- upload strategies ---------------------------------------------------------------------
+
+# Characters for which str.isdigit() is true but int() fails, or int() parses non-ASCII.
+ODD_DIGITS = st.sampled_from(
+    ["\u00b2", "\u0661\u0662", "\U0001d7d7", "\u216b", "\u09e6", "9" * 25, "-1", "1e9", "0x1F"]
+)
+FORMULAS = st.sampled_from(["=1+1*cmd|' /C calc'!A0", "+SUM(A1)", "-2+3", "@x", "\tx", "\rx"])
+HUGE = st.integers(1_000, 90_000).map(lambda n: "X" * n)
+cell = st.one_of(
+    st.text(max_size=30),
+    ODD_DIGITS,
+    FORMULAS,
+    HUGE,
+    st.from_regex(r"HGNC:[0-9]{1,7}", fullmatch=True),
+)
+rows = st.lists(st.lists(cell, min_size=0, max_size=5), min_size=1, max_size=30)
+
+
+def delimited(table: list[list[str]], delimiter: str) -> bytes:
+    return "\n".join(delimiter.join(r) for r in table).encode("utf-8", "surrogatepass")
+
+
+def utf16(data: bytes) -> bytes:
+    return data.decode("utf-8", "replace").encode("utf-16")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | cell,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(["symbol", "hgnc_id", "panels", "location"]), children)
+    ),
+    max_leaves=30,
+)
+uploads = st.one_of(
+    rows.map(lambda t: ("genes.csv", delimited(t, ","))),
+    rows.map(lambda t: ("genes.tsv", delimited(t, "\t"))),
+    json_values.map(lambda v: ("genes.json", json.dumps(v).encode())),
+    st.binary(max_size=2_000).map(lambda b: ("genes.csv", b)),
+    rows.map(
+        lambda t: ("genes.csv", delimited(t, ",").decode("utf-8", "replace").encode("utf-16"))
+    ),
+    st.tuples(st.text(min_size=1, max_size=300), rows).map(
+        lambda pair: (pair[0] + ".csv", delimited(pair[1], ","))
+    ),
+)
+
+
+def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
+    curator = UserFactory(username="curator", password=PASSWORD)
+    curator.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
+    ScopeFactory(name="hostile")
+    staff = StaffFactory(username="watcher")
+    socket = StaffSocket(
+        live.url.replace("http://", "ws://") + "/ws/progress/", session_cookie(staff)
+    )
+    statuses: list[int] = []
+
+    @settings(
+        max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "40")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(upload=uploads)
+    @example(upload=("genes.json", b"[" + b"9" * 5000 + b"]"))
+    @example(upload=("genes.json", b"[" * 100_000))
+    @example(upload=("x" * 250 + ".csv", b"HGNC:5,PKD1\n"))
+    @example(upload=("genes.csv", "HGNC:10\n²\nHGNC:11\n".encode()))
+    @example(upload=("big.json", json.dumps([{"symbol": "S" * 80_000}] * 7).encode()))
+    def post(upload: tuple[str, bytes]) -> None:
+        name, body = upload
+        response = requests.post(
+            live.url + START,
+            files={"file": (name, body)},
+            data={"scope": "hostile"},
+            auth=("curator", PASSWORD),
+            timeout=30,
+        )
+        statuses.append(response.status_code)
+        assert response.status_code < 500, response.text[:500]
+        assert response.headers["Content-Type"].startswith("application/json")
+
+    try:
+        post()
+        runs = wait_until_all_finished()
+        socket.ping()
+        time.sleep(0.5)  # the pong, to show the socket still answers
+        assert socket.closed_with is None, f"staff socket closed with {socket.closed_with}"
+        assert any(s == 202 for s in statuses), statuses  # some uploads were accepted
+        assert any(s == 400 for s in statuses), statuses  # and some refused
+        assert runs, "no run was created"
+        assert socket.sizes, "the staff socket received nothing"
+        assert max(socket.sizes) <= MAX_FRAME_BYTES
+        assert "pong" in socket.types
+        assert {"task_completed", "task_failed"} & set(socket.types)
+    finally:
+        socket.close()
+
+    # A staff member arriving afterwards still gets a snapshot, in bounded frames.
+    late = StaffSocket(
+        live.url.replace("http://", "ws://") + "/ws/progress/", session_cookie(staff)
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while "snapshot" not in late.types and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "snapshot" in late.types
+        assert late.closed_with is None
+        assert max(late.sizes) <= MAX_FRAME_BYTES
+    finally:
+        late.close()
