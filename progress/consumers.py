@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
 from collections import Counter
 from typing import Any, ClassVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from progress import conf, protocol, snapshots
-from progress.publisher import get_publisher
-from progress.relay import ensure_relay
-from progress.sweeper import ensure_sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +22,11 @@ MAX_RUN_ID_DIGITS = len(str(MAX_RUN_ID))
 SEQ_BOUND = 2**63
 # Characters of a client's key echoed back in an error message.
 ECHO_CHARS = 40
+# A client that lags gets the runs' states queued for it in one frame:
+# {"type": "batch", "events": [<event frame>, ...]}, each event as it is sent alone.
+BATCH_TYPE = "batch"
+BATCH_PREFIX = f'{{"type":"{BATCH_TYPE}","events":['
+MAX_BATCH_EVENTS = 100
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -53,14 +55,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
-        get_publisher().attach_server_loop(asyncio.get_running_loop())
-        ensure_relay(self.channel_layer)
-        ensure_sweeper()
         self.joined = self._groups_to_join()
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        operations = await self._snapshot()
-        await self._send_operations("snapshot", operations)
+        # Joined first, so nothing that changes after the snapshot's query is missed.
+        snapshot = await self._snapshot()
+        for run_id, seq in snapshot.seqs.items():
+            self.sent[run_id] = max(seq, self.sent.get(run_id, -1))
+        for frame in snapshot.frames:
+            await self.send(text_data=frame)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run the consumer; however it ends (even by an exception), free its socket place."""
@@ -113,26 +116,44 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self._error(f"Unknown message type {_echo(kind)}; use 'ping' or 'resync'.")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Relay run states straight to the handler.
+        """Call the handler for the message's type, without a thread hop first.
 
         Channels' dispatch() runs close_old_connections() in a worker thread before every
-        handler. progress_event touches no database, and that thread hop per message per
-        client was the largest cost in the fan-out benchmark (bench/, figure W4).
+        handler. No handler here touches the database outside database_sync_to_async,
+        which closes old connections itself, and that hop per message (and per connect)
+        was the largest cost in the fan-out and storm benchmarks (bench/, W4 and S).
         """
         if message["type"] == protocol.LAYER_EVENT:
             await self.progress_event(message)
-        else:
-            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def progress_event(self, event: dict[str, Any]) -> None:
         """A run's new state from the channel layer: forward it unless the client has newer.
 
-        A frame that cannot be sent is logged and skipped, never allowed to close the
-        socket: the client catches up by snapshot or resync.
+        States already queued behind it (a client that lags) go in the same frame, as a
+        batch. A frame that cannot be sent is logged and skipped, never allowed to close
+        the socket: the client catches up by snapshot or resync.
         """
         try:
+            for frame in _frames(self._unsent([event, *self._queued_events()])):
+                await self.send(text_data=frame)
+        except Exception:
+            logger.exception("Could not forward a progress event to %s", self.channel_name)
+
+    def _queued_events(self) -> list[dict[str, Any]]:
+        take = getattr(self.channel_layer, "take_events", None)
+        return take(self.channel_name, MAX_BATCH_EVENTS) if take is not None else []
+
+    def _unsent(self, events: list[dict[str, Any]]) -> list[str]:
+        """The frames of the events newer than what the client holds, one per run."""
+        newest: dict[int, dict[str, Any]] = {}
+        for event in events:
             if event["seq"] <= self.sent.get(event["id"], -1):
-                return
+                continue
             if len(event["text"]) > protocol.MAX_FRAME_BYTES:
                 logger.error(
                     "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "
@@ -140,11 +161,13 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                     event["id"],
                     len(event["text"]),
                 )
-                return
+                continue
+            held = newest.get(event["id"])
+            if held is None or held["seq"] < event["seq"]:
+                newest[event["id"]] = event
+        for event in newest.values():
             self.sent[event["id"]] = event["seq"]
-            await self.send(text_data=event["text"])
-        except Exception:
-            logger.exception("Could not forward a progress event to %s", self.channel_name)
+        return [event["text"] for event in newest.values()]
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -228,9 +251,13 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     def _is_visible(self, operation_id: int) -> bool:
         return snapshots.is_visible(self.user, operation_id)
 
+    async def _snapshot(self) -> snapshots.EncodedSnapshot:
+        key = snapshots.visibility_key(self.user, operation_id=self.operation_id)
+        return await snapshots.shared_snapshots.get(key, self._load_snapshot)
+
     @database_sync_to_async
-    def _snapshot(self) -> list[dict[str, Any]]:
-        return snapshots.snapshot_for(self.user, operation_id=self.operation_id)
+    def _load_snapshot(self) -> snapshots.EncodedSnapshot:
+        return snapshots.encoded_snapshot(self.user, operation_id=self.operation_id)
 
     @database_sync_to_async
     def _newer_than(self, since: dict[int, int]) -> list[dict[str, Any]]:
@@ -243,6 +270,23 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                 await self.send(text_data=event["text"])
         except Exception:
             logger.exception("Could not forward log lines to %s", self.channel_name)
+
+
+def _frames(texts: list[str]) -> list[str]:
+    """One event frame as it is, several as batch frames of at most MAX_FRAME_BYTES."""
+    if len(texts) <= 1:
+        return texts
+    frames: list[list[str]] = []
+    chunk: list[str] = []
+    size = len(BATCH_PREFIX) + 2
+    for text in texts:
+        if chunk and size + len(text) + 1 > protocol.MAX_FRAME_BYTES:
+            frames.append(chunk)
+            chunk, size = [], len(BATCH_PREFIX) + 2
+        chunk.append(text)
+        size += len(text) + 1
+    frames.append(chunk)
+    return [BATCH_PREFIX + ",".join(c) + "]}" if len(c) > 1 else c[0] for c in frames]
 
 
 def _is_run_id(key: Any) -> bool:

@@ -1,12 +1,21 @@
-"""Reads the consumer needs, each one query, each limited to what the user may see."""
+"""Reads the consumer needs, each one query, each limited to what the user may see.
+
+Snapshots are also shared: concurrent connects with the same visibility (all staff; one
+user's own runs; one run) wait for one query and one encoding (SharedSnapshots).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
 
-from progress import conf
+from progress import conf, protocol
 from progress.models import ACTIVE_STATUSES, OperationProgress
 from progress.serializers import operation_data
 
@@ -41,3 +50,116 @@ def newer_than(
 
 def is_visible(user: Any, operation_id: int) -> bool:
     return OperationProgress.objects.visible_to(user).filter(pk=operation_id).exists()
+
+
+def visibility_key(user: Any, *, operation_id: int | None = None) -> tuple[Any, ...]:
+    """Connects with the same key see the same snapshot: one run, all runs, or one user's."""
+    if operation_id is not None:
+        return ("run", operation_id)
+    if user.is_staff or conf.get("DASHBOARD_VISIBILITY") == "all":
+        return ("all",)
+    return ("user", user.pk)
+
+
+@dataclass(frozen=True)
+class EncodedSnapshot:
+    """A snapshot ready to send: its frames and the seq of every run in it."""
+
+    frames: list[str]
+    seqs: dict[int, int]
+
+
+def encoded_snapshot(user: Any, *, operation_id: int | None = None) -> EncodedSnapshot:
+    """snapshot_for() encoded into frames of at most MAX_FRAME_BYTES (one query)."""
+    operations = snapshot_for(user, operation_id=operation_id)
+    return EncodedSnapshot(
+        frames=protocol.list_frames("snapshot", operations),
+        seqs={op["id"]: op["seq"] for op in operations},
+    )
+
+
+@dataclass
+class _Flight:
+    generation: int
+    started: float
+    task: asyncio.Future[EncodedSnapshot]
+
+
+class SharedSnapshots:
+    """Single-flight snapshots: connects with the same visibility share one query and encoding.
+
+    A snapshot is shared by every connect that asks while it is being loaded, and reused
+    until this process sees the next broadcast (note_broadcast(), fed by the layer through
+    watch_broadcasts()) or for at most SNAPSHOT_SHARE_SECONDS. Without that feed (no server
+    services, or a layer that cannot watch a group) only connects that overlap share it.
+    """
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.listening = False
+        self.loads = 0
+        self._flights: dict[tuple[Any, ...], _Flight] = {}
+
+    def note_broadcast(self) -> None:
+        """A run changed: snapshots loaded so far may be stale."""
+        self.generation += 1
+        if self._flights:
+            self._flights = {k: f for k, f in self._flights.items() if not f.task.done()}
+
+    async def get(
+        self, key: tuple[Any, ...], load: Callable[[], Coroutine[Any, Any, EncodedSnapshot]]
+    ) -> EncodedSnapshot:
+        """The shared snapshot for key, loaded by load() if there is no current one."""
+        if conf.get("SNAPSHOT_SHARE_SECONDS") <= 0:
+            self.loads += 1
+            return await load()
+        loop = asyncio.get_running_loop()
+        flight = self._flights.get(key)
+        if flight is None or not self._reusable(flight, loop):
+            self.loads += 1
+            flight = _Flight(self.generation, time.monotonic(), loop.create_task(load()))
+            self._flights[key] = flight
+            flight.task.add_done_callback(functools.partial(self._landed, key))
+        return await asyncio.shield(flight.task)
+
+    def _reusable(self, flight: _Flight, loop: asyncio.AbstractEventLoop) -> bool:
+        task = flight.task
+        if task.get_loop() is not loop or flight.generation != self.generation:
+            return False
+        if not task.done():
+            return True
+        fresh = time.monotonic() - flight.started <= conf.get("SNAPSHOT_SHARE_SECONDS")
+        return self.listening and fresh and self._reusable_result(flight)
+
+    def _landed(self, key: tuple[Any, ...], _task: object = None) -> None:
+        flight = self._flights.get(key)
+        if flight is not None and not (self.listening and self._reusable_result(flight)):
+            del self._flights[key]
+
+    @staticmethod
+    def _reusable_result(flight: _Flight) -> bool:
+        return not flight.task.cancelled() and flight.task.exception() is None
+
+
+shared_snapshots = SharedSnapshots()
+
+
+async def watch_broadcasts(layer: Any) -> bool:
+    """Have layer report every broadcast to shared_snapshots (all of them go to ALL_GROUP).
+
+    Needs a layer with watch_group() (progress.layers); with others, such as the in-memory
+    layer, a snapshot is shared only by connects that overlap its query. False then.
+    """
+    shared_snapshots.listening = False
+    watch = getattr(layer, "watch_group", None)
+    if watch is None:
+        return False
+    await watch(protocol.ALL_GROUP, _note_broadcast)
+    shared_snapshots.note_broadcast()
+    shared_snapshots.listening = True
+    return True
+
+
+def _note_broadcast(message: dict[str, Any]) -> None:
+    if message.get("type") == protocol.LAYER_EVENT:
+        shared_snapshots.note_broadcast()

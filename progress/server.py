@@ -1,0 +1,125 @@
+"""Process-wide services of a serving process, started once when the server starts.
+
+The publisher's attachment to the server loop (in-memory layer), the database relay
+(in-memory layer), the stall sweep and the broadcast watch that keeps shared snapshots
+fresh run once per process, not once per connection. Servers with the ASGI lifespan
+protocol (uvicorn, hypercorn) start them at start-up; daphne has no lifespan, so they start
+with the first request or WebSocket the process serves, before it is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pprint
+import sys
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from progress import conf
+from progress.publisher import get_publisher
+from progress.relay import ensure_relay
+from progress.snapshots import shared_snapshots, watch_broadcasts
+from progress.sweeper import ensure_sweeper
+
+logger = logging.getLogger(__name__)
+
+# The loop the services run in (one per serving process) and how often they were started.
+_services_loop: asyncio.AbstractEventLoop | None = None
+_watch: asyncio.Task[bool] | None = None
+starts = 0
+
+
+def start_services() -> bool:
+    """Start the services in the running loop unless they run there already; True if started."""
+    global _services_loop, _watch, starts
+    loop = asyncio.get_running_loop()
+    if _services_loop is loop and not loop.is_closed():
+        return False
+    _services_loop = loop
+    starts += 1
+    layer = get_channel_layer(conf.get("CHANNEL_LAYER"))
+    get_publisher().attach_server_loop(loop)
+    ensure_sweeper()
+    if layer is not None:
+        ensure_relay(layer)
+        _watch = loop.create_task(watch_broadcasts(layer))
+        _watch.add_done_callback(_log_watch_end)
+    return True
+
+
+def stop_services() -> None:
+    """Stop what start_services() started in this loop (lifespan shutdown, tests)."""
+    global _services_loop, _watch
+    if _watch is not None:
+        _watch.cancel()
+    _services_loop = _watch = None
+    shared_snapshots.listening = False
+
+
+def _log_watch_end(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error(
+            "Could not watch broadcasts (%r); snapshots are shared only by overlapping "
+            "connects until the server restarts.",
+            task.exception(),
+        )
+
+
+class _LazyPformat:
+    """pprint.pformat(obj), computed only if a log line is really formatted."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.obj)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def defer_autobahn_debug_formatting() -> bool:
+    """Stop autobahn (under daphne) from formatting debug log text nobody logs.
+
+    Every WebSocket handshake pretty-printed its whole configuration for a debug line
+    (autobahn/websocket/protocol.py, _connectionMade) and coloured names with click for
+    others: 15 % of daphne's CPU in a connect storm (py-spy, bench/ figure S). The text is
+    the same when debug logging is on; it is built only then. True if autobahn was found.
+    """
+    protocol = sys.modules.get("autobahn.websocket.protocol")
+    util = sys.modules.get("autobahn.util")
+    if protocol is None or util is None:
+        return False
+    protocol.pformat = _LazyPformat  # type: ignore[attr-defined]
+    util._HAS_CLICK = False  # type: ignore[attr-defined]  # colours only
+    return True
+
+
+class ServerServices:
+    """ASGI wrapper: starts the process's services once, then passes every scope on."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Answer lifespan events; start the services before the first other scope."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        start_services()
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                start_services()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                stop_services()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

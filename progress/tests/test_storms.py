@@ -1,0 +1,255 @@
+"""Reconnect storms: shared snapshots, batched session lookups, services started once,
+and batch frames for clients that lag (issue 12)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.test import Client
+
+from progress import protocol, server, snapshots
+from progress.consumers import BATCH_TYPE, ProgressConsumer, _frames
+from progress.tests.factories import OperationProgressFactory, StaffFactory
+from progress.tests.wsutil import open_socket, receive, receive_until
+from progress.tracker import track_operation
+from progress.wsauth import _forget_logged_out_session, session_users
+
+REDIS_LAYERS = settings.CHANNEL_LAYERS
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
+
+
+@pytest.fixture
+def snapshot_loads(monkeypatch):
+    """Counts snapshot queries (one per snapshot_for call) by visibility."""
+    loads: list[str] = []
+    original = snapshots.snapshot_for
+
+    def counting(user, *, operation_id=None):
+        loads.append("staff" if user.is_staff else f"user {user.pk}")
+        return original(user, operation_id=operation_id)
+
+    monkeypatch.setattr(snapshots, "snapshot_for", counting)
+    return loads
+
+
+async def open_many(path, users):
+    return await asyncio.gather(*(open_socket(path, user) for user in users))
+
+
+async def test_concurrent_staff_connects_share_one_snapshot_query(snapshot_loads, user):
+    staff = [await sync_to_async(StaffFactory)() for _ in range(6)]
+    run = await sync_to_async(OperationProgressFactory)(created_by=user)
+    sockets = await open_many("/ws/progress/", staff)
+    received = [await receive(communicator) for communicator, _ in sockets]
+    assert all(s["operations"] == received[0]["operations"] for s in received)
+    assert [op["id"] for op in received[0]["operations"]] == [run.pk]
+    assert snapshot_loads == ["staff"]
+    for communicator, _ in sockets:
+        await communicator.disconnect()
+
+
+async def test_different_visibilities_do_not_share_a_snapshot(snapshot_loads, user, other_user):
+    staff = await sync_to_async(StaffFactory)()
+    mine = await sync_to_async(OperationProgressFactory)(created_by=user)
+    theirs = await sync_to_async(OperationProgressFactory)(created_by=other_user)
+    sockets = await open_many("/ws/progress/", [staff, user, other_user, user])
+    ids = [{op["id"] for op in (await receive(c))["operations"]} for c, _ in sockets]
+    assert ids == [{mine.pk, theirs.pk}, {mine.pk}, {theirs.pk}, {mine.pk}]
+    assert sorted(snapshot_loads) == sorted(["staff", f"user {user.pk}", f"user {other_user.pk}"])
+    for communicator, _ in sockets:
+        await communicator.disconnect()
+
+
+@pytest.mark.redis
+async def test_a_broadcast_ends_sharing_of_the_snapshot_before_it(
+    snapshot_loads, staff, fast_progress, settings
+):
+    settings.CHANNEL_LAYERS = REDIS_LAYERS  # the layer that reports broadcasts to snapshots
+    first, _ = await open_socket("/ws/progress/", staff)
+    await receive(first)
+    await until(lambda: snapshots.shared_snapshots.listening)  # the watch starts in background
+    again, _ = await open_socket("/ws/progress/", staff)
+    await receive(again)
+    loads = len(snapshot_loads)
+    third, _ = await open_socket("/ws/progress/", staff)
+    await receive(third)
+    assert len(snapshot_loads) == loads  # no broadcast in between: reused
+
+    def finish_a_run():
+        with track_operation("between connects", total_items=1) as tracker:
+            tracker.update(current_item=1)
+        return tracker.id
+
+    generation = snapshots.shared_snapshots.generation
+    run_id = await asyncio.to_thread(finish_a_run)
+    await receive_until(first, lambda m: m["type"] == "task_completed")
+    await until(lambda: snapshots.shared_snapshots.generation > generation)
+    late, _ = await open_socket("/ws/progress/", staff)
+    assert [op["id"] for op in (await receive(late))["operations"]] == [run_id]
+    assert len(snapshot_loads) == loads + 1
+    for communicator in (first, again, third, late):
+        await communicator.disconnect()
+
+
+async def test_without_a_broadcast_feed_only_overlapping_connects_share(snapshot_loads, staff):
+    for _ in range(2):  # the in-memory layer cannot report broadcasts: no reuse afterwards
+        communicator, _ = await open_socket("/ws/progress/", staff)
+        await receive(communicator)
+        await communicator.disconnect()
+    assert snapshot_loads == ["staff", "staff"]
+
+
+async def until(predicate, timeout: float = 2.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_sharing_is_off_with_a_share_time_of_zero(snapshot_loads, settings):
+    settings.PROGRESS = {"SNAPSHOT_SHARE_SECONDS": 0}
+    staff = [await sync_to_async(StaffFactory)() for _ in range(3)]
+    sockets = await open_many("/ws/progress/", staff)
+    for communicator, _ in sockets:
+        await receive(communicator)
+        await communicator.disconnect()
+    assert snapshot_loads == ["staff"] * 3
+
+
+async def test_server_services_start_once_not_per_connect(staff, monkeypatch):
+    sweeps = []
+    monkeypatch.setattr(server, "ensure_sweeper", lambda: sweeps.append(1))
+    server.stop_services()
+    starts = server.starts
+    sockets = await open_many("/ws/progress/", [staff] * 4)
+    for communicator, _ in sockets:
+        await receive(communicator)
+        await communicator.disconnect()
+    assert server.starts == starts + 1
+    assert sweeps == [1]
+
+
+async def test_the_lifespan_start_up_starts_the_services_once(monkeypatch):
+    sweeps = []
+    monkeypatch.setattr(server, "ensure_sweeper", lambda: sweeps.append(1))
+    server.stop_services()
+    app = server.ServerServices(lambda scope, receive, send: asyncio.sleep(0))
+    events = asyncio.Queue()
+    for kind in ("lifespan.startup", "lifespan.shutdown"):
+        events.put_nowait({"type": kind})
+    sent = []
+
+    async def send(message):
+        sent.append(message["type"])
+
+    await app({"type": "lifespan"}, events.get, send)
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert sweeps == [1]
+
+
+async def test_concurrent_connects_look_their_sessions_up_in_one_batch(staff):
+    others = [await sync_to_async(StaffFactory)() for _ in range(7)]
+    hops = session_users.hops
+    sockets = await open_many("/ws/progress/", [staff, *others])
+    for communicator, _ in sockets:
+        assert (await receive(communicator))["type"] == "snapshot"
+        await communicator.disconnect()
+    assert session_users.hops - hops < len(sockets)
+
+
+async def test_a_logout_forgets_the_remembered_session_at_once(user):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    assert (await session_users.user_for(key)).pk == user.pk
+    await sync_to_async(client.logout)()
+    assert not (await session_users.user_for(key)).is_authenticated
+
+
+async def test_a_session_of_an_inactive_user_is_anonymous(user):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    session_users.forget(key)
+    user.is_active = False
+    await sync_to_async(user.save)()
+    assert not (await session_users.user_for(key)).is_authenticated
+
+
+async def test_a_session_whose_password_changed_is_anonymous(user):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    session_users.forget(key)
+    user.set_password("a-new-password-for-tests")
+    await sync_to_async(user.save)()
+    assert not (await session_users.user_for(key)).is_authenticated
+
+
+def test_a_logout_without_a_session_is_harmless():
+    _forget_logged_out_session(request=None)
+
+
+def event(run_id: int, seq: int, kind: str = "progress_update", size: int = 0) -> dict:
+    data = {"id": run_id, "seq": seq, "pad": "x" * size}
+    text = json.dumps({"type": kind, "data": data}, separators=(",", ":"))
+    return {"type": protocol.LAYER_EVENT, "id": run_id, "seq": seq, "text": text}
+
+
+class QueuedLayer:
+    """A channel layer holding queued run events for one consumer."""
+
+    def __init__(self, queued):
+        self.queued = queued
+
+    def take_events(self, channel, limit):
+        taken, self.queued = self.queued[:limit], self.queued[limit:]
+        return taken
+
+
+def lagging_consumer(queued):
+    consumer = ProgressConsumer()
+    consumer.sent = {}
+    consumer.channel_name = "test"
+    consumer.channel_layer = QueuedLayer(queued)
+    frames = []
+
+    async def send(text_data=None, **kwargs):
+        frames.append(json.loads(text_data))
+
+    consumer.send = send
+    return consumer, frames
+
+
+async def test_a_lagging_client_gets_the_queued_states_in_one_batch_frame():
+    consumer, frames = lagging_consumer([event(2, 1), event(1, 3, "task_completed"), event(3, 1)])
+    await consumer.progress_event(event(1, 2))
+    assert [f["type"] for f in frames] == [BATCH_TYPE]
+    states = [(e["data"]["id"], e["data"]["seq"], e["type"]) for e in frames[0]["events"]]
+    assert states == [
+        (1, 3, "task_completed"),
+        (2, 1, "progress_update"),
+        (3, 1, "progress_update"),
+    ]
+    assert consumer.sent == {1: 3, 2: 1, 3: 1}
+
+
+async def test_a_client_that_keeps_up_gets_plain_event_frames():
+    consumer, frames = lagging_consumer([])
+    await consumer.progress_event(event(1, 2))
+    await consumer.progress_event(event(1, 1))  # older: not sent
+    assert frames == [json.loads(event(1, 2)["text"])]
+
+
+def test_batch_frames_stay_under_the_frame_limit():
+    texts = [event(i, 1, size=20_000)["text"] for i in range(10)]
+    frames = _frames(texts)
+    assert all(len(f) <= protocol.MAX_FRAME_BYTES for f in frames)
+    events = [e for f in frames for e in json.loads(f).get("events", [json.loads(f)])]
+    assert [e["data"]["id"] for e in events] == list(range(10))
