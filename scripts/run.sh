@@ -21,7 +21,11 @@ $py manage.py collectstatic --no-input -v 0
 backlog="${LISTEN_BACKLOG:-1024}"
 $py -m daphne -e "tcp:port=$port:interface=$host:backlog=$backlog" progressproject.asgi:application &
 server=$!
-trap 'kill $server $demo 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+demo=""
+# The demo loop runs in its own process group (setsid), so stopping this script stops the
+# pipeline it is running too (SIGINT: the run ends cancelled, not stalled); the loop itself
+# ends at its next check that the server is gone.
+trap 'kill $server 2>/dev/null; [ -n "$demo" ] && kill -INT -- -"$demo" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break
@@ -33,11 +37,10 @@ echo
 
 # A paced demo pipeline (about 20 s) every half minute, in a second process, so an open page
 # always has something moving (with the in-memory layer it arrives through the DB relay).
-(
-  while kill -0 "$server" 2>/dev/null; do
-    $py manage.py run_curation_pipeline --scope kidney-genetics --user demo --pace 0.01 --no-bar || true
+setsid bash -c '
+  while kill -0 "$1" 2>/dev/null; do
+    "$2" manage.py run_curation_pipeline --scope kidney-genetics --user demo --pace 0.01 --no-bar || true
     sleep 15
-  done
-) &
+  done' demo-loop "$server" "$py" &
 demo=$!
 wait "$server"
