@@ -114,13 +114,14 @@ def gene_import(
     result = ImportResult()
     with ErrorReport() as report:
         done = 0
-        for batch in _chunks(iter_rows(source, fmt), BATCH_SIZE):
+        for number, batch in enumerate(_chunks(iter_rows(source, fmt), BATCH_SIZE), start=1):
             # With DEBUG, Django logs every query until the next request; a task has none.
             reset_queries()
             tracker.raise_if_cancelled()
             valid = _validate_batch(batch, tracker, result, report, done=done, pace=pace)
             _write_batch(valid, scope, result)
             done += len(batch)
+            logger.info("Batch %d: %d rows, %d failed so far", number, len(batch), result.failed)
             tracker.update(
                 current_item=done,
                 items_added=result.added,

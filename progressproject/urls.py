@@ -1,11 +1,14 @@
 """URL configuration: admin, progress pages."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/progress/", permanent=False)),
+    # Pages that link no icon (the admin) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("progress/favicon.svg"), permanent=False)),
     path("admin/", admin.site.urls),
     path("progress/", include("progress.urls")),
     path("api/v1/", include("progress.api_urls")),

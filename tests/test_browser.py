@@ -284,3 +284,25 @@ def test_the_run_page_loads_row_errors_from_the_api_live_and_hides_the_traceback
     expect(page.get_by_test_id("status")).to_have_text("Failed")
     expect(page.get_by_test_id("error-message")).to_have_text("ValueError: the file is broken")
     expect(page.locator("[data-part=traceback]")).to_be_hidden()
+
+
+def test_run_page_title_follows_progress_then_shows_history_and_log(browser, stack, curator):
+    command = import_panel(stack, scope="extras", user="curator", pace=0.02)
+    run = wait_for_run(lambda r: r.status == Status.RUNNING)
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    name = re.escape(f"{run.operation_name} #{run.pk}")
+    expect(page).to_have_title(re.compile(rf"^\[\d+%\] {name}"))
+    assert command.wait(60) == 0
+    expect(page.get_by_test_id("status")).to_have_text("Completed")
+    expect(page).to_have_title(re.compile(rf"^✓ {name}"))
+    # The whole run's throughput from its stored samples, and its averages.
+    expect(page.get_by_test_id("run-averages")).to_be_visible()
+    expect(page.get_by_test_id("average-rate")).not_to_have_text("—")
+    line = page.locator("[data-testid=throughput-chart] .sparkline__line")
+    expect(line).to_have_attribute("d", re.compile(r"^M"))
+    # The import logs one line per batch inside the tracked block.
+    expect(page.get_by_test_id("log")).to_contain_text("Batch 1: 288 rows")
+    page.get_by_test_id("log-level").select_option("ERROR")
+    expect(page.get_by_test_id("log").locator("li")).to_have_count(0)
+    assert page.request.get("/favicon.ico").ok

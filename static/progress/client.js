@@ -98,6 +98,7 @@ export class ProgressClient {
 
     this._store = emptyStore();
     this._listeners = new Set();
+    this._frameListeners = new Map(); // message type -> Set of callbacks (see onFrame)
     this._lastSeen = new Map(); // run id -> when this browser last heard of it (its clock)
     this._follow = new Set();
     // 'connecting' from the start: a page shows "connecting…" until the socket opens,
@@ -154,6 +155,17 @@ export class ProgressClient {
 
   operations() {
     return Object.values(this._store);
+  }
+
+  /**
+   * Call back with each whole message of a type the store does not hold (e.g. a run's
+   * {"type": "log"} lines). Such frames go to these callbacks only. Returns the
+   * unsubscribe function.
+   */
+  onFrame(type, callback) {
+    if (!this._frameListeners.has(type)) this._frameListeners.set(type, new Set());
+    this._frameListeners.get(type).add(callback);
+    return () => this._frameListeners.get(type)?.delete(callback);
   }
 
   /**
@@ -256,6 +268,17 @@ export class ProgressClient {
     if (msg?.type === 'error') {
       this._lastError = String(msg.message ?? '');
       console.warn('progress: server said:', this._lastError);
+      return;
+    }
+    const frameListeners = this._frameListeners.get(msg?.type);
+    if (frameListeners?.size) {
+      for (const callback of [...frameListeners]) {
+        try {
+          callback(msg);
+        } catch (error) {
+          console.error('progress: frame listener failed', error);
+        }
+      }
       return;
     }
     if (LIST_TYPES.includes(msg?.type)) {

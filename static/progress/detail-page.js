@@ -2,6 +2,7 @@
 
 import { addSample, createSparkline, renderSparkline, sparklineSummary } from './chart.js';
 import { ProgressClient } from './client.js';
+import { historyRateSamples, LogBuffer, logTime, mergeSamples, passesLevel, titleText } from './run-extras.js';
 import {
   bindConnectionIndicator,
   h,
@@ -25,6 +26,7 @@ import {
   formatValue,
   humanizeKey,
   isActive,
+  parseTime,
   statusLabel,
 } from './state.js';
 
@@ -35,6 +37,13 @@ const TICK_MS = 1000;
 // once per DETAILS_MIN_GAP_MS, so failures show while the run runs) and on a final state.
 const DETAILS_MIN_GAP_MS = 2000;
 const DETAILS_RETRIES = 3;
+// Live chart samples kept beside the run's stored history (which covers the whole run).
+const LIVE_SAMPLE_OPTIONS = { maxSamples: 600, windowMs: Infinity };
+// Lines the log tail loads and keeps in the page.
+const LOG_PAGE = 1000;
+// A reader this close to the bottom of the log is following it.
+const LOG_STICK_PX = 8;
+const TITLE_SUFFIX = ' · Progress';
 
 const doc = document;
 const root = doc.querySelector('[data-operation-id]');
@@ -42,6 +51,8 @@ const operationId = Number(root.dataset.operationId);
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
 
 const detailUrl = root.dataset.detailUrl || `/api/v1/operations/${operationId}/`;
+const historyUrl = `${detailUrl.replace(/\/$/, '')}/history/`;
+const logsUrl = `${detailUrl.replace(/\/$/, '')}/logs/`;
 
 const initial = readJsonScript(doc, 'initial-operation');
 const client = new ProgressClient({ operationId, initial: initial ? [initial] : [] });
@@ -50,6 +61,9 @@ bindConnectionIndicator(doc.querySelector('[data-connection-state]'), client);
 const chart = createSparkline(doc);
 part('chart').append(chart);
 let samples = [];
+let historySamples = [];
+let historyData = null;
+let historyAskedForFinal = initial != null && !isActive(initial);
 let lastRenderedStatus = initial?.status ?? null;
 let lastRenderedSeq = null;
 
@@ -65,15 +79,33 @@ const detailsState = {
   failures: 0,
 };
 
-client.subscribe(() => {
+const log = setUpLog();
+const notifier = setUpNotifications();
+
+client.onFrame('log', (msg) => {
+  if (Number(msg?.id) === operationId) log.receive(msg);
+});
+let lastConnectionState = client.state;
+client.subscribe((store, changed, state) => {
+  if (state !== lastConnectionState) {
+    // Back after a drop: lines logged meanwhile were not sent to this page.
+    if (state === 'connected' && ['reconnecting', 'offline'].includes(lastConnectionState)) log.catchUp();
+    lastConnectionState = state;
+  }
   const op = client.getOperation(operationId);
   if (!op || op.seq === lastRenderedSeq) return;
   lastRenderedSeq = op.seq;
-  samples = addSample(samples, op, Date.now());
+  samples = addSample(samples, op, Date.now(), LIVE_SAMPLE_OPTIONS);
   render(op);
   askForDetailsIfNeeded(op);
+  if (!isActive(op) && !historyAskedForFinal) {
+    historyAskedForFinal = true;
+    fetchHistory();
+  }
 });
 requestDetails();
+fetchHistory();
+log.load();
 
 setInterval(() => {
   const op = client.getOperation(operationId);
@@ -83,6 +115,8 @@ client.connect();
 
 function render(op) {
   const now = Date.now();
+  doc.title = titleText(op, TITLE_SUFFIX);
+  notifier.update(op);
   root.dataset.status = op.status;
   renderStatus(op);
   updateBar(part('bar'), op);
@@ -97,14 +131,228 @@ function render(op) {
   setNumber(part('items-added'), op.items_added);
   setNumber(part('items-updated'), op.items_updated);
   setNumber(part('items-failed'), op.items_failed);
-  setText(part('rate'), op.status === 'running' ? formatRate(op.rate) : '—');
+  const averageRate = !isActive(op) ? historyData?.average_rate : null;
+  setText(part('rate'), op.status === 'running' ? formatRate(op.rate) : formatRate(averageRate));
   renderClock(op, now);
 
   renderDetails(op);
   renderTimes(op);
 
-  renderSparkline(chart, samples);
-  setText(part('chart-caption'), `Items per second since this page opened. ${sparklineSummary(samples)}`);
+  renderChart();
+  renderAverages(op);
+}
+
+function renderChart() {
+  const all = mergeSamples(historySamples, samples);
+  renderSparkline(chart, all);
+  const span = historySamples.length ? 'Items per second over the run.' : 'Items per second since this page opened.';
+  setText(part('chart-caption'), `${span} ${sparklineSummary(all)}`);
+}
+
+// --- the run's history: whole-run samples, stage results, averages ------------------
+
+async function fetchHistory() {
+  try {
+    const response = await fetch(historyUrl, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    historyData = await response.json();
+  } catch (error) {
+    console.warn('progress: could not load the run history', error);
+    return;
+  }
+  const op = client.getOperation(operationId) ?? initial;
+  historySamples = historyRateSamples(historyData.samples, parseTime(op?.started_at));
+  renderStageResults(historyData.stage_results);
+  if (op) render(op);
+  else renderChart();
+}
+
+function renderStageResults(stages) {
+  const list = Array.isArray(stages) ? stages : [];
+  setHidden(part('stage-results-panel'), list.length < 2);
+  if (list.length < 2) return;
+  const num = (value) => h(doc, 'td', { class: 'num' }, formatCount(value ?? 0));
+  part('stage-results').tBodies[0].replaceChildren(
+    ...list.map((stage) =>
+      h(
+        doc,
+        'tr',
+        { 'data-status': String(stage?.status ?? '') },
+        h(doc, 'th', { scope: 'row' }, formatValue(stage?.name)),
+        h(doc, 'td', {}, statusLabel(stage?.status)),
+        h(
+          doc,
+          'td',
+          { class: 'num' },
+          stage?.total != null ? `${formatCount(stage.items ?? 0)} of ${formatCount(stage.total)}` : formatCount(stage?.items ?? 0),
+        ),
+        num(stage?.added),
+        num(stage?.updated),
+        num(stage?.failed),
+        h(doc, 'td', { class: 'num' }, stage?.duration == null ? '—' : formatDuration(stage.duration * 1000)),
+      ),
+    ),
+  );
+}
+
+function renderAverages(op) {
+  const finished = !isActive(op) && historyData != null;
+  setHidden(part('run-averages'), !finished);
+  if (!finished) return;
+  setText(part('average-rate'), formatRate(historyData.average_rate));
+  const seconds = historyData.duration_seconds;
+  setText(part('duration'), seconds == null ? '—' : formatDuration(seconds * 1000));
+  const typical = historyData.typical_duration_seconds;
+  setHidden(part('typical-fact'), typical == null);
+  if (typical != null) {
+    const slower = historyData.slower_than_usual ? ' (this run was much slower)' : '';
+    setText(part('typical-duration'), `${formatDuration(typical * 1000)}${slower}`);
+  }
+}
+
+// --- the log tail -------------------------------------------------------------------
+
+function setUpLog() {
+  const buffer = new LogBuffer(LOG_PAGE);
+  const list = part('log');
+  const select = part('log-level');
+  let minLevel = select.value;
+  let stick = true;
+  let counts = null; // {total, stored, dropped} from the API
+  let fetching = null;
+
+  list.addEventListener('scroll', () => {
+    stick = list.scrollTop + list.clientHeight >= list.scrollHeight - LOG_STICK_PX;
+  });
+  select.addEventListener('change', () => {
+    minLevel = select.value;
+    stick = true;
+    redraw();
+  });
+
+  function lineNode(line) {
+    return h(
+      doc,
+      'li',
+      { 'data-level': String(line.level ?? ''), 'data-number': String(line.number) },
+      h(doc, 'time', { datetime: line.time ?? '' }, logTime(line.time)),
+      ' ',
+      h(doc, 'span', { class: 'log__level' }, String(line.level ?? '')),
+      ' ',
+      h(doc, 'span', { class: 'log__logger' }, String(line.logger ?? '')),
+      ' ',
+      h(doc, 'span', { class: 'log__message' }, String(line.message ?? '')),
+    );
+  }
+
+  function redraw() {
+    list.replaceChildren(...buffer.filtered(minLevel).map(lineNode));
+    afterChange();
+  }
+
+  function afterChange() {
+    const first = buffer.lines[0]?.number;
+    while (list.firstElementChild && Number(list.firstElementChild.dataset.number) < first) {
+      list.firstElementChild.remove();
+    }
+    setHidden(part('log-empty'), list.childElementCount > 0);
+    setText(part('log-empty'), buffer.lines.length ? 'No lines at this level.' : 'No log lines yet.');
+    const total = Math.max(counts?.total ?? 0, buffer.lastNumber);
+    setText(
+      part('log-note'),
+      total > buffer.lines.length ? `Showing the last ${formatCount(buffer.lines.length)} of ${formatCount(total)} lines.` : '',
+    );
+    if (stick) list.scrollTop = list.scrollHeight;
+  }
+
+  function add(lines) {
+    const before = buffer.lastNumber;
+    const { appended, reordered } = buffer.add(lines);
+    if (reordered) redraw();
+    else if (appended.length) {
+      list.append(...appended.filter((line) => passesLevel(line, minLevel)).map(lineNode));
+      afterChange();
+    }
+    return before;
+  }
+
+  async function fetchLines(query) {
+    if (fetching) return fetching;
+    fetching = (async () => {
+      try {
+        const response = await fetch(`${logsUrl}?${new URLSearchParams(query)}`, {
+          credentials: 'same-origin',
+          headers: { Accept: 'application/json' },
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const page = await response.json();
+        counts = { total: page.total, stored: page.stored, dropped: page.dropped };
+        add(page.lines);
+        if (!page.lines?.length) afterChange();
+      } catch (error) {
+        console.warn('progress: could not load the run log', error);
+      } finally {
+        fetching = null;
+      }
+    })();
+    return fetching;
+  }
+
+  return {
+    load: () => fetchLines({ tail: 'true', limit: String(LOG_PAGE) }),
+    catchUp: () => fetchLines({ after: String(buffer.lastNumber), limit: String(LOG_PAGE) }),
+    receive(msg) {
+      const lines = Array.isArray(msg.lines) ? msg.lines : [];
+      const before = add(lines);
+      // Older lines of this frame were left out, or lines went missing between frames.
+      const firstNew = Math.min(...lines.map((l) => Number(l?.number)).filter(Number.isFinite));
+      if ((msg.skipped ?? 0) > 0 || (before > 0 && firstNew > before + 1)) {
+        fetchLines({ after: String(before), limit: String(LOG_PAGE) });
+      }
+    },
+  };
+}
+
+// --- notify me ----------------------------------------------------------------------
+
+function setUpNotifications() {
+  const button = part('notify-button');
+  const Notify = globalThis.Notification;
+  let wanted = false;
+  let wasActive = initial != null ? isActive(initial) : true;
+  if (!button || typeof Notify !== 'function') return { update() {} };
+
+  function show(op) {
+    setHidden(button, !isActive(op) || Notify.permission === 'denied');
+    setAttr(button, 'aria-pressed', String(wanted));
+    setText(button, wanted ? 'Will notify you when it ends' : 'Notify me when it ends');
+  }
+
+  button.addEventListener('click', async () => {
+    if (wanted) wanted = false;
+    else {
+      const permission = Notify.permission === 'granted' ? 'granted' : await Notify.requestPermission();
+      wanted = permission === 'granted';
+    }
+    const op = client.getOperation(operationId);
+    if (op) show(op);
+  });
+
+  return {
+    update(op) {
+      const active = isActive(op);
+      if (wasActive && !active && wanted && doc.hidden && Notify.permission === 'granted') {
+        const body = `${statusLabel(op.status)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
+        const note = new Notify(titleText(op), { body, tag: `run-${op.id}` });
+        note.onclick = () => {
+          globalThis.focus();
+          note.close();
+        };
+      }
+      wasActive = active;
+      show(op);
+    },
+  };
 }
 
 function renderStatus(op) {

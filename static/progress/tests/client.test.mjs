@@ -391,3 +391,44 @@ describe('defaultUrl', () => {
     assert.equal(defaultUrl(12, { protocol: 'https:', host: 'example.org' }), 'wss://example.org/ws/progress/12/');
   });
 });
+
+describe('ProgressClient frames of other types', () => {
+  test('onFrame hears "log" frames whole; the store and subscribers do not change', () => {
+    const { client, calls } = makeClient();
+    const frames = [];
+    const off = client.onFrame('log', (msg) => frames.push(msg));
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    const before = calls.length;
+    const frame = { type: 'log', id: 1, lines: [{ number: 1, level: 'INFO', message: 'hi' }], skipped: 0 };
+    socket.receive(frame);
+    assert.deepEqual(frames, [frame]);
+    assert.equal(calls.length, before);
+    off();
+    socket.receive(frame);
+    assert.equal(frames.length, 1);
+  });
+
+  test('a failing frame listener does not break the others or the client', () => {
+    const { client } = makeClient();
+    const heard = [];
+    const error = console.error;
+    console.error = () => {};
+    try {
+      client.onFrame('log', () => {
+        throw new Error('boom');
+      });
+      client.onFrame('log', (msg) => heard.push(msg.id));
+      client.connect();
+      const socket = FakeWebSocket.latest();
+      socket.open();
+      socket.receive({ type: 'log', id: 7, lines: [] });
+      socket.receive(snapshot(op({ id: 7, seq: 2 })));
+    } finally {
+      console.error = error;
+    }
+    assert.deepEqual(heard, [7]);
+    assert.equal(client.getOperation(7).seq, 2);
+  });
+});

@@ -1,0 +1,122 @@
+// Pure helpers for a run's page beyond the bar: the tab title, the throughput curve from
+// the run's stored history, and the bounded, deduplicated log tail. No DOM here.
+
+import { formatPercent, parseTime, statusLabel } from './format.js';
+import { isActive } from './state.js';
+
+const FINAL_MARKS = Object.freeze({ completed: '✓', failed: '✗' });
+
+/** The tab title: "[42%] gene_import #12", "✓ gene_import #12", "Cancelled gene_import #12". */
+export function titleText(op, suffix = '') {
+  if (!op) return suffix.replace(/^ · /, '') || 'Progress';
+  const name = `${op.operation_name ?? 'Run'} #${op.id}`;
+  let prefix;
+  if (isActive(op)) {
+    const percent = formatPercent(op.progress_percentage);
+    prefix = percent ? `[${percent}]` : `[${statusLabel(op.status)}]`;
+  } else {
+    prefix = FINAL_MARKS[op.status] ?? statusLabel(op.status);
+  }
+  return `${prefix} ${name}${suffix}`;
+}
+
+/**
+ * Chart samples [{t, v}] (t in ms, v items/s) from the history API's samples
+ * [[elapsed_s, item, pct], ...] of a run that started at startedMs. The rate is the
+ * items between neighbouring samples over their time; an item count that went down
+ * (a new stage restarting its count) counts from 0.
+ */
+export function historyRateSamples(samples, startedMs) {
+  if (!Array.isArray(samples) || startedMs == null || !Number.isFinite(startedMs)) return [];
+  const out = [];
+  let previous = null;
+  for (const sample of samples) {
+    if (!Array.isArray(sample)) continue;
+    const elapsed = Number(sample[0]);
+    const item = Number(sample[1]);
+    if (!Number.isFinite(elapsed) || !Number.isFinite(item)) continue;
+    if (previous != null && elapsed > previous.elapsed) {
+      const delta = item >= previous.item ? item - previous.item : item;
+      out.push({ t: startedMs + elapsed * 1000, v: delta / (elapsed - previous.elapsed) });
+    }
+    if (previous == null || elapsed > previous.elapsed) previous = { elapsed, item };
+  }
+  return out;
+}
+
+/** The history samples followed by live ones newer than the last of them. */
+export function mergeSamples(history, live) {
+  const last = history[history.length - 1];
+  if (!last) return live;
+  return [...history, ...live.filter((s) => s.t > last.t)];
+}
+
+// --- log tail ----------------------------------------------------------------------
+
+export const LOG_LIMIT = 1000;
+export const LEVELS = Object.freeze({ DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 });
+
+/** The numeric level of a line ("WARNING" -> 30); unknown names count as INFO. */
+export function levelNumber(level) {
+  if (typeof level === 'number') return level;
+  return LEVELS[String(level ?? '').toUpperCase()] ?? LEVELS.INFO;
+}
+
+/** Whether a line passes a minimum level ('' or null = every line). */
+export function passesLevel(line, minLevel) {
+  if (!minLevel) return true;
+  return levelNumber(line?.level) >= levelNumber(minLevel);
+}
+
+/**
+ * The log lines held for a page: ordered by number, each number once, at most `limit`
+ * (the newest). add() returns what changed so the view can append instead of redraw.
+ */
+export class LogBuffer {
+  constructor(limit = LOG_LIMIT) {
+    this.limit = limit;
+    this.lines = [];
+  }
+
+  get lastNumber() {
+    return this.lines.length ? this.lines[this.lines.length - 1].number : 0;
+  }
+
+  /**
+   * Add lines (any order, duplicates ignored). Returns {appended, removed, reordered}:
+   * appended are the new lines when they all came after the held ones (in order),
+   * removed how many of the oldest were dropped; reordered is true when a new line fell
+   * among held ones, and then the view should draw this.lines again.
+   */
+  add(lines) {
+    const held = new Set(this.lines.map((l) => l.number));
+    const fresh = [];
+    for (const line of Array.isArray(lines) ? lines : []) {
+      const number = Number(line?.number);
+      if (!Number.isInteger(number) || held.has(number)) continue;
+      held.add(number);
+      fresh.push({ ...line, number });
+    }
+    if (fresh.length === 0) return { appended: [], removed: 0, reordered: false };
+    fresh.sort((a, b) => a.number - b.number);
+    const reordered = fresh[0].number < this.lastNumber;
+    let all = reordered ? [...this.lines, ...fresh].sort((a, b) => a.number - b.number) : [...this.lines, ...fresh];
+    const removed = Math.max(0, all.length - this.limit);
+    if (removed) all = all.slice(removed);
+    this.lines = all;
+    const appended = reordered ? [] : fresh.slice(Math.max(0, fresh.length - all.length));
+    return { appended, removed, reordered };
+  }
+
+  /** The held lines at or above minLevel. */
+  filtered(minLevel) {
+    return this.lines.filter((line) => passesLevel(line, minLevel));
+  }
+}
+
+/** "12:03:04" in the reader's time zone, or '' for no time. */
+export function logTime(iso) {
+  const ms = parseTime(iso);
+  if (ms == null) return '';
+  return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
+}
