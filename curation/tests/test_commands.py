@@ -54,7 +54,11 @@ async def watch(*args: str) -> tuple[list[dict], str]:
 
 
 async def test_import_genes_command_streams_progress_to_a_websocket():
-    messages, out = await watch("import_genes", "data/kidney-panels/cegat.json", "--scope", "k")
+    # Paced a little: live states coalesce (the latest per run wins), so an unpaced 288-row
+    # import may reach a busy socket as its final state alone.
+    messages, out = await watch(
+        "import_genes", "data/kidney-panels/cegat.json", "--scope", "k", "--pace", "0.003"
+    )
     final = messages[-1]["data"]
     assert (final["status"], final["items_added"], final["total_items"]) == ("completed", 288, 288)
     assert any(

@@ -34,13 +34,18 @@ async def receive(communicator, timeout: float = 5.0) -> dict:
 
 
 async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[dict]:
-    """Collect messages until one satisfies predicate; returns all of them."""
+    """Collect messages until one satisfies predicate; returns all of them.
+
+    A "batch" frame (a lagging client's queued states in one frame) counts as its events,
+    in order, as a client applies them.
+    """
     seen = []
     while True:
-        message = await receive(communicator, timeout)
-        seen.append(message)
-        if predicate(message):
-            return seen
+        frame = await receive(communicator, timeout)
+        for message in frame["events"] if frame.get("type") == "batch" else [frame]:
+            seen.append(message)
+            if predicate(message):
+                return seen
 
 
 async def receive_frames_until(communicator, predicate, timeout: float = 10.0) -> list[str]:
