@@ -151,12 +151,14 @@ async def ws_client(url: str, cookie: bytes, seen: dict, ready: asyncio.Event, d
                 frame = json.loads(await asyncio.wait_for(socket.recv(), 0.5))
             except TimeoutError:
                 continue
-            if "data" in frame:
-                data = frame["data"]
-                seen.setdefault(data["id"], []).append((data["seq"], frame["type"]))
+            # A lagging client gets its queued states as one "batch" frame.
+            for event in frame["events"] if frame.get("type") == "batch" else [frame]:
+                if "data" in event:
+                    data = event["data"]
+                    seen.setdefault(data["id"], []).append((data["seq"], event["type"]))
 
 
-async def test_two_servers_and_a_worker_deliver_every_update_and_every_final_state():
+async def test_two_servers_and_a_worker_deliver_every_final_state_in_seq_order():
     stack = await asyncio.to_thread(LiveStack, worker=True)
     second, second_url = await asyncio.to_thread(stack.extra_daphne)
     try:
@@ -185,7 +187,12 @@ async def test_two_servers_and_a_worker_deliver_every_update_and_every_final_sta
         await asyncio.gather(*tasks)
         assert finals(seen_a) == finals(seen_b) == runs  # 100 % of final states, both servers
         for run_id in runs:
-            assert seen_a[run_id] == seen_b[run_id]  # the same updates, in the same order
+            # Each server's queues keep the latest state per run, so a busy one may skip a
+            # live state the other sent; both deliver states in seq order and the same final.
+            for seen in (seen_a, seen_b):
+                seqs = [seq for seq, _kind in seen[run_id]]
+                assert seqs == sorted(set(seqs))
+            assert seen_a[run_id][-1] == seen_b[run_id][-1]
             assert seen_a[run_id][-1][1] == "task_completed"
     finally:
         second.send_signal(signal.SIGINT)
