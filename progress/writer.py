@@ -246,7 +246,10 @@ class ProgressWriter:
         publish_log = getattr(get_publisher(), "publish_log", None)
         if frame is not None and publish_log is not None:
             message = {"type": logcapture.LAYER_LOG, "id": tracker.id, "text": frame}
-            publish_log(operation_group(tracker.id), message)
+            try:
+                publish_log(operation_group(tracker.id), message)
+            except Exception:  # live lines are best effort; the final write must still happen
+                logger.exception("Run %s: could not send its log lines", tracker.id)
         try:
             store_log_lines(tracker.id, lines, keep=conf.get("LOG_LINES"))
         except Exception as exc:  # lines are best effort; the run's state is not

@@ -38,6 +38,8 @@ from django.utils.module_loading import import_string
 from progress import conf
 
 MAX_REMEMBERED = 10_000
+MAX_BATCH = 500
+MAX_SESSION_KEY = 40
 
 
 class SessionUsers:
@@ -51,8 +53,8 @@ class SessionUsers:
 
     async def user_for(self, session_key: str | None) -> Any:
         """The user of session_key, or AnonymousUser."""
-        if not session_key:
-            return AnonymousUser()
+        if not session_key or not _looks_like_session_key(session_key):
+            return AnonymousUser()  # a forged cookie never reaches the batch query
         held = self._cache.get(session_key)
         if held is not None and held[0] > time.monotonic():
             return held[1]
@@ -73,7 +75,9 @@ class SessionUsers:
     async def _resolve_waiting(self) -> None:
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, {}
+                # At most MAX_BATCH keys per query: SQLite caps bound parameters.
+                keys = list(self._waiting)[:MAX_BATCH]
+                batch = {key: self._waiting.pop(key) for key in keys}
                 self.hops += 1
                 try:
                     users = await database_sync_to_async(users_for_sessions)(list(batch))
@@ -103,6 +107,11 @@ class SessionUsers:
 
 
 session_users = SessionUsers()
+
+
+def _looks_like_session_key(key: str) -> bool:
+    """Django's session keys are 32 lowercase letters and digits; allow up to 40 of them."""
+    return len(key) <= MAX_SESSION_KEY and key.isascii() and key.isalnum()
 
 
 def users_for_sessions(session_keys: list[str]) -> dict[str, Any]:

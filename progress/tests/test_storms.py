@@ -253,3 +253,10 @@ def test_batch_frames_stay_under_the_frame_limit():
     assert all(len(f) <= protocol.MAX_FRAME_BYTES for f in frames)
     events = [e for f in frames for e in json.loads(f).get("events", [json.loads(f)])]
     assert [e["data"]["id"] for e in events] == list(range(10))
+
+
+async def test_forged_session_cookies_are_anonymous_without_a_query():
+    hops = session_users.hops
+    for forged in ("x" * 5000, "../../etc", "é" * 32):
+        assert not (await session_users.user_for(forged)).is_authenticated
+    assert session_users.hops == hops
