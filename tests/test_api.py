@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 import requests
@@ -14,6 +13,7 @@ from rest_framework.test import APIClient
 from curation.factories import ScopeFactory
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory, UserFactory
+from progress.tests.waiting import wait_for_final
 from progress.writer import get_writer
 from progressproject.wsgi import application
 
@@ -25,16 +25,6 @@ def client_for(user=None, *, csrf=False):
     if user is not None:
         client.force_login(user)
     return client
-
-
-def wait_for_final(operation_id, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        operation = OperationProgress.objects.get(pk=operation_id)
-        if not operation.is_active:
-            return operation
-        time.sleep(0.05)
-    raise AssertionError(f"run {operation_id} still {operation.status}")
 
 
 @pytest.fixture

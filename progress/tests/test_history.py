@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from progress import history
 from progress.history import PastRun, SampleSeries
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory
+from progress.tests.waiting import wait_for
 from progress.tracker import track_operation
 from progress.writer import get_writer
 
@@ -165,15 +165,6 @@ class NullPublisher:
 @pytest.fixture
 def quiet(monkeypatch):
     monkeypatch.setattr("progress.writer.get_publisher", lambda: NullPublisher())
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not true within {timeout}s")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -13,6 +13,7 @@ import pytest
 from progress import logcapture
 from progress.logcapture import RunLog, capturing, run_in_context
 from progress.models import OperationLogLine
+from progress.tests.waiting import wait_for
 from progress.tests.wsutil import open_socket, receive_until
 from progress.tracker import ProgressTracker, atrack_operation, track_operation
 from progress.writer import get_writer, store_log_lines
@@ -36,16 +37,6 @@ def run_log(level=logging.INFO, limit=1000):
 
 def messages(sink):
     return [line.message for line in sink.pending]
-
-
-def wait_for(predicate, timeout=5.0):
-    """Poll until predicate() is true; fail after timeout (never a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"not true within {timeout}s: {predicate}")
 
 
 # --- the handler and the context (no database) --------------------------------------
