@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { historyRateSamples, LogBuffer, mergeSamples, passesLevel, titleText } from '../run-extras.js';
+import { historyRateSamples, LogBuffer, mergeSamples, passesLevel, titleText } from '../../static/progress/run-extras.js';
 
 const run = (overrides = {}) => ({ id: 12, operation_name: 'gene_import', status: 'running', progress_percentage: 42, ...overrides });
 const line = (number, level = 'INFO') => ({ number, level, logger: 'x', message: `line ${number}`, time: null });

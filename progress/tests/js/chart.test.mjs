@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { addSample, sparklineGeometry, sparklineSummary } from '../chart.js';
+import { addSample, sparklineGeometry, sparklineSummary } from '../../static/progress/chart.js';
 import { op } from './fakes.mjs';
 
 const at = (s) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();

@@ -5,7 +5,7 @@ import {
   CONNECTION_STATES as S,
   defaultUrl,
   ProgressClient,
-} from '../client.js';
+} from '../../static/progress/client.js';
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
 
 const URL = 'ws://test.local/ws/progress/';

@@ -15,7 +15,7 @@ import {
   humanizeKey,
   percentValue,
   statusLabel,
-} from '../state.js';
+} from '../../static/progress/state.js';
 import { op } from './fakes.mjs';
 
 const T0 = Date.parse('2024-01-01T00:00:00Z');

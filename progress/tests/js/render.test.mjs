@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageText } from '../render.js';
+import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageText } from '../../static/progress/render.js';
 import { op } from './fakes.mjs';
 
 const NOW = Date.parse('2024-01-01T00:01:00Z');

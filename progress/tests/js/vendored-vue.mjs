@@ -1,11 +1,11 @@
 // Import this first in a test that loads 'vue' or 'pinia'. The modules under test import
 // those bare specifiers, which a page resolves with its import map; Node has no
 // node_modules here, so this resolve hook maps them to the same vendored files the page
-// loads (static/vendor/): the code under test is what ships.
+// loads (progress/static/progress/vendor/): the code under test is what ships.
 
 import { register } from 'node:module';
 
-const VENDOR = new URL('../../vendor/', import.meta.url);
+const VENDOR = new URL('../../static/progress/vendor/', import.meta.url);
 const IMPORT_MAP = {
   vue: new URL('vue/vue.runtime.esm-browser.prod.js', VENDOR).href,
   pinia: new URL('pinia/pinia.esm-browser.prod.js', VENDOR).href,

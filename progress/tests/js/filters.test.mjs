@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { filtersQuery, matchesFilters, partitionRuns, readFilters } from '../filters.js';
+import { filtersQuery, matchesFilters, partitionRuns, readFilters } from '../../static/progress/filters.js';
 import { op } from './fakes.mjs';
 
 describe('filters', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { ProgressClient } from '../client.js';
-import { collectPart } from '../state.js';
+import { ProgressClient } from '../../static/progress/client.js';
+import { collectPart } from '../../static/progress/state.js';
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
 
 const MAX_FRAME_BYTES = 64 * 1024;

@@ -1,4 +1,4 @@
-// The Pinia progress store (static/progress/vue/store.js) on the vendored Vue and Pinia
+// The Pinia progress store (progress/static/progress/vue/store.js) on the vendored Vue and Pinia
 // builds, with a fake WebSocket and a manual clock; and its pure rules (storeLogic.js).
 // 'vue' and 'pinia' resolve to the vendored files through vendored-vue.mjs.
 
@@ -6,7 +6,7 @@ import './vendored-vue.mjs';
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 
-import { CONNECTION_STATES as S } from '../client.js';
+import { CONNECTION_STATES as S } from '../../static/progress/client.js';
 import {
   activeOperations,
   clientOptions,
@@ -14,12 +14,12 @@ import {
   findOperation,
   idOf,
   sortOperations,
-} from '../vue/storeLogic.js';
+} from '../../static/progress/vue/storeLogic.js';
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
 
 const { computed, effectScope } = await import('vue');
 const { createPinia, setActivePinia } = await import('pinia');
-const { defineProgressStore, useProgressStore, STORE_ID } = await import('../vue/store.js');
+const { defineProgressStore, useProgressStore, STORE_ID } = await import('../../static/progress/vue/store.js');
 
 const WS_URL = 'ws://test.local/ws/progress/';
 const snapshot = (...operations) => ({ type: 'snapshot', operations });

@@ -9,7 +9,7 @@ import {
   isStale,
   MAX_RESYNC_IDS,
   resyncMessage,
-} from '../state.js';
+} from '../../static/progress/state.js';
 import { op } from './fakes.mjs';
 
 const event = (data, type = 'progress_update') => ({ type, data });

@@ -1,7 +1,7 @@
-// <ProgressBar> (static/progress/vue/ProgressBar.js) rendered by the vendored Vue runtime
+// <ProgressBar> (progress/static/progress/vue/ProgressBar.js) rendered by the vendored Vue runtime
 // into a tiny in-memory tree (Vue's createRenderer), so Node can read what a browser
 // would get: data-testids, text, ARIA attributes, classes. 'vue' and 'pinia'
-// resolve to static/vendor/ through vendored-vue.mjs.
+// resolve to progress/static/progress/vendor/ through vendored-vue.mjs.
 
 import './vendored-vue.mjs';
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
 
 const { createRenderer, h, nextTick, reactive } = await import('vue');
 const { createPinia } = await import('pinia');
-const { ProgressBar } = await import('../vue/ProgressBar.js');
-const { install, ProgressPlugin, useProgressStore } = await import('../vue/index.js');
+const { ProgressBar } = await import('../../static/progress/vue/ProgressBar.js');
+const { install, ProgressPlugin, useProgressStore } = await import('../../static/progress/vue/index.js');
 
 // --- a minimal tree for Vue's custom renderer -------------------------------------
 
