@@ -8,16 +8,21 @@ import {
   backoffDelay,
   collectPart,
   emptyStore,
+  HEARTBEAT_FRAME,
   HEARTBEAT_MS,
+  isSilent,
   isStale,
   LIST_TYPES,
   resyncMessage,
+  SILENCE_MS,
   STALE_MARGIN_MS,
 } from './state.js';
 
 export const CONNECTION_STATES = Object.freeze({
   CONNECTING: 'connecting',
   CONNECTED: 'connected',
+  // Open, but no frame (not even a heartbeat) for SILENCE_MS: what the page shows may be stale.
+  SILENT: 'silent',
   RECONNECTING: 'reconnecting',
   OFFLINE: 'offline',
   REFUSED: 'refused',
@@ -42,6 +47,8 @@ export const PING_INTERVAL_MS = 25_000;
 export const PONG_TIMEOUT_MS = 10_000;
 // How often running runs are checked for silence (see isStale).
 export const STALE_CHECK_INTERVAL_MS = 5_000;
+// How often the connection is checked for silence (see isSilent).
+export const SILENCE_CHECK_INTERVAL_MS = 1_000;
 // Resyncs asked for in quick succession (several elements following runs at once)
 // are sent as one, after this short pause.
 export const RESYNC_BATCH_MS = 50;
@@ -85,6 +92,7 @@ export class ProgressClient {
     navigator: nav = globalThis.navigator,
     heartbeatMs = HEARTBEAT_MS,
     staleMarginMs = STALE_MARGIN_MS,
+    silenceMs = SILENCE_MS,
   } = {}) {
     this.operationId = operationId ?? null;
     this.url = url ?? defaultUrl(this.operationId);
@@ -95,6 +103,7 @@ export class ProgressClient {
     this._document = doc;
     this._navigator = nav;
     this._staleOptions = { heartbeatMs, marginMs: staleMarginMs };
+    this._silenceMs = silenceMs;
 
     this._store = emptyStore();
     this._listeners = new Set();
@@ -115,6 +124,8 @@ export class ProgressClient {
     this._lastResyncAt = -Infinity;
     this._awaitingPongSince = null;
     this._pendingList = null; // the parts of a snapshot or resync received so far
+    this._lastFrameAt = null; // when the open socket last delivered any frame (our clock)
+    this._heartbeatSeen = false; // the server sends heartbeats on this socket
 
     this._onWake = () => this._wake();
     this._onVisibility = () => {
@@ -129,7 +140,7 @@ export class ProgressClient {
     if (initial.length) this._apply({ type: 'snapshot', operations: initial });
   }
 
-  /** connecting | connected | reconnecting | offline | refused */
+  /** connecting | connected | silent | reconnecting | offline | refused */
   get state() {
     return this._state;
   }
@@ -142,6 +153,22 @@ export class ProgressClient {
   /** The last {"type": "error"} message from the server, or null. */
   get lastError() {
     return this._lastError;
+  }
+
+  /** When the open socket last delivered a frame (on the client's clock), or null. */
+  get lastFrameAt() {
+    return this._lastFrameAt;
+  }
+
+  /** Whether the server has sent a heartbeat frame on the open socket. */
+  get heartbeatSeen() {
+    return this._heartbeatSeen;
+  }
+
+  /** How long the connection has been silent (ms), 0 unless the state is 'silent'. */
+  silentForMs(now = this._clock.now()) {
+    if (this._state !== CONNECTION_STATES.SILENT || this._lastFrameAt == null) return 0;
+    return Math.max(0, now - this._lastFrameAt);
   }
 
   /** The current store: a frozen object of runs keyed by id. */
@@ -244,6 +271,8 @@ export class ProgressClient {
     this._lastResyncAt = -Infinity;
     this._awaitingPongSince = null;
     this._pendingList = null;
+    this._lastFrameAt = this._clock.now();
+    this._heartbeatSeen = false;
     const reconnected = this._everConnected;
     this._everConnected = true;
     this._setState(CONNECTION_STATES.CONNECTED);
@@ -252,17 +281,28 @@ export class ProgressClient {
     if (reconnected) this._sendResync();
     this._setInterval('ping', () => this._ping(), PING_INTERVAL_MS);
     this._setInterval('stale', () => this._checkStale(), STALE_CHECK_INTERVAL_MS);
+    this._setInterval('silence', () => this._checkSilence(), SILENCE_CHECK_INTERVAL_MS);
   }
 
   _handleMessage(socket, event) {
     if (socket !== this._socket) return;
     this._awaitingPongSince = null; // any frame proves the connection is alive
     this._clearTimer('pong');
+    this._lastFrameAt = this._clock.now();
+    if (this._state === CONNECTION_STATES.SILENT) {
+      // Back from a stall: whatever changed meanwhile may have been coalesced or lost.
+      this._setState(CONNECTION_STATES.CONNECTED);
+      this._scheduleResync();
+    }
     let msg;
     try {
       msg = JSON.parse(event.data);
     } catch {
       return; // not ours to crash on; the server only sends JSON
+    }
+    if (msg?.type === HEARTBEAT_FRAME) {
+      this._heartbeatSeen = true;
+      return;
     }
     if (msg?.type === 'pong') return;
     if (msg?.type === 'error') {
@@ -322,7 +362,10 @@ export class ProgressClient {
     if (!this._wanted) return;
     if (this._socket) {
       // Timers are throttled in background tabs; catch up on anything silent.
-      if (this._socket.readyState === SOCKET_OPEN) this._checkStale();
+      if (this._socket.readyState === SOCKET_OPEN) {
+        this._checkStale();
+        this._checkSilence();
+      }
       return;
     }
     // Also after a refusal: the user may have signed in again in another tab. This is
@@ -376,6 +419,21 @@ export class ProgressClient {
     detach(socket);
     socket.close(NORMAL_CLOSURE);
     this._handleClose(socket, { code: ABNORMAL_CLOSURE });
+  }
+
+  _checkSilence() {
+    if (this._state !== CONNECTION_STATES.CONNECTED) return;
+    const silent = isSilent({
+      lastFrameMs: this._lastFrameAt,
+      nowMs: this._clock.now(),
+      heartbeatSeen: this._heartbeatSeen,
+      silenceMs: this._silenceMs,
+    });
+    if (!silent) return;
+    this._setState(CONNECTION_STATES.SILENT);
+    // Probe at once: a dead link is then dropped after PONG_TIMEOUT_MS, not after the next
+    // scheduled ping; a server that is only slow answers and the silence ends.
+    if (this._awaitingPongSince == null) this._ping();
   }
 
   _checkStale() {

@@ -28,6 +28,7 @@ export const STATUS_ICONS = Object.freeze({
 export const CONNECTION_TEXT = Object.freeze({
   connecting: 'connecting…',
   connected: 'connected',
+  silent: 'no updates',
   reconnecting: 'reconnecting…',
   offline: 'offline',
   'refused:signed-out': 'signed out',

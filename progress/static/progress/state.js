@@ -32,6 +32,14 @@ export const HEARTBEAT_MS = 10_000;
 // broadcast throttling add delay, and a resync for a healthy run is wasted traffic.
 export const STALE_MARGIN_MS = 5_000;
 
+// The server sends an app-level {"type": "heartbeat"} frame on every socket this often,
+// so a healthy connection is never quiet for long, even when no run changes.
+export const HEARTBEAT_FRAME = 'heartbeat';
+export const SOCKET_HEARTBEAT_MS = 3_000;
+// No frame at all for this long (two heartbeats missed, plus slack) and the connection is
+// "silent": the server or the network has stalled, so what the page shows may be stale.
+export const SILENCE_MS = 7_000;
+
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 20_000;
 
@@ -183,4 +191,15 @@ export function isStale(
     reference = Math.max(...times);
   }
   return nowMs - reference > heartbeatMs + marginMs;
+}
+
+/**
+ * Whether a connection has been silent long enough to stop trusting what it showed.
+ *
+ * Any frame proves life. Silence only counts once the server has shown it sends
+ * heartbeats on this connection (heartbeatSeen): a server without them is quiet whenever
+ * no run changes, and that must not read as a stall.
+ */
+export function isSilent({ lastFrameMs, nowMs, heartbeatSeen, silenceMs = SILENCE_MS }) {
+  return Boolean(heartbeatSeen) && lastFrameMs != null && nowMs - lastFrameMs >= silenceMs;
 }

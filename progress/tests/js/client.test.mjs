@@ -432,3 +432,87 @@ describe('ProgressClient frames of other types', () => {
     assert.equal(client.getOperation(7).seq, 2);
   });
 });
+
+describe('ProgressClient silence (server heartbeats)', () => {
+  // The contract, spelled out so a changed constant fails here.
+  const HEARTBEAT = { type: 'heartbeat' };
+  const SILENCE_MS = 7_000;
+
+  function connected() {
+    const made = makeClient();
+    made.client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot(op({ id: 1, seq: 1 })));
+    return { ...made, socket };
+  }
+
+  test('without any heartbeat frame a quiet connection stays connected (older servers)', () => {
+    const { client, clock } = connected();
+    clock.advance(20_000);
+    assert.equal(client.state, S.CONNECTED);
+    assert.equal(client.heartbeatSeen, false);
+  });
+
+  test('after a heartbeat, 7 s without any frame is silent, and says for how long', () => {
+    const { client, clock, socket, states } = connected();
+    socket.receive(HEARTBEAT);
+    assert.equal(client.heartbeatSeen, true);
+    clock.advance(SILENCE_MS - 1_000);
+    assert.equal(client.state, S.CONNECTED);
+    clock.advance(1_000);
+    assert.equal(client.state, S.SILENT);
+    assert.equal(client.silentForMs(), SILENCE_MS);
+    clock.advance(2_000);
+    assert.equal(client.silentForMs(), SILENCE_MS + 2_000);
+    assert.deepEqual(states.slice(-2), [S.CONNECTED, S.SILENT]);
+  });
+
+  test('heartbeats every 3 s keep the connection connected; they never reach the store', () => {
+    const { client, clock, socket, calls } = connected();
+    const before = calls.length;
+    for (let i = 0; i < 10; i += 1) {
+      socket.receive(HEARTBEAT);
+      clock.advance(3_000);
+    }
+    assert.equal(client.state, S.CONNECTED);
+    assert.equal(calls.length, before);
+    assert.equal(client.silentForMs(), 0);
+  });
+
+  test('going silent probes with a ping at once; no answer drops the socket', () => {
+    const { client, clock, socket } = connected();
+    socket.receive(HEARTBEAT);
+    clock.advance(SILENCE_MS);
+    assert.deepEqual(sentTypes(socket), ['ping']);
+    clock.advance(PONG_TIMEOUT_MS);
+    assert.equal(socket.closedWith, 1000);
+    assert.equal(client.state, S.RECONNECTING);
+    assert.equal(client.silentForMs(), 0);
+  });
+
+  test('any frame ends the silence and asks for a resync', () => {
+    const { client, clock, socket } = connected();
+    socket.receive(HEARTBEAT);
+    clock.advance(SILENCE_MS + 1_000);
+    assert.equal(client.state, S.SILENT);
+    socket.receive({ type: 'pong' });
+    assert.equal(client.state, S.CONNECTED);
+    clock.advance(100);
+    assert.deepEqual(sentTypes(socket), ['ping', 'resync']);
+    assert.deepEqual(socket.sent[1].since, { 1: 1 });
+  });
+
+  test('a new socket must show heartbeats again before it can be silent', () => {
+    const { client, clock, socket } = connected();
+    socket.receive(HEARTBEAT);
+    socket.serverClose(1006);
+    clock.advance(1_000);
+    const next = FakeWebSocket.latest();
+    assert.notEqual(next, socket);
+    next.open();
+    assert.equal(client.heartbeatSeen, false);
+    clock.advance(SILENCE_MS * 2);
+    assert.equal(client.state, S.CONNECTED);
+  });
+});

@@ -6,9 +6,11 @@ import {
   backoffCeiling,
   backoffDelay,
   emptyStore,
+  isSilent,
   isStale,
   MAX_RESYNC_IDS,
   resyncMessage,
+  SILENCE_MS,
 } from '../../static/progress/state.js';
 import { op } from './fakes.mjs';
 
@@ -244,5 +246,17 @@ describe('isStale', () => {
 
   test('a running run with no time at all is worth asking about', () => {
     assert.equal(isStale(op({ updated_at: null, heartbeat_at: null }), now), true);
+  });
+});
+
+describe('isSilent', () => {
+  test('silent only after a heartbeat was seen and SILENCE_MS passed without a frame', () => {
+    assert.equal(SILENCE_MS, 7_000);
+    const base = { lastFrameMs: 1_000, heartbeatSeen: true };
+    assert.equal(isSilent({ ...base, nowMs: 1_000 + SILENCE_MS - 1 }), false);
+    assert.equal(isSilent({ ...base, nowMs: 1_000 + SILENCE_MS }), true);
+    assert.equal(isSilent({ ...base, heartbeatSeen: false, nowMs: 100_000 }), false);
+    assert.equal(isSilent({ lastFrameMs: null, heartbeatSeen: true, nowMs: 100_000 }), false);
+    assert.equal(isSilent({ ...base, nowMs: 3_000, silenceMs: 2_000 }), true);
   });
 });
