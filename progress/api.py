@@ -8,43 +8,93 @@ the rule the consumer, the pages and the admin share.
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC
 from typing import Any
 
 import django_filters
 from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, mixins, serializers, status, viewsets
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from progress import pipelines
 from progress.history_api import RunHistoryActions
 from progress.launch import RequestTooLarge, pipeline_for_request, pipeline_start
 from progress.models import OperationProgress, Status
+from progress.openapi import extend_schema
 from progress.permissions import can_cancel
 from progress.serializers import OperationProgressDetailSerializer, OperationProgressSerializer
 from progress.services import operation_cancel
 
+logger = logging.getLogger(__name__)
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus domain errors mapped to 4xx with a message saying what to fix."""
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's handler, plus domain errors mapped to 4xx with a message saying what to fix;
+    anything else is logged and answered with a JSON 500 (the API never answers HTML)."""
     if isinstance(exc, pipelines.UnknownPipeline):
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, RequestTooLarge):
         exc = PayloadTooLarge(str(exc))
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+    logger.error("API error in %s", context.get("view"), exc_info=exc)
+    return Response(
+        {"detail": "Internal server error; the server log has the details."},
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """A JSON 404 for any path under the API prefix that names no endpoint."""
+    return JsonResponse(
+        {"detail": f"No API endpoint at {request.path}; the OpenAPI schema lists them."},
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+class RunPagination(PageNumberPagination):
+    """Pages of 50 runs: ?page=N."""
+
+    page_size = 50
+
+
+class ProgressAPIView:
+    """The DRF classes every progress API view uses, declared here so that the app needs
+    no REST_FRAMEWORK setting and a project's own defaults never change its API."""
+
+    authentication_classes: list[type[Any]] = [SessionAuthentication, BasicAuthentication]
+    permission_classes: list[type[Any]] = [IsAuthenticated]
+    renderer_classes: list[type[Any]] = [JSONRenderer, BrowsableAPIRenderer]
+    parser_classes: list[type[Any]] = [JSONParser]
+    pagination_class: type[Any] | None = RunPagination
+    filter_backends: list[type[Any]] = [DjangoFilterBackend]
+    schema: Any = AutoSchema()
+
+    def get_exception_handler(self) -> Any:
+        """progress.api.exception_handler, whatever REST_FRAMEWORK says."""
+        return exception_handler
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -98,10 +148,7 @@ class DeferredCsrfSessionScheme(SessionScheme):
     name = "sessionCookieAuth"  # a name of its own: drf-spectacular wants one per class
 
 
-START_AUTHENTICATION = [
-    DeferredCsrfSessionAuthentication if cls is SessionAuthentication else cls
-    for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES
-]
+START_AUTHENTICATION = [DeferredCsrfSessionAuthentication, BasicAuthentication]
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -135,6 +182,7 @@ class OperationFilter(django_filters.FilterSet):
 
 
 class OperationViewSet(
+    ProgressAPIView,
     RunHistoryActions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -221,11 +269,13 @@ class PipelineSerializer(serializers.Serializer[Any]):
     parameters = PipelineParameterSerializer(many=True)
 
 
-class PipelineViewSet(viewsets.ViewSet):
+class PipelineViewSet(ProgressAPIView, viewsets.ViewSet):
     """Pipelines the user may start, and starting them (202, the run is queued)."""
 
     lookup_field = "name"
     lookup_value_regex = "[a-z0-9_]+"
+    pagination_class = None  # a short list, whole
+    filter_backends: list[type[Any]] = []
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses=PipelineSerializer(many=True))

@@ -5,26 +5,66 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+
+from progress import conf
 
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 
 
 @register()
 def check_channel_layer_reaches_other_processes(**kwargs: Any) -> list[Warning]:
-    """Warn when production (DEBUG off) uses the in-memory layer."""
-    layers = getattr(settings, "CHANNEL_LAYERS", {})
-    backend = layers.get("default", {}).get("BACKEND")
+    """Warn when production (DEBUG off) uses the in-memory layer for PROGRESS["CHANNEL_LAYER"]."""
+    alias = conf.get("CHANNEL_LAYER")
+    backend = getattr(settings, "CHANNEL_LAYERS", {}).get(alias, {}).get("BACKEND")
     if settings.DEBUG or backend != IN_MEMORY_LAYER:
         return []
     return [
         Warning(
-            "The in-memory channel layer is configured with DEBUG off.",
+            f"CHANNEL_LAYERS[{alias!r}] is the in-memory layer, with DEBUG off.",
             hint=(
                 "Workers and management commands cannot reach browsers through it directly "
                 "(the server only relays their runs by polling the database every few "
-                "seconds). Set REDIS_URL=redis://host:6379/0 to use channels-redis."
+                f"seconds). Set CHANNEL_LAYERS[{alias!r}] to a channels-redis layer, e.g. "
+                '{"BACKEND": "progress.layers.BoundedRedisPubSubChannelLayer", '
+                '"CONFIG": {"hosts": ["redis://host:6379/0"]}}.'
             ),
             id="progress.W001",
+        )
+    ]
+
+
+@register()
+def check_channel_layer_alias_exists(**kwargs: Any) -> list[Error]:
+    """PROGRESS["CHANNEL_LAYER"] must name an entry of CHANNEL_LAYERS."""
+    alias = conf.get("CHANNEL_LAYER")
+    layers = getattr(settings, "CHANNEL_LAYERS", {})
+    if alias in layers:
+        return []
+    return [
+        Error(
+            f"PROGRESS['CHANNEL_LAYER'] is {alias!r}, which is not a key of CHANNEL_LAYERS.",
+            hint=(
+                f"Add CHANNEL_LAYERS[{alias!r}] (e.g. "
+                '{"BACKEND": "channels.layers.InMemoryChannelLayer"} for development), '
+                f"or set PROGRESS['CHANNEL_LAYER'] to one of {sorted(layers) or 'your aliases'}."
+            ),
+            id="progress.E001",
+        )
+    ]
+
+
+@register()
+def check_storage_alias_exists(**kwargs: Any) -> list[Error]:
+    """PROGRESS["STORAGE"] must name an entry of STORAGES."""
+    alias = conf.get("STORAGE")
+    if alias in settings.STORAGES:
+        return []
+    return [
+        Error(
+            f"PROGRESS['STORAGE'] is {alias!r}, which is not a key of STORAGES.",
+            hint=f"Add STORAGES[{alias!r}], or set PROGRESS['STORAGE'] to one of "
+            f"{sorted(settings.STORAGES)}.",
+            id="progress.E002",
         )
     ]

@@ -49,8 +49,16 @@ DEFAULTS: dict[str, Any] = {
     "ETA_SMOOTHING_SECONDS": 10.0,
     # prune_operations deletes finished runs older than this many days.
     "RETENTION_DAYS": 30,
-    # Channel layer alias used for broadcasts.
+    # Channel layer alias (a key of CHANNEL_LAYERS) used for broadcasts and the consumer.
     "CHANNEL_LAYER": "default",
+    # Base URL of the site, for the live-page links that commands print (the path comes
+    # from reversing progress:detail).
+    "SITE_URL": "http://127.0.0.1:8000",
+    # Storage alias (a key of STORAGES) that holds the files runs own: uploads and reports.
+    "STORAGE": "default",
+    # Folders inside that storage: uploaded inputs, and reports and other files runs write.
+    "UPLOADS_FOLDER": "progress/uploads",
+    "REPORTS_FOLDER": "progress/reports",
     # Lowest level of the log records a tracked block attaches to its run (progress.logcapture).
     "LOG_LEVEL": "INFO",
     # Log lines stored per run: the newest are kept, the rest counted as dropped.

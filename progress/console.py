@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from django.conf import settings
+from django.urls import reverse
 from tqdm import tqdm
 
+from progress import conf
 from progress.models import OperationProgress
 from progress.tracker import ProgressTracker, track_operation
 
@@ -26,9 +27,9 @@ PLAIN_LINE_SECONDS = 2.0
 
 
 def live_url(operation_id: int) -> str:
-    """The URL of the run's live page."""
-    base = getattr(settings, "PROGRESS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-    return f"{base}/progress/{operation_id}/"
+    """The URL of the run's live page: PROGRESS["SITE_URL"] plus the page's path."""
+    base = conf.get("SITE_URL").rstrip("/")
+    return base + reverse("progress:detail", args=[operation_id])
 
 
 def run_with_console(

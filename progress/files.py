@@ -1,4 +1,4 @@
-"""Files a run owns (uploads it reads, reports it writes), kept in the default storage.
+"""Files a run owns (uploads it reads, reports it writes), kept in PROGRESS["STORAGE"].
 
 A run names its files in metadata["files"] so that pruning the run deletes them; progress
 knows nothing of their formats. Storage names are made here from random ids, never from a
@@ -14,19 +14,28 @@ from pathlib import PurePath, PurePosixPath
 from typing import Any
 
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import Storage, storages
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
-from progress import limits
+from progress import conf, limits
 
 logger = logging.getLogger(__name__)
 
 FILES_KEY = "files"
 UPLOAD = "upload"
 REPORT = "report"
-UPLOADS_FOLDER = "uploads"
 # Characters kept of a user's file name, for display only.
 MAX_LABEL = 100
+
+
+def storage() -> Storage:
+    """The storage holding runs' files: STORAGES[PROGRESS["STORAGE"]]."""
+    return storages[conf.get("STORAGE")]
+
+
+def storage_folder(kind: str) -> str:
+    """The storage folder for files of this kind: uploads, or reports and other outputs."""
+    return conf.get("UPLOADS_FOLDER") if kind == UPLOAD else conf.get("REPORTS_FOLDER")
 
 
 def record_file(metadata: dict[str, Any], *, name: str, label: str, kind: str) -> None:
@@ -58,10 +67,19 @@ def is_storage_name(name: Any) -> bool:
     return not path.is_absolute() and ".." not in path.parts
 
 
-def upload_save(upload: File[Any], *, folder: str = UPLOADS_FOLDER) -> str:
-    """Store an upload under a random name (keeping a short extension); returns its name."""
+def upload_save(upload: File[Any], *, folder: str | None = None) -> str:
+    """Store an upload under a random name (keeping a short extension); returns its name.
+
+    The folder defaults to PROGRESS["UPLOADS_FOLDER"]; pass storage_folder(REPORT) for outputs.
+    """
     upload.seek(0)
-    return default_storage.save(f"{folder}/{uuid.uuid4().hex}{_suffix(upload.name)}", upload)
+    prefix = (storage_folder(UPLOAD) if folder is None else folder).strip("/")
+    return storage().save(f"{prefix}/{uuid.uuid4().hex}{_suffix(upload.name)}", upload)
+
+
+def file_open(name: str) -> File[Any]:
+    """Open a run's stored file for reading (FileNotFoundError when it is gone)."""
+    return storage().open(name, "rb")
 
 
 def short_name(name: str | None) -> str:
@@ -92,8 +110,8 @@ def files_delete(names: Iterable[str]) -> int:
         if not is_storage_name(name):
             continue
         try:
-            if default_storage.exists(name):
-                default_storage.delete(name)
+            if storage().exists(name):
+                storage().delete(name)
                 deleted += 1
         except Exception:
             logger.exception("Could not delete stored file %s", name)

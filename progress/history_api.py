@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from django.http import HttpResponse, QueryDict
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
@@ -24,6 +23,7 @@ from rest_framework.response import Response
 from progress.history import run_history, typical_durations
 from progress.logcapture import line_data, line_text
 from progress.models import OperationLogLine, OperationProgress
+from progress.openapi import extend_schema
 
 # Lines per page: the default and the most one request may ask for.
 LOG_PAGE = 200

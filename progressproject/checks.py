@@ -37,3 +37,15 @@ def refuse_to_serve_with_errors() -> None:
         raise ImproperlyConfigured(
             "Refusing to serve: " + "; ".join(f"{e.msg} {e.hint or ''}".strip() for e in errors)
         )
+
+
+def register_preflight() -> None:
+    """`manage.py preflight` names this project's variables (DATABASE_URL, REDIS_URL)."""
+    from progress import preflight as progress_preflight
+    from progressproject import preflight
+
+    progress_preflight.register("database", preflight.database_problem)
+    progress_preflight.register("channel_layer", preflight.redis_problem)
+
+
+register_preflight()

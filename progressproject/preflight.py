@@ -1,12 +1,16 @@
-"""One-line diagnoses for unreachable services, instead of a 60-line traceback."""
+"""The project's preflight lines, in terms of its environment (DATABASE_URL, REDIS_URL).
+
+Registered with progress.preflight (progressproject/checks.py) under the app's names, so
+`manage.py preflight` says which variable to fix; manage.py uses describe_database_error
+for any command that cannot reach the database.
+"""
 
 from __future__ import annotations
 
-import socket
-from urllib.parse import urlparse
-
 from django.conf import settings
 from django.db import OperationalError, connection
+
+from progress.preflight import database_address, first_line, redis_address, redis_ping
 
 
 def database_problem() -> str | None:
@@ -20,34 +24,28 @@ def database_problem() -> str | None:
 
 def describe_database_error(exc: BaseException) -> str:
     db = settings.DATABASES["default"]
-    where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db.get('NAME')}"
     if db["ENGINE"].endswith("sqlite3"):
         return f"SQLite database {db['NAME']} cannot be opened ({exc}); check path and permissions."
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
-        f"DATABASE_URL points at PostgreSQL {where}, which refused: {first_line}. "
-        "Start PostgreSQL, fix DATABASE_URL, or unset it to use the embedded SQLite."
+        f"DATABASE_URL points at PostgreSQL {database_address(db)}, which refused: "
+        f"{first_line(exc)}. Start PostgreSQL, fix DATABASE_URL, or unset it to use the "
+        "embedded SQLite."
     )
 
 
 def redis_problem() -> str | None:
     """None if REDIS_URL is unset or Redis answers, else one line saying what to do."""
     url = getattr(settings, "REDIS_URL", "")
-    if not url:
+    address = redis_address(url) if url else None
+    if address is None:
         return None
-    parsed = urlparse(url)
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 6379
-    try:
-        with socket.create_connection((host, port), timeout=2) as sock:
-            sock.sendall(b"PING\r\n")
-            reply = sock.recv(64)
-    except OSError as exc:
+    host, port = address
+    reason = redis_ping(host, port)
+    if reason is None:
+        return None
+    if reason.startswith("refused"):
         return (
-            f"REDIS_URL is set but Redis at {host}:{port} refused the connection "
-            f"({exc.strerror or exc}); start redis-server, or unset REDIS_URL (in-memory layer)."
+            f"REDIS_URL is set but Redis at {host}:{port} {reason}; start redis-server, "
+            "or unset REDIS_URL (in-memory layer)."
         )
-    if not reply.startswith((b"+PONG", b"-NOAUTH")):
-        return (
-            f"REDIS_URL {host}:{port} answered {reply[:40]!r}, not a Redis PONG; check REDIS_URL."
-        )
-    return None
+    return f"REDIS_URL {host}:{port} {reason}; check REDIS_URL."

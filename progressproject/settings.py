@@ -169,8 +169,9 @@ if TASKS_BACKEND not in TASK_BACKENDS:
     )
 TASKS = {"default": TASK_BACKENDS[TASKS_BACKEND]}
 
-# Files runs own go through the default storage (STORAGES["default"]): uploads under
-# uploads/, row-error reports under reports/. Local files under MEDIA_ROOT by default; for
+# Files runs own go through STORAGES[PROGRESS["STORAGE"]] ("default"): uploads under
+# progress/uploads/, reports under progress/reports/ (PROGRESS["UPLOADS_FOLDER"] and
+# ["REPORTS_FOLDER"]). Local files under MEDIA_ROOT by default; for
 # db_workers on other machines, use a shared backend (e.g. django-storages' S3 storage).
 # They are never served by URL: reports download through a visibility-checked view.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
@@ -183,8 +184,6 @@ FILE_UPLOAD_HANDLERS = [
 CURATION_DATA_DIR = env.path("CURATION_DATA_DIR", default=BASE_DIR / "data")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# Where commands say a run's live page is.
-PROGRESS_SITE_URL = env.str("PROGRESS_SITE_URL", default="http://127.0.0.1:8000")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,28 +211,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/progress/"
 
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "progress.api.exception_handler",
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Progress API",
-    "DESCRIPTION": "Launch pipelines and follow their runs. Live updates: ws/progress/.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-}
-
 # Progress tracking; defaults and their meaning live in progress/conf.py. Any key can be
-# set from the environment as PROGRESS_<KEY>, e.g. PROGRESS_STALL_TIMEOUT=30.
+# set from the environment as PROGRESS_<KEY>, e.g. PROGRESS_STALL_TIMEOUT=30 or
+# PROGRESS_SITE_URL=https://progress.example.org (where commands say a run's live page is).
+# The API declares its own DRF classes: no REST_FRAMEWORK setting is needed.
 PROGRESS = {
     key: type(default)(env.str(f"PROGRESS_{key}"))
     for key, default in PROGRESS_DEFAULTS.items()

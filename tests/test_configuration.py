@@ -17,19 +17,108 @@ from progress.tests.wsutil import session_cookie
 from tests.live import LiveStack
 from tests.subprocesses import ROOT
 
+IN_MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+REDIS = {"BACKEND": "progress.layers.BoundedRedisPubSubChannelLayer"}
+
+
+def check_ids(prefix: str = "progress.") -> list[str]:
+    return [m.id for m in run_checks() if m.id and m.id.startswith(prefix)]
+
 
 def test_in_memory_layer_with_debug_off_warns_what_to_set(settings):
     settings.DEBUG = False
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": IN_MEMORY}
     warnings = [m for m in run_checks() if m.id == "progress.W001"]
     assert len(warnings) == 1
-    assert "REDIS_URL=redis://" in warnings[0].hint
+    assert "CHANNEL_LAYERS['default']" in warnings[0].msg
+    assert '"hosts": ["redis://' in warnings[0].hint
+    assert "REDIS_URL" not in warnings[0].hint  # the app knows settings, not the environment
 
 
 def test_redis_layer_or_debug_gives_no_warning(settings):
     settings.DEBUG = True
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": IN_MEMORY}
     assert not [m for m in run_checks() if m.id == "progress.W001"]
+
+
+def test_the_check_reads_the_layer_progress_is_configured_to_use(settings):
+    settings.DEBUG = False
+    settings.CHANNEL_LAYERS = {"default": REDIS, "progress": IN_MEMORY}
+    settings.PROGRESS = {"CHANNEL_LAYER": "progress"}
+    warnings = [m for m in run_checks() if m.id == "progress.W001"]
+    assert len(warnings) == 1 and "CHANNEL_LAYERS['progress']" in warnings[0].msg
+    settings.CHANNEL_LAYERS = {"default": IN_MEMORY, "progress": REDIS}
+    assert "progress.W001" not in check_ids()
+
+
+def test_a_channel_layer_or_storage_alias_that_does_not_exist_is_an_error(settings):
+    settings.PROGRESS = {"CHANNEL_LAYER": "nope", "STORAGE": "missing"}
+    assert {"progress.E001", "progress.E002"} <= set(check_ids())
+
+
+# Still to change in files other engineers hold (issue 13): wire.py's redaction roots and
+# commands.py's --enqueue help. Remove entries as they go; the test then holds the line.
+NOT_YET_GENERIC = {
+    "progress/commands.py: TASKS_BACKEND",
+    "progress/wire.py: BASE_DIR",
+    "progress/wire.py: UPLOAD_DIR",
+}
+
+
+def test_the_app_reads_no_environment_and_no_project_settings():
+    """progress is installable anywhere: no os.environ, no BASE_DIR, UPLOAD_DIR or project."""
+    app = ROOT / "progress"
+    sources = [
+        path
+        for path in app.rglob("*.py")
+        if "tests" not in path.relative_to(app).parts and "migrations" not in path.parts
+    ]
+    offenders = {
+        f"{path.relative_to(ROOT)}: {word}"
+        for path in sources
+        for word in (
+            "os.environ",
+            "getenv",
+            "progressproject",
+            "REDIS_URL",
+            "TASKS_BACKEND",
+            "BASE_DIR",
+            "UPLOAD_DIR",
+        )
+        if word in path.read_text()
+    }
+    assert offenders - NOT_YET_GENERIC == set()
+
+
+def test_commands_link_runs_under_the_configured_site_url(settings):
+    from progress.console import live_url
+
+    settings.PROGRESS = {"SITE_URL": "https://progress.example.org/"}
+    assert live_url(42) == "https://progress.example.org/progress/42/"
+
+
+def test_preflight_checks_the_configured_layers_redis_in_terms_of_settings(settings):
+    from progress import preflight
+
+    settings.CHANNEL_LAYERS = {"live": {**REDIS, "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+    settings.PROGRESS = {"CHANNEL_LAYER": "live"}
+    problem = preflight.channel_layer_problem()
+    assert problem is not None
+    assert problem.startswith(
+        "CHANNEL_LAYERS['live'] uses Redis at 127.0.0.1:1, which refused the connection"
+    )
+    settings.CHANNEL_LAYERS = {"live": IN_MEMORY}
+    assert preflight.channel_layer_problem() is None
+
+
+def test_a_project_rephrases_a_preflight_check_by_registering_its_name(monkeypatch):
+    from progress import preflight
+
+    monkeypatch.setattr(preflight, "_checks", dict(preflight._checks))
+    preflight.register("channel_layer", lambda: "REDIS_URL is wrong")
+    preflight.register("database", lambda: None)
+    preflight.register("extra", lambda: "the project's own")
+    assert preflight.problems() == ["REDIS_URL is wrong", "the project's own"]
 
 
 def manage_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

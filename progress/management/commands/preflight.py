@@ -1,4 +1,4 @@
-"""Check that the configured database and Redis answer; one line each if not."""
+"""Check that the database and the channel layer answer; one line each if not."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from progressproject.preflight import database_problem, redis_problem
+from progress import preflight
 
 
 class Command(BaseCommand):
-    help = "Check that DATABASE_URL and REDIS_URL are reachable; exit 1 with a clear line if not."
+    help = (
+        "Check that the database and the channel layer's Redis are reachable (plus any "
+        "check the project registered with progress.preflight); exit 1 with a line each if not."
+    )
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        problems = [p for p in (database_problem(), redis_problem()) if p]
+        problems = preflight.problems()
         if problems:
             raise CommandError("\n".join(problems))
         self.stdout.write("Database and channel layer are reachable.")
