@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.forms import Media
 from django.forms.widgets import Script
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
-from progress.launch import form_parameters, operation_rerun, pipeline_start
+from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
 from progress.logcapture import line_data, line_text
 from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
 from progress.permissions import CANCEL_ANY, can_cancel
@@ -27,58 +34,65 @@ from progress.services import operation_broadcast, operation_cancel
 
 # Log lines shown on a run's change page (the API and the download have all of them).
 ADMIN_LOG_LINES = 20
+# A run's change page: what happened first, its times, then (collapsed) what only
+# debugging needs.
+RUN_FIELDS = (
+    "operation_name",
+    "created_by",
+    "live_progress",
+    "stage_text",
+    "stage_results_table",
+    "counts",
+    "current_operation",
+    "error_text",
+    "row_errors_table",
+    "log_tail",
+    "parameters_text",
+)
+TIME_FIELDS = (
+    "created_at",
+    "started_at",
+    "heartbeat_at",
+    "completed_at",
+    "estimated_completion",
+    "rate_text",
+    "cancel_requested_at",
+)
+INTERNAL_FIELDS = ("task_result_id", "seq")
 
 
 @admin.register(OperationProgress)
 class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
+    # One live cell (bar, percent, items) instead of the whole run card and a static items
+    # column beside it: a row never shows two different counts (change_list.html keeps the
+    # cell and the status badge live).
     list_display = [
         "id",
         "status_badge",
         "operation_name",
         "created_by",
-        "live_progress",
-        "counts",
+        "progress_cell",
         "started_at",
         "completed_at",
         "duration_text",
-        "rate_text",
     ]
     list_filter = ["status", "operation_name", "created_at"]
     search_fields = ["operation_name", "error_message", "current_operation"]
     date_hierarchy = "created_at"
     list_select_related = ["created_by"]
     actions = ["cancel_runs", "mark_runs_stalled", "rerun_runs"]
-    fields = [
-        "operation_name",
-        "status",
-        "created_by",
-        "live_progress",
-        "stage_text",
-        "stage_results_table",
-        "counts",
-        "current_operation",
-        "error_text",
-        "row_errors_table",
-        "log_tail",
-        "parameters_text",
-        "task_result_id",
-        "seq",
-        "created_at",
-        "started_at",
-        "heartbeat_at",
-        "completed_at",
-        "estimated_completion",
-        "rate_text",
-        "cancel_requested_at",
+    fieldsets = [
+        (None, {"fields": RUN_FIELDS}),
+        ("Times", {"fields": TIME_FIELDS}),
+        ("Internals", {"classes": ["collapse"], "fields": INTERNAL_FIELDS}),
     ]
-    readonly_fields = fields  # type: ignore[assignment]
+    readonly_fields = [*RUN_FIELDS, *TIME_FIELDS, *INTERNAL_FIELDS]
 
-    @property
-    def media(self) -> Media:
-        return super().media + Media(
-            css={"all": ["progress/progress.css"]},
-            js=[Script("progress/element.js", type="module")],  # type: ignore[list-item]
-        )
+    class Media:
+        # admin.css only: the pages' progress.css styles whole documents (links, body) and
+        # would restyle the admin. <progress-operation> loads it into its own shadow root.
+        css = {"all": ["progress/admin.css"]}
+        js = [Script("progress/element.js", type="module")]
 
     # Read-only audit: runs are created by trackers, never edited by hand.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -112,27 +126,45 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: OperationProgress) -> str:
         return format_html(
-            '<span class="status-badge status-{}">{}</span>', obj.status, obj.get_status_display()
+            '<span class="status-badge status-{}" data-run-id="{}">{}</span>',
+            obj.status,
+            obj.pk,
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="progress")
+    def progress_cell(self, obj: OperationProgress) -> str:
+        """A small bar, the percentage and the items; kept live by change_list.html."""
+        value = percent_value(obj.progress_percentage)
+        return format_html(
+            '<div class="run-progress" data-run-id="{}">{}'
+            '<span class="run-progress__text">{}</span></div>',
+            obj.pk,
+            format_html('<progress max="100" value="{}"></progress>', value)
+            if value is not None
+            else mark_safe('<progress max="100"></progress>'),
+            progress_text(obj),
         )
 
     @admin.display(description="progress")
     def live_progress(self, obj: OperationProgress) -> str:
-        """A <progress-operation> element: live over the WebSocket, static text without JS."""
-        percent = "…" if obj.progress_percentage is None else f"{obj.progress_percentage:.0f} %"
+        """The run card, live over the WebSocket; the percentage as text without JS."""
+        value = percent_value(obj.progress_percentage)
         return format_html(
-            '<progress-operation operation-id="{}" compact data-initial="{}">{}'
-            "</progress-operation>",
+            '<progress-operation operation-id="{}" data-initial="{}">{}</progress-operation>',
             obj.pk,
             json.dumps(operation_data(obj)),
-            percent,
+            "…" if value is None else f"{value}%",
         )
 
     @admin.display(description="items")
     def counts(self, obj: OperationProgress) -> str:
-        total = "?" if obj.total_items is None else obj.total_items
+        if obj.is_active:  # the card above is live; a static count here would contradict it
+            return "— (live above while the run is active)"
+        total = "?" if obj.total_items is None else f"{obj.total_items:,}"
         return (
-            f"{obj.current_item}/{total} · +{obj.items_added} ~{obj.items_updated} "
-            f"✗{obj.items_failed}"
+            f"{obj.current_item:,} of {total} · {obj.items_added:,} added · "
+            f"{obj.items_updated:,} updated · {obj.items_failed:,} failed"
         )
 
     @admin.display(description="duration")
@@ -250,39 +282,69 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
 
     @admin.action(description="Cancel selected running runs", permissions=["cancel"])
     def cancel_runs(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
-        done = 0
-        for operation in queryset.active():
-            if can_cancel(request.user, operation) and operation_cancel(operation):
-                self._log(request, operation, "Requested cancel")
-                done += 1
-        self.message_user(request, f"Cancel requested for {done} run(s).", messages.SUCCESS)
+        outcome = Outcome()
+        for operation in queryset.order_by("pk"):
+            outcome.add(operation, self._cancel(request, operation))
+        self._report(request, outcome, done="Cancel requested for", undone="cancelled")
 
     @admin.action(
         description="Mark selected runs stalled (their process died)", permissions=["cancel"]
     )
     def mark_runs_stalled(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
-        done = 0
-        for operation in queryset.active():
-            if operation.mark_stalled(reason=f"Marked stalled by {request.user} in the admin."):
-                operation_broadcast(operation)
-                self._log(request, operation, "Marked stalled")
-                done += 1
-        self.message_user(request, f"Marked {done} run(s) stalled.", messages.SUCCESS)
+        outcome = Outcome()
+        for operation in queryset.order_by("pk"):
+            outcome.add(operation, self._mark_stalled(request, operation))
+        self._report(request, outcome, done="Marked stalled:", undone="marked stalled")
 
     @admin.action(
         description="Re-run selected finished runs with the same parameters", permissions=["start"]
     )
     def rerun_runs(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
-        for operation in queryset.finished():
-            try:
-                new = operation_rerun(operation, user=request.user)
-            except (pipelines.UnknownPipeline, ValueError, PermissionDenied) as exc:
-                self.message_user(request, f"Run {operation.pk}: {exc}", messages.ERROR)
-                continue
-            self._log(request, operation, f"Re-run as run {new.pk}")
-            self.message_user(
-                request, f"Run {operation.pk} re-run as run {new.pk}.", messages.SUCCESS
-            )
+        outcome = Outcome()
+        for operation in queryset.order_by("pk"):
+            new, refusal = self._rerun(request, operation)
+            outcome.add(operation, refusal)
+            if new is not None:
+                outcome.note(f"#{operation.pk} as #{new.pk}")
+        self._report(request, outcome, done="Re-ran", undone="re-run")
+
+    def _cancel(self, request: HttpRequest, operation: OperationProgress) -> str:
+        """Cancel one run; "" when done, else why not."""
+        if not operation.is_active:
+            return f"already {operation.get_status_display().lower()}"
+        if not can_cancel(request.user, operation):
+            return "not yours to cancel"
+        if not operation_cancel(operation):
+            return "it finished meanwhile"
+        self._log(request, operation, "Requested cancel")
+        return ""
+
+    def _mark_stalled(self, request: HttpRequest, operation: OperationProgress) -> str:
+        if not operation.is_active:
+            return f"already {operation.get_status_display().lower()}"
+        if not operation.mark_stalled(reason=f"Marked stalled by {request.user} in the admin."):
+            return "it finished meanwhile"
+        operation_broadcast(operation)
+        self._log(request, operation, "Marked stalled")
+        return ""
+
+    def _rerun(
+        self, request: HttpRequest, operation: OperationProgress
+    ) -> tuple[OperationProgress | None, str]:
+        """Re-run one run: (the new run, "") or (None, why not)."""
+        if operation.is_active:
+            return None, f"still {operation.get_status_display().lower()}"
+        try:
+            new = operation_rerun(operation, user=request.user)
+        except (pipelines.UnknownPipeline, ValueError, PermissionDenied) as exc:
+            return None, str(exc)
+        self._log(request, operation, f"Re-run as run {new.pk}")
+        return new, ""
+
+    def _report(self, request: HttpRequest, outcome: Outcome, *, done: str, undone: str) -> None:
+        """One message: how many were done, how many not and why; a warning if any were not."""
+        level = messages.WARNING if outcome.refused else messages.SUCCESS
+        self.message_user(request, outcome.text(done=done, undone=undone), level)
 
     def _log(self, request: HttpRequest, operation: OperationProgress, message: str) -> None:
         LogEntry.objects.log_actions(
@@ -292,38 +354,183 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
             change_message=message,
         )
 
+    # --- a run's own page: cancel, re-run, live page ----------------------------------
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        operation = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if operation is not None:
+            context.update(
+                live_url=reverse("progress:detail", args=[operation.pk]),
+                cancel_url=self._url("cancel", operation),
+                rerun_url=self._url("rerun", operation),
+                may_cancel=operation.is_active and can_cancel(request.user, operation),
+                may_rerun=not operation.is_active and self.has_start_permission(request),
+            )
+        return super().change_view(request, object_id, form_url, context)
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: cancel this run (its owner, or a user with cancel_any_operation)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        operation = self._run_or_404(request, object_id)
+        refusal = self._cancel(request, operation)
+        if refusal:
+            message = f"Run #{operation.pk} was not cancelled: {refusal}."
+            self.message_user(request, message, messages.WARNING)
+        else:
+            message = f"Cancel requested for run #{operation.pk}."
+            self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(self._url("change", operation))
+
+    def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: start this finished run again with its parameters; go to the new run."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_start_permission(request):
+            raise PermissionDenied
+        operation = self._run_or_404(request, object_id)
+        new, refusal = self._rerun(request, operation)
+        if new is None:
+            message = f"Run #{operation.pk} was not re-run: {refusal}"
+            self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(self._url("change", operation))
+        message = f"Run #{operation.pk} re-run as run #{new.pk}."
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(self._url("change", new))
+
+    def _run_or_404(self, request: HttpRequest, object_id: str) -> OperationProgress:
+        """The run, if the user may see it; someone else's run is a 404, like a missing one."""
+        operation = self.get_object(request, object_id)
+        if operation is None:
+            raise Http404(f"No run {object_id} that you may see.")
+        return operation
+
+    @staticmethod
+    def _url(view: str, operation: OperationProgress) -> str:
+        return reverse(f"admin:progress_operationprogress_{view}", args=[operation.pk])
+
     # --- launching -----------------------------------------------------------------
 
     def get_urls(self) -> list[Any]:
-        launch = path(
-            "launch/",
-            self.admin_site.admin_view(self.launch_view),
-            name="progress_operationprogress_launch",
-        )
-        return [launch, *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        name = "progress_operationprogress"
+        return [
+            path("launch/", wrap(self.launch_view), name=f"{name}_launch"),
+            path("<path:object_id>/cancel/", wrap(self.cancel_view), name=f"{name}_cancel"),
+            path("<path:object_id>/rerun/", wrap(self.rerun_view), name=f"{name}_rerun"),
+            *super().get_urls(),
+        ]
 
     def launch_view(self, request: HttpRequest) -> HttpResponse:
-        """Pick a pipeline and its parameters; start it and go to its page."""
+        """Pick a pipeline and its parameters; start it and go to the new run."""
         if not self.has_start_permission(request):
             raise PermissionDenied
-        available = pipelines.available(request.user)
+        posted: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
         if request.method == "POST":
             name = request.POST.get("pipeline", "")
             data = form_parameters(request, exclude=frozenset({"pipeline"}))
             try:
                 operation = pipeline_start(name=name, data=data, user=request.user)
-            except (pipelines.UnknownPipeline, ValidationError) as exc:
-                self.message_user(
-                    request, f"Not started: {getattr(exc, 'detail', exc)}", messages.ERROR
-                )
+            except pipelines.UnknownPipeline as exc:
+                errors = {"": [str(exc)]}
+            except ValidationError as exc:
+                errors = field_errors(exc.detail)
             else:
                 self._log(request, operation, f"Launched {name}")
-                self.message_user(request, f"Started run {operation.pk}.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:progress_operationprogress_changelist"))
+                self.message_user(
+                    request, f"Started run #{operation.pk} ({name}).", messages.SUCCESS
+                )
+                return HttpResponseRedirect(self._url("change", operation))
+            posted = {"name": name, "values": request.POST, "errors": errors}
+            self.message_user(request, "Not started: see the messages below.", messages.ERROR)
         context = {
             **self.admin_site.each_context(request),
             "title": "Launch a pipeline",
-            "pipelines": [p.describe() for p in available],
+            "pipelines": [
+                launch_form(p.describe(), posted) for p in pipelines.available(request.user)
+            ],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/progress/launch.html", context)
+
+
+class Outcome:
+    """What a bulk action did: the runs done, and the ones refused grouped by reason."""
+
+    def __init__(self) -> None:
+        self.done: list[int] = []
+        self.refused: dict[str, list[int]] = {}
+        self.notes: list[str] = []
+
+    def add(self, operation: OperationProgress, refusal: str) -> None:
+        if refusal:
+            self.refused.setdefault(refusal, []).append(operation.pk)
+        else:
+            self.done.append(operation.pk)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def text(self, *, done: str, undone: str) -> str:
+        """E.g. "Cancel requested for 1 run. 2 were not cancelled: already finished (#4, #5)." """
+        count = len(self.done)
+        first = ngettext("%(done)s %(count)d run", "%(done)s %(count)d runs", count) % {
+            "done": done,
+            "count": count,
+        }
+        if self.notes:
+            first += f" ({', '.join(self.notes)})"
+        refused = sum(len(ids) for ids in self.refused.values())
+        if not refused:
+            return f"{first}."
+        reasons = "; ".join(
+            f"{reason} ({', '.join(f'#{pk}' for pk in ids)})"
+            for reason, ids in self.refused.items()
+        )
+        second = ngettext(
+            "%(count)d was not %(undone)s", "%(count)d were not %(undone)s", refused
+        ) % {"count": refused, "undone": undone}
+        return f"{first}. {second}: {reasons}."
+
+
+def percent_value(percentage: float | None) -> int | None:
+    """The whole percentage a bar shows, rounded down (never 100 before the end), as format.js."""
+    if percentage is None:
+        return None
+    return min(100, max(0, math.floor(percentage)))
+
+
+def progress_text(obj: OperationProgress) -> str:
+    """ "42% · 918 of 1,513 items", as the live cell writes it (render.js itemsText)."""
+    value = percent_value(obj.progress_percentage)
+    if obj.total_items is not None:
+        items = f"{obj.current_item:,} of {obj.total_items:,} items"
+    else:
+        items = f"{obj.current_item:,} items" if obj.current_item else ""
+    return " · ".join(part for part in ("" if value is None else f"{value}%", items) if part) or "—"
+
+
+def launch_form(pipeline: dict[str, Any], posted: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline's start form; for the one just refused, its input and per-field errors."""
+    if posted.get("name") != pipeline["name"]:
+        return {**pipeline, "errors": [], "open": False}
+    errors, values = posted["errors"], posted["values"]
+    parameters = [
+        {
+            **parameter,
+            "default": values.get(parameter["name"], parameter.get("default")),
+            "errors": errors.get(parameter["name"], []),
+        }
+        for parameter in pipeline["parameters"]
+    ]
+    known = {parameter["name"] for parameter in parameters}
+    general = [m for field, found in errors.items() if field not in known for m in found]
+    return {**pipeline, "parameters": parameters, "errors": general, "open": True}

@@ -9,6 +9,7 @@ which refuses without reading the body; a re-run goes through the same validatio
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -64,6 +65,7 @@ def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) ->
         _require_permission(pipeline, user)
     serializer = pipeline.parameters(data=data)
     serializer.is_valid(raise_exception=True)
+    _require_task_accepts(pipeline, serializer.validated_data)
     parameters, stored = _task_arguments(serializer.validated_data)
     return operation_enqueue(pipeline, parameters=parameters, user=user, files=stored)
 
@@ -123,6 +125,7 @@ def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProg
     _require_permission(pipeline, user)
     data = _stored_data(operation, pipeline)
     try:
+        _refuse_unknown(operation, pipeline, data)
         return pipeline_start(name=name, data=data, user=user)
     except ValidationError as exc:
         raise ValueError(
@@ -151,10 +154,50 @@ def flatten(detail: object) -> str:
     return str(detail)
 
 
+def field_errors(detail: object) -> dict[str, list[str]]:
+    """A DRF error detail as plain messages per field ("" for the form as a whole)."""
+    if not isinstance(detail, dict):
+        return {"": [flatten(detail)]} if detail else {}
+    errors: dict[str, list[str]] = {}
+    for key, value in detail.items():
+        field = "" if key in ("non_field_errors", "detail") else str(key)
+        items = value if isinstance(value, list) else [value]
+        errors.setdefault(field, []).extend(flatten(item) for item in items)
+    return errors
+
+
 def _require_permission(pipeline: pipelines.Pipeline, user: Any) -> None:
     if user is not None and not user.has_perm(pipeline.permission):
         raise PermissionDenied(
             f"You need the {pipeline.permission!r} permission to start {pipeline.name}"
+        )
+
+
+def _require_task_accepts(pipeline: pipelines.Pipeline, parameters: dict[str, Any]) -> None:
+    """Refuse parameters the task would crash on, before a run is created for it."""
+    try:
+        inspect.signature(pipeline.task.func).bind(0, **parameters)
+    except TypeError as exc:
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    f"{pipeline.name}'s task does not take these parameters ({exc})"
+                    "; its parameters serializer and task disagree, fix the pipeline's registration"
+                ]
+            }
+        ) from None
+
+
+def _refuse_unknown(
+    operation: OperationProgress, pipeline: pipelines.Pipeline, data: dict[str, Any]
+) -> None:
+    """Stored parameters the pipeline does not take mean the run was not one of its starts."""
+    unknown = sorted(set(data) - set(pipeline.parameters().fields))
+    if unknown:
+        known = ", ".join(pipeline.parameters().fields)
+        raise ValueError(
+            f"Run {operation.pk} cannot be re-run: {pipeline.name} does not take "
+            f"{', '.join(unknown)} (its parameters: {known}); start {pipeline.name} anew"
         )
 
 
