@@ -185,10 +185,13 @@ def test_cancel_button_on_a_finished_run_warns_and_changes_nothing(admin_user, c
     ]
 
 
-def test_buttons_on_a_run_the_user_may_not_see_are_a_404(curator, settings):
-    settings.PROGRESS = {"DASHBOARD_VISIBILITY": "own"}
-    other = OperationProgressFactory(status=Status.RUNNING)
-    assert logged_in(curator).post(f"{CHANGELIST}{other.pk}/cancel/").status_code == 302  # login
+def test_buttons_on_a_missing_run_are_a_404_and_non_staff_never_reach_them(admin_user, curator):
+    assert logged_in(admin_user).post(f"{CHANGELIST}999999/cancel/").status_code == 404
+    assert logged_in(admin_user).post(f"{CHANGELIST}999999/rerun/").status_code == 404
+    own = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
+    assert logged_in(curator).post(f"{CHANGELIST}{own.pk}/cancel/").status_code == 302  # login
+    own.refresh_from_db()
+    assert own.status == Status.RUNNING
 
 
 def test_rerun_button_starts_the_run_again_and_goes_to_the_new_run(admin_user, immediate):
