@@ -12,7 +12,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from progress import conf, protocol, snapshots
+from progress import conf, protocol, snapshots, visibility
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
-        self.joined = self._groups_to_join()
-        for group in self.joined:
+        # Channels' own attribute: websocket_disconnect() leaves these groups.
+        self.groups = visibility.user_groups(self.user, operation_id=self.operation_id)
+        for group in self.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         # Joined first, so nothing that changes after the snapshot's query is missed.
         snapshot = await self._snapshot()
@@ -78,10 +79,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def disconnect(self, code: int) -> None:
-        """Leave every group this connection joined; free its place under the socket cap."""
+        """Free the socket's place under the cap (Channels leaves self.groups before this)."""
         self._uncount_socket()
-        for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Enforce size and rate limits, then decode JSON."""
@@ -171,13 +170,6 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _groups_to_join(self) -> list[str]:
-        if self.operation_id is not None:
-            return [protocol.operation_group(self.operation_id)]
-        if self.user.is_staff or conf.get("DASHBOARD_VISIBILITY") == "all":
-            return [protocol.ALL_GROUP]
-        return [protocol.user_group(self.user.pk)]
-
     async def _resync(self, since: Any) -> None:
         parsed = self._parse_since(since)
         if isinstance(parsed, str):
@@ -252,7 +244,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         return snapshots.is_visible(self.user, operation_id)
 
     async def _snapshot(self) -> snapshots.EncodedSnapshot:
-        key = snapshots.visibility_key(self.user, operation_id=self.operation_id)
+        key = visibility.visibility_key(self.user, operation_id=self.operation_id)
         return await snapshots.shared_snapshots.get(key, self._load_snapshot)
 
     @database_sync_to_async

@@ -17,12 +17,11 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
+from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
-from progress.services import operation_broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +90,7 @@ def operation_enqueue(
         result = pipeline.task.enqueue(operation.pk, **parameters)
     except Exception as exc:
         logger.exception("Could not enqueue %s", pipeline.name)
-        OperationProgress.objects.filter(pk=operation.pk, status=Status.QUEUED).update(
-            status=Status.FAILED,
-            error_message=f"Could not enqueue the task: {exc}",
-            completed_at=timezone.now(),
-            updated_at=timezone.now(),
-            seq=operation.seq + 1,
-        )
-        operation.refresh_from_db()
+        operation.fail_queued(f"Could not enqueue the task: {exc}")
         operation_broadcast(operation)
         raise
     operation.task_result_id = str(result.id)

@@ -8,11 +8,19 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
-# External transitions (stalled, cancel of a queued run) jump the seq this far, so they
-# outrank live broadcasts a dead tracker sent ahead of its last database write.
+from progress import signals
+
+# External transitions (stalled, cancel of a queued run, a failed enqueue) jump the seq
+# this far, so they outrank live broadcasts a dead tracker sent ahead of its last write.
 EXTERNAL_SEQ_STEP = 1_000_000
+
+
+def external_seq() -> CombinedExpression:
+    """The seq of a run changed from outside its tracker: the one rule for such jumps."""
+    return F("seq") + EXTERNAL_SEQ_STEP
 
 
 class Status(models.TextChoices):
@@ -66,13 +74,9 @@ class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
 
     def visible_to(self, user: Any) -> OperationProgressQuerySet:
         """Runs the user may see: staff see all, others their own (or all, if configured)."""
-        from progress import conf
+        from progress.visibility import visible_runs
 
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        if user.is_staff or conf.get("DASHBOARD_VISIBILITY") == "all":
-            return self
-        return self.filter(created_by=user)
+        return visible_runs(self, user)
 
     def stale(self, *, now: datetime, timeout: float) -> OperationProgressQuerySet:
         """Running runs whose heartbeat is older than timeout seconds."""
@@ -158,7 +162,7 @@ class OperationProgress(models.Model):
             cancel_requested_at=now,
             completed_at=now,
             updated_at=now,
-            seq=F("seq") + EXTERNAL_SEQ_STEP,
+            seq=external_seq(),
         )
         if not queued:
             running = OperationProgress.objects.filter(pk=self.pk, status=Status.RUNNING).update(
@@ -167,7 +171,24 @@ class OperationProgress(models.Model):
             if not running:
                 return False
         self.refresh_from_db()
+        if queued:
+            signals.send_on_commit(signals.operation_finished, self, status=Status.CANCELLED)
         return True
+
+    def fail_queued(self, message: str) -> bool:
+        """Fail a run that never started (its enqueue failed); False if it is not queued."""
+        now = timezone.now()
+        changed = OperationProgress.objects.filter(pk=self.pk, status=Status.QUEUED).update(
+            status=Status.FAILED,
+            error_message=message,
+            completed_at=now,
+            updated_at=now,
+            seq=external_seq(),
+        )
+        self.refresh_from_db()
+        if changed:
+            signals.send_on_commit(signals.operation_finished, self, status=Status.FAILED)
+        return bool(changed)
 
     def mark_stalled(self, *, reason: str = "") -> bool:
         """Mark a run whose runner died as stalled; returns False if it had already finished."""
@@ -179,9 +200,11 @@ class OperationProgress(models.Model):
             completed_at=now,
             estimated_completion=None,
             updated_at=now,
-            seq=F("seq") + EXTERNAL_SEQ_STEP,
+            seq=external_seq(),
         )
         self.refresh_from_db()
+        if changed:
+            signals.send_on_commit(signals.operation_stalled, self)
         return bool(changed)
 
 

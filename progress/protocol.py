@@ -9,27 +9,12 @@ from typing import Any
 
 from progress.models import Status
 
+# Group names are visibility's (who sees which runs); re-exported for the layer and tests.
+from progress.visibility import ALL_GROUP, operation_group, user_group
+
+__all__ = ["ALL_GROUP", "operation_group", "user_group"]
+
 logger = logging.getLogger(__name__)
-
-# Groups a run is broadcast to. Staff (or everyone, with DASHBOARD_VISIBILITY="all")
-# listen on ALL_GROUP; a user on their own group; a single-run page on the run's group.
-ALL_GROUP = "progress.all"
-
-
-def user_group(user_id: int) -> str:
-    return f"progress.user.{user_id}"
-
-
-def operation_group(operation_id: int) -> str:
-    return f"progress.op.{operation_id}"
-
-
-def groups_for(operation_id: int, created_by_id: int | None) -> tuple[str, ...]:
-    """Every group one run's events go to."""
-    groups = [ALL_GROUP, operation_group(operation_id)]
-    if created_by_id is not None:
-        groups.append(user_group(created_by_id))
-    return tuple(groups)
 
 
 # Server -> client event type for each status.

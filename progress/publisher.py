@@ -18,6 +18,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from progress import conf
+from progress.outage import Outage
 from progress.protocol import MAX_FRAME_BYTES
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,12 @@ class Publisher:
         self._idle = threading.Event()
         self._idle.set()
         self._in_flight = 0
-        self.down = False
+        self._layer = Outage(
+            logger,
+            down="Broadcasting progress is down (%s: %s). Runs continue and the database stays "
+            "the truth; browsers catch up when the channel layer is back.",
+            recovered="Broadcasting progress recovered; pending states were sent.",
+        )
         # Highest seq sent per run, so the database relay does not send it twice.
         self.last_sent: dict[int, int] = {}
 
@@ -79,6 +85,11 @@ class Publisher:
         """Send from the ASGI server's loop: the in-memory layer only works within one loop."""
         if isinstance(get_channel_layer(conf.get("CHANNEL_LAYER")), InMemoryChannelLayer):
             self._server_loop = loop
+
+    @property
+    def down(self) -> bool:
+        """True while the channel layer refuses sends."""
+        return self._layer.down
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until everything queued has been sent (or given up on); True if idle."""
@@ -134,7 +145,7 @@ class Publisher:
                 await asyncio.gather(*(layer.group_send(group, message) for group in groups))
             except Exception as exc:  # any layer failure must stay out of the pipeline
                 failed[run_id] = (groups, message)
-                self._note_down(exc)
+                self._layer.failed(exc)
                 if len(failed) == 1 and len(batch) > 1:
                     # The layer is down: keep the rest for the retry instead of timing out on each.
                     failed.update({k: v for k, v in batch.items() if k not in failed})
@@ -143,23 +154,8 @@ class Publisher:
                 if len(self.last_sent) > MAX_PENDING:
                     self.last_sent.clear()  # only an optimisation for the relay; clients dedupe
                 self.last_sent[run_id] = message["seq"]
-                self._note_up()
+                self._layer.succeeded()
         return failed
-
-    def _note_down(self, exc: Exception) -> None:
-        if not self.down:
-            self.down = True
-            logger.error(
-                "Broadcasting progress is down (%s: %s). Runs continue and the database stays "
-                "the truth; browsers catch up when the channel layer is back.",
-                type(exc).__name__,
-                exc,
-            )
-
-    def _note_up(self) -> None:
-        if self.down:
-            self.down = False
-            logger.warning("Broadcasting progress recovered; pending states were sent.")
 
 
 _publisher: Publisher | None = None

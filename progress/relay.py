@@ -19,10 +19,9 @@ from channels.layers import InMemoryChannelLayer
 from django.utils import timezone
 
 from progress import conf
+from progress.broadcast import operation_send
 from progress.models import OperationProgress
-from progress.protocol import groups_for, layer_message
 from progress.publisher import get_publisher
-from progress.serializers import operation_data
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +65,17 @@ class DatabaseRelay:
         self.since = polled_at
         sent_by_us = get_publisher().last_sent
         count = 0
-        for data in rows:
-            seq = data["seq"]
-            if seq <= max(self.relayed.get(data["id"], -1), sent_by_us.get(data["id"], -1)):
+        for operation in rows:
+            run_id, seq = operation.pk, operation.seq
+            if seq <= max(self.relayed.get(run_id, -1), sent_by_us.get(run_id, -1)):
                 continue
             if len(self.relayed) > MAX_REMEMBERED:
                 self.relayed.clear()  # an optimisation only: consumers and clients dedupe by seq
-            self.relayed[data["id"]] = seq
-            message = layer_message(data)
-            for group in groups_for(data["id"], data["created_by"]):
-                await self.layer.group_send(group, message)
+            self.relayed[run_id] = seq
+            await operation_send(self.layer, operation)
             count += 1
         return count
 
     @database_sync_to_async
-    def _changed_since(self, since: datetime) -> list[dict[str, Any]]:
-        return [
-            operation_data(op) for op in OperationProgress.objects.filter(updated_at__gte=since)
-        ]
+    def _changed_since(self, since: datetime) -> list[OperationProgress]:
+        return list(OperationProgress.objects.filter(updated_at__gte=since))

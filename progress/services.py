@@ -7,18 +7,12 @@ import logging
 from django.utils import timezone
 
 from progress import conf
+from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress
-from progress.protocol import groups_for, layer_message
-from progress.publisher import get_publisher
-from progress.serializers import operation_data
+
+__all__ = ["operation_broadcast", "operation_cancel", "stalled_runs_mark"]
 
 logger = logging.getLogger(__name__)
-
-
-def operation_broadcast(operation: OperationProgress) -> None:
-    """Send a run's current row to its watchers."""
-    data = operation_data(operation)
-    get_publisher().publish(groups_for(operation.pk, operation.created_by_id), layer_message(data))
 
 
 def operation_cancel(operation: OperationProgress) -> bool:

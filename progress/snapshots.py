@@ -52,15 +52,6 @@ def is_visible(user: Any, operation_id: int) -> bool:
     return OperationProgress.objects.visible_to(user).filter(pk=operation_id).exists()
 
 
-def visibility_key(user: Any, *, operation_id: int | None = None) -> tuple[Any, ...]:
-    """Connects with the same key see the same snapshot: one run, all runs, or one user's."""
-    if operation_id is not None:
-        return ("run", operation_id)
-    if user.is_staff or conf.get("DASHBOARD_VISIBILITY") == "all":
-        return ("all",)
-    return ("user", user.pk)
-
-
 @dataclass(frozen=True)
 class EncodedSnapshot:
     """A snapshot ready to send: its frames and the seq of every run in it."""

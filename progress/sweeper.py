@@ -15,17 +15,12 @@ import logging
 
 from channels.db import database_sync_to_async
 
-from progress import conf
+from progress.policy import sweep_interval
 from progress.services import stalled_runs_mark
 
 logger = logging.getLogger(__name__)
 
 _sweep_task: asyncio.Task[None] | None = None
-
-
-def sweep_interval() -> float:
-    """Often enough that a dead run is marked within about STALL_TIMEOUT plus a quarter."""
-    return max(0.5, conf.get("STALL_TIMEOUT") / 4)
 
 
 def ensure_sweeper() -> None:

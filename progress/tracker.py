@@ -21,26 +21,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import traceback
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import timedelta
 from time import monotonic
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from django.core.files import File
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from progress import conf, history, limits, logcapture
+from progress import conf, fields, files, history, limits, logcapture
 from progress.estimator import RateEstimator
+from progress.handle import RunHandle, StateJob
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status, check_transition
-from progress.writer import WriteJob, get_writer
+from progress.writer import get_writer
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ERROR_LENGTH = 4000
 MAX_STRIDE = 1000
 MAX_TRACEBACK_LENGTH = 20_000
+# Where attach_file() stores a run's files in the default storage.
+ATTACHMENTS_FOLDER = "attachments"
 # A stage's status in metadata["stage_results"] when the run ends while it runs.
 STAGE_END_STATUS: dict[str, str] = {
     Status.COMPLETED: "completed",
@@ -77,83 +82,43 @@ class OperationCancelled(Exception):
 
 
 class ProgressTracker:
-    """Tracks one run (one OperationProgress row). Create with create() or for_operation()."""
+    """Tracks one run (one OperationProgress row). Create with create() or for_operation().
 
-    # Slots make update()'s attribute writes cheaper; __weakref__ is for the writer's registry.
+    The run's fields (current_item, total_items, items_added, metadata, status, seq, ...;
+    progress.fields.RunState) read as attributes; change them through the methods.
+    """
+
+    # Slots make update()'s attribute writes cheaper; __weakref__ is for callers' registries.
     __slots__ = (
         "__weakref__",
         "_broadcast_interval",
         "_countdown",
-        "_created_at",
         "_estimator",
-        "_finished_externally",
-        "_flush_lock",
         "_last_clock",
         "_next_submit",
         "_past",
-        "_published",
         "_samples",
         "_stage_base",
         "_stage_clock",
-        "_stage_weights",
         "_started_clock",
         "_stride",
-        "_task_result_id",
-        "cancel_requested",
-        "completed_at",
-        "created_by_id",
-        "current_item",
-        "current_operation",
-        "error_message",
-        "estimated_completion",
+        "handle",
         "id",
-        "items_added",
-        "items_failed",
-        "items_updated",
-        "metadata",
-        "operation_name",
-        "rate",
-        "run_log",
-        "seq",
-        "started_at",
-        "status",
-        "total_items",
+        "state",
     )
 
     def __init__(self, operation: OperationProgress) -> None:
+        # What the writer thread may see of this run; it never sees the tracker itself.
+        self.handle = RunHandle.of(operation)
         self.id: int = operation.pk
-        self.operation_name = operation.operation_name
-        self.created_by_id: int | None = operation.created_by_id
-        self._created_at = operation.created_at
-        self._task_result_id = operation.task_result_id
-        self.status: str = operation.status
-        self.current_operation = operation.current_operation
-        self.current_item = operation.current_item
-        self.total_items = operation.total_items
-        self.items_added = operation.items_added
-        self.items_updated = operation.items_updated
-        self.items_failed = operation.items_failed
-        self.error_message = operation.error_message
-        self.metadata: dict[str, Any] = dict(operation.metadata or {})
-        self.started_at = operation.started_at
-        self.completed_at = operation.completed_at
-        self.seq = operation.seq
-        self.cancel_requested = operation.cancel_requested_at is not None
-        self._finished_externally = False
+        self.state = self.handle.state
         self._broadcast_interval = conf.get("BROADCAST_INTERVAL")
         # When the next throttled update may be published (monotonic seconds).
         self._next_submit = 0.0
         # update() reads the clock every _stride calls (tqdm's miniters idea), see _tick().
         self._stride = self._countdown = 1
         self._last_clock = monotonic()
-        # The writer thread may publish a trailing state too (publish_trailing), so the
-        # snapshot-building part of _flush is serialised; update()'s fast path is not.
-        self._flush_lock = threading.Lock()
-        self._published: tuple[Any, ...] = ()
-        self._stage_weights: list[float] = []
         self._estimator = RateEstimator(tau=conf.get("ETA_SMOOTHING_SECONDS"))
-        self.rate: float | None = None
-        self.estimated_completion: datetime | None = None
         self._samples = history.SampleSeries()
         self._started_clock = monotonic()
         # Past runs of this operation for the ETA while the live rate warms up; loaded by the
@@ -161,8 +126,32 @@ class ProgressTracker:
         self._past: Future[list[history.PastRun]] | None = None
         self._stage_base = (0, 0, 0)
         self._stage_clock = self._started_clock
-        # Log records of the tracked block (progress.logcapture), drained by the writer.
-        self.run_log = logcapture.new_run_log(self.id)
+
+    def __getattr__(self, name: str) -> Any:
+        """The run's state and fixed fields as attributes (tracker.current_item, .metadata)."""
+        if name in fields.STATE_FIELDS:
+            return getattr(self.state, name)
+        if name in fields.FIXED_FIELDS:
+            return self.handle.fixed[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def run_log(self) -> logcapture.RunLog:
+        """Log records of the tracked block (progress.logcapture), drained by the writer."""
+        assert self.handle.run_log is not None
+        return self.handle.run_log
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once someone asked the run to stop (or it was finished elsewhere)."""
+        return self.handle.cancel.is_set()
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        if value:
+            self.handle.cancel.set()
+        else:
+            self.handle.cancel.clear()
 
     # --- construction --------------------------------------------------------------------
 
@@ -204,19 +193,19 @@ class ProgressTracker:
 
     def start(self, *, total_items: int | None = None, operation: str | None = None) -> None:
         """Mark the run running and write it at once."""
+        state = self.state
         self._transition(Status.RUNNING)
-        self.started_at = timezone.now()
+        state.started_at = timezone.now()
         if total_items is not None:
-            self.total_items = total_items
+            state.total_items = total_items
         if operation is not None:
-            self.current_operation = operation
+            state.current_operation = operation
         writer = get_writer()
-        writer.register(self)
+        writer.register(self.handle)
         self._started_clock = monotonic()
-        self._past = writer.call_soon(
-            lambda: history.past_runs(self.operation_name, exclude_id=self.id)
-        )
-        self._estimator.observe(self._started_clock, self.current_item, self._fraction())
+        name, run_id = self.handle.fixed["operation_name"], self.id
+        self._past = writer.call_soon(lambda: history.past_runs(name, exclude_id=run_id))
+        self._estimator.observe(self._started_clock, state.current_item, self._fraction())
         self._flush(must_write=True, wait=True)
 
     def update(
@@ -231,19 +220,20 @@ class ProgressTracker:
         force: bool = False,
     ) -> None:
         """Record absolute counters; broadcast at most every BROADCAST_INTERVAL unless force."""
+        state = self.state
         # `is not None`, never truthiness: 0 is a value (the proposal's sketch dropped it).
         if current_item is not None:
-            self.current_item = current_item
+            state.current_item = current_item
         if total_items is not None:
-            self.total_items = total_items
+            state.total_items = total_items
         if items_added is not None:
-            self.items_added = items_added
+            state.items_added = items_added
         if items_updated is not None:
-            self.items_updated = items_updated
+            state.items_updated = items_updated
         if items_failed is not None:
-            self.items_failed = items_failed
+            state.items_failed = items_failed
         if operation is not None:
-            self.current_operation = operation
+            state.current_operation = operation
         if force:
             self._flush(must_write=True, wait=False)
             return
@@ -254,35 +244,70 @@ class ProgressTracker:
 
     def advance(self, n: int = 1, *, added: int = 0, updated: int = 0, failed: int = 0) -> None:
         """Add to the counters (tqdm-style); same throttling as update()."""
+        state = self.state
         self.update(
-            self.current_item + n,
-            items_added=self.items_added + added,
-            items_updated=self.items_updated + updated,
-            items_failed=self.items_failed + failed,
+            state.current_item + n,
+            items_added=state.items_added + added,
+            items_updated=state.items_updated + updated,
+            items_failed=state.items_failed + failed,
         )
+
+    def track(self, iterable: Iterable[T], *, total: int | None = None) -> Iterator[T]:
+        """Iterate like tqdm: ``for row in tracker.track(rows):`` counts each row once its body ran.
+
+        The total is len(iterable) when it has one, unless given. Before each item the run
+        stops if a cancel was requested (raise_if_cancelled); an item whose body raised or
+        broke out of the loop is not counted.
+        """
+        if total is None and isinstance(iterable, Sized):
+            total = len(iterable)
+        if total is not None:
+            self.update(total_items=total)
+        for item in iterable:
+            self.raise_if_cancelled()
+            yield item
+            self.advance()
+
+    def attach_file(
+        self, name: str, content: str | bytes | File[Any], *, kind: str = files.REPORT
+    ) -> str:
+        """Store a file the run made (a report, an export) and list it on the run.
+
+        Saved through Django's default storage under a random name (name is the label users
+        see, and gives the extension); pruning the run deletes it. Returns the storage name.
+        """
+        if isinstance(content, File):
+            stored = files.upload_save(content, folder=ATTACHMENTS_FOLDER)
+        else:
+            stored = files.upload_save(ContentFile(content, name=name), folder=ATTACHMENTS_FOLDER)
+        files.record_file(self.state.metadata, name=stored, label=name, kind=kind)
+        self._flush(must_write=True, wait=False)
+        return stored
 
     def set_stages(self, stages: Sequence[str | tuple[str, float]]) -> None:
         """Declare the run's stages (name, or (name, weight)) for stage-weighted progress."""
         names = [s if isinstance(s, str) else s[0] for s in stages]
-        self._stage_weights = [1.0 if isinstance(s, str) else float(s[1]) for s in stages]
-        self.metadata["stages"] = names
-        self.metadata["stage"] = None
-        self.metadata["stage_results"] = [_stage_entry(name, i) for i, name in enumerate(names, 1)]
+        self.handle.stage_weights = [1.0 if isinstance(s, str) else float(s[1]) for s in stages]
+        metadata = self.state.metadata
+        metadata["stages"] = names
+        metadata["stage"] = None
+        metadata["stage_results"] = [_stage_entry(name, i) for i, name in enumerate(names, 1)]
 
     def start_stage(self, name: str, *, total_items: int | None = None) -> None:
         """Enter the named stage: item counters restart and the change is broadcast at once."""
-        names = self.metadata.get("stages") or []
+        state = self.state
+        names = state.metadata.get("stages") or []
         if name not in names:
             raise ValueError(f"Unknown stage {name!r}; declare it first with set_stages({names!r})")
         index = names.index(name)
         self._end_stage("completed")
-        self.metadata["stage"] = {"name": name, "index": index + 1, "count": len(names)}
-        self.current_operation = name
-        self.current_item = 0
-        self.total_items = total_items
+        state.metadata["stage"] = {"name": name, "index": index + 1, "count": len(names)}
+        state.current_operation = name
+        state.current_item = 0
+        state.total_items = total_items
         now = monotonic()
         self._estimator.reset_items(0, now)
-        self._stage_base = (self.items_added, self.items_updated, self.items_failed)
+        self._stage_base = (state.items_added, state.items_updated, state.items_failed)
         self._stage_clock = now
         entry = self._stage_result()
         if entry is not None:
@@ -303,11 +328,11 @@ class ProgressTracker:
         limits.MAX_FAILURES_KEPT are kept (metadata "row_errors"); "row_errors_total" counts
         all. Counting the item in items_failed stays the caller's update().
         """
-        limits.record_failure(self.metadata, line=line, value=value, reason=reason)
+        limits.record_failure(self.state.metadata, line=line, value=value, reason=reason)
 
     def raise_if_cancelled(self) -> None:
         """Call at item boundaries: raises OperationCancelled once a cancel was requested."""
-        if self.cancel_requested:
+        if self.handle.cancel.is_set():
             raise OperationCancelled(f"Run {self.id} was cancelled")
 
     def complete(self, *, operation: str | None = None) -> None:
@@ -315,18 +340,19 @@ class ProgressTracker:
 
         A staged run's headline items become the sum over its stages, not the last stage's.
         """
-        if self.metadata.get("stage_results"):
+        state = self.state
+        if state.metadata.get("stage_results"):
             self._end_stage("completed")
-            self.current_item, self.total_items = _stage_sums(self.metadata["stage_results"])
-        elif self.total_items is not None:
-            self.current_item = max(self.current_item, self.total_items)
+            state.current_item, state.total_items = _stage_sums(state.metadata["stage_results"])
+        elif state.total_items is not None:
+            state.current_item = max(state.current_item, state.total_items)
         self._finish(Status.COMPLETED, operation=operation or "Completed")
 
     def error(self, message: str, *, traceback_text: str = "") -> None:
         """Mark the run failed with a message a user can act on."""
-        self.error_message = message[:MAX_ERROR_LENGTH]
+        self.state.error_message = message[:MAX_ERROR_LENGTH]
         if traceback_text:
-            self.metadata["traceback"] = traceback_text[-MAX_TRACEBACK_LENGTH:]
+            self.state.metadata["traceback"] = traceback_text[-MAX_TRACEBACK_LENGTH:]
         self._finish(Status.FAILED)
 
     def cancel(self) -> None:
@@ -359,66 +385,45 @@ class ProgressTracker:
 
     @property
     def is_finished(self) -> bool:
-        return self.status not in ACTIVE_STATUSES or self._finished_externally
-
-    def static_fields(self) -> dict[str, Any]:
-        """Fields that never change during the run (for serialising a snapshot)."""
-        return {
-            "pk": self.id,
-            "operation_name": self.operation_name,
-            "created_by_id": self.created_by_id,
-            "created_at": self._created_at,
-            "task_result_id": self._task_result_id,
-        }
-
-    def _finished_elsewhere(self) -> None:
-        """Called by the writer when the row was finished by someone else (stalled, cancelled)."""
-        self._finished_externally = True
-        self.cancel_requested = True
+        return self.state.status not in ACTIVE_STATUSES or self.handle.finished_elsewhere.is_set()
 
     def _transition(self, new: str) -> None:
-        check_transition(self.status, new)
-        self.status = new
+        check_transition(self.state.status, new)
+        self.state.status = new
 
     def _finish(self, status: str, *, operation: str | None = None) -> None:
-        if self._finished_externally:
+        if self.handle.finished_elsewhere.is_set():
             return  # someone else already wrote this run's final state; it never changes
+        state = self.state
         self._transition(status)
-        self.completed_at = timezone.now()
-        self.estimated_completion = None
-        self.metadata.pop("eta_source", None)
+        state.completed_at = timezone.now()
+        state.estimated_completion = None
+        state.metadata.pop("eta_source", None)
         self._end_stage(STAGE_END_STATUS.get(status, status))
         if status == Status.COMPLETED:
-            for entry in self.metadata.get("stage_results") or []:
+            for entry in state.metadata.get("stage_results") or []:
                 if entry["status"] == "pending":
                     entry["status"] = "skipped"
         if operation is not None:
-            self.current_operation = operation
-        writer = get_writer()
-        writer.unregister(self)
+            state.current_operation = operation
+        get_writer().unregister(self.handle)
         self._flush(must_write=True, wait=True)
 
     def _fraction(self) -> float | None:
-        """Overall completion in [0, 1], stage-weighted when stages are declared."""
-        if self.status == Status.COMPLETED:
-            return 1.0
-        within = None
-        if self.total_items:
-            within = min(self.current_item / self.total_items, 1.0)
-        elif self.total_items == 0:
-            within = 1.0
-        stage = self.metadata.get("stage")
-        if not self._stage_weights or stage is None:
-            return within if not self._stage_weights else 0.0
-        weights = self._stage_weights
-        done = sum(weights[: stage["index"] - 1])
-        return (done + weights[stage["index"] - 1] * (within or 0.0)) / sum(weights)
+        state = self.state
+        return fields.overall_fraction(
+            state.status,
+            current_item=state.current_item,
+            total_items=state.total_items,
+            stage_weights=self.handle.stage_weights,
+            stage=state.metadata.get("stage"),
+        )
 
     def _tick(self) -> None:
         """Publish if BROADCAST_INTERVAL has passed, and pick how many calls until the next
         clock read: about 16 reads per interval at the current call rate, between 1 and
         MAX_STRIDE. If calls slow down after a fast burst, the writer's trailing publish
-        (publish_trailing) still shows the newest counters within a second."""
+        (from the run's handle) still shows the newest counters within a second."""
         now = monotonic()
         if now >= self._next_submit:
             self._flush(must_write=False, wait=False, now=now)
@@ -429,59 +434,31 @@ class ProgressTracker:
         self._last_clock = now
         self._countdown = self._stride
 
-    def publish_trailing(self) -> None:
-        """Publish counters that changed after the last throttled publish (writer thread).
-
-        Without this, the last updates before one long item would stay invisible until the
-        pipeline's next update() call, possibly minutes later.
-        """
-        if (
-            self.status == Status.RUNNING
-            and monotonic() >= self._next_submit  # the throttle still applies
-            and self._counters() != self._published
-        ):
-            self._flush(must_write=False, wait=False)
-
-    def _counters(self) -> tuple[Any, ...]:
-        return (
-            self.current_item,
-            self.total_items,
-            self.items_added,
-            self.items_updated,
-            self.items_failed,
-            self.current_operation,
-        )
-
     def _flush(self, *, must_write: bool, wait: bool, now: float | None = None) -> None:
-        with self._flush_lock:
+        handle = self.handle
+        with handle.lock:  # a trailing publish (writer thread) builds from the same state
             now = monotonic() if now is None else now
             self._next_submit = now + self._broadcast_interval
-            self.seq += 1
-            self._published = self._counters()
+            state = self.state
+            state.seq = handle.next_seq()
             fraction = self._fraction()
-            if self.status == Status.RUNNING:
-                self._estimator.observe(now, self.current_item, fraction)
-                self.rate = self._estimator.rate
-                remaining, source = self._seconds_remaining(fraction, now)
-                self.estimated_completion = (
-                    timezone.now() + timedelta(seconds=remaining) if remaining is not None else None
-                )
-                self.metadata["eta_source"] = source
-            if self.metadata.get("stages"):
-                total = self.total_items
-                self.metadata["stage_percentage"] = (
-                    round(100 * self.current_item / total, 2) if total else None
+            if state.status == Status.RUNNING:
+                self._observe(fraction, now)
+            if state.metadata.get("stages"):
+                total = state.total_items
+                state.metadata["stage_percentage"] = (
+                    round(100 * state.current_item / total, 2) if total else None
                 )
                 self._refresh_stage(now)
-            self._samples.add(
-                [
-                    round(now - self._started_clock, 3),
-                    self.current_item,
-                    None if fraction is None else round(100 * fraction, 2),
-                ]
+            percentage = fields.percentage(fraction)
+            self._samples.add([round(now - self._started_clock, 3), state.current_item, percentage])
+            job_fields = state.row_fields(
+                percentage=percentage,
+                metadata=self._wire_metadata(),
+                samples=self._samples.export(),
             )
-            job = WriteJob(self, self._fields(fraction), must_write)
-            future = get_writer().submit(job, wait=wait)
+            handle.record_published(job_fields, now)
+            future = get_writer().submit(StateJob(handle, job_fields, must_write), wait=wait)
         if future is not None:
             timeout = conf.get("FINAL_FLUSH_TIMEOUT")
             try:
@@ -491,9 +468,20 @@ class ProgressTracker:
                     "Run %s: its %s state was not saved within %ss (database busy or down); "
                     "it will be written when the database answers.",
                     self.id,
-                    self.status,
+                    state.status,
                     timeout,
                 )
+
+    def _observe(self, fraction: float | None, now: float) -> None:
+        """Feed the rate estimator and set the rate and ETA (a running run only)."""
+        state = self.state
+        self._estimator.observe(now, state.current_item, fraction)
+        state.rate = self._estimator.rate
+        remaining, source = self._seconds_remaining(fraction, now)
+        state.estimated_completion = (
+            timezone.now() + timedelta(seconds=remaining) if remaining is not None else None
+        )
+        state.metadata["eta_source"] = source
 
     def _seconds_remaining(
         self, fraction: float | None, now: float
@@ -505,11 +493,11 @@ class ProgressTracker:
             if past.exception() is None:
                 remaining = history.history_seconds_remaining(
                     past.result(),
-                    total=self.total_items,
-                    current=self.current_item,
+                    total=self.state.total_items,
+                    current=self.state.current_item,
                     fraction=fraction,
                     elapsed=now - self._started_clock,
-                    staged=bool(self._stage_weights),
+                    staged=bool(self.handle.stage_weights),
                 )
             if remaining is not None:
                 return remaining, "history"
@@ -518,8 +506,8 @@ class ProgressTracker:
 
     def _stage_result(self) -> dict[str, Any] | None:
         """The running stage's entry in metadata["stage_results"], if a stage runs."""
-        stage = self.metadata.get("stage")
-        results = self.metadata.get("stage_results") or []
+        stage = self.state.metadata.get("stage")
+        results = self.state.metadata.get("stage_results") or []
         if not stage or len(results) < stage["index"]:
             return None
         return results[stage["index"] - 1]
@@ -529,13 +517,14 @@ class ProgressTracker:
         entry = self._stage_result()
         if entry is None or entry["status"] != "running":
             return
+        state = self.state
         added, updated, failed = self._stage_base
         entry.update(
-            items=self.current_item,
-            total=self.total_items,
-            added=self.items_added - added,
-            updated=self.items_updated - updated,
-            failed=self.items_failed - failed,
+            items=state.current_item,
+            total=state.total_items,
+            added=state.items_added - added,
+            updated=state.items_updated - updated,
+            failed=state.items_failed - failed,
             duration=round(now - self._stage_clock, 3),
         )
 
@@ -547,32 +536,15 @@ class ProgressTracker:
         self._refresh_stage(monotonic())
         entry.update(status=status, completed_at=timezone.now().isoformat())
 
-    def _fields(self, fraction: float | None) -> dict[str, Any]:
-        metadata = dict(self.metadata)
+    def _wire_metadata(self) -> dict[str, Any]:
+        """The metadata to store: a bounded copy the writer can encode on its own thread."""
+        metadata = dict(self.state.metadata)
         if "stage_results" in metadata:
             # The writer encodes this on its own thread while stages go on updating theirs.
             metadata["stage_results"] = [dict(entry) for entry in metadata["stage_results"]]
         if self.run_log.total:
             metadata["log_lines"] = self.run_log.total
-        return {
-            "status": self.status,
-            "current_operation": self.current_operation[:255],
-            "progress_percentage": None if fraction is None else round(100 * fraction, 2),
-            "current_item": self.current_item,
-            "total_items": self.total_items,
-            "items_added": self.items_added,
-            "items_updated": self.items_updated,
-            "items_failed": self.items_failed,
-            "error_message": self.error_message,
-            "rate": None if self.rate is None else round(self.rate, 3),
-            "metadata": limits.bounded_metadata(metadata),
-            "samples": self._samples.export(),
-            "seq": self.seq,
-            "started_at": self.started_at,
-            "completed_at": self.completed_at,
-            "estimated_completion": self.estimated_completion,
-            "updated_at": timezone.now(),
-        }
+        return limits.bounded_metadata(metadata)
 
 
 def _stage_entry(name: str, index: int) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 It runs in one thread, so its connection is never inside a caller's transaction: a
 pipeline running in ``transaction.atomic()`` still shows live progress, and a rollback
-cannot undo what the table says about the run. After each write it hands the state to
-the publisher, so status changes are broadcast only once they are committed.
+cannot undo what the table says about the run.
 
-It also owns the per-run background duties that must happen even while a pipeline is
-stuck inside one long item: heartbeats, and noticing a cancel requested elsewhere.
+What to write, what to broadcast and when (throttles, ordering, heartbeats, cancel polls,
+trailing publishes, stall sweeps) is decided by WritePolicy (progress/policy.py); this
+thread only carries its steps out. It sees runs only through their RunHandle
+(progress/handle.py), never a tracker: it answers through the handle (a cancel, a finish
+elsewhere, the task id), and builds trailing publishes from the handle's latest state.
 
 Live runs' captured log lines (progress.logcapture) are drained here too: each batch is
 broadcast to the run's own group as one frame, then stored, keeping the newest LOG_LINES.
@@ -17,76 +19,60 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from django import db
 from django.utils import timezone
 
-from progress import conf, logcapture
+from progress import broadcast, conf, logcapture, signals
+from progress.handle import RunHandle, StateJob
 from progress.models import ACTIVE_STATUSES, OperationLogLine, OperationProgress, Status
-from progress.protocol import groups_for, layer_message, operation_group
-from progress.publisher import get_publisher
-from progress.serializers import operation_data
-from progress.sweeper import sweep_interval
-
-if TYPE_CHECKING:
-    from progress.tracker import ProgressTracker
+from progress.outage import Outage
+from progress.policy import Step, WritePolicy, Written
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Least seconds between two drains of the live runs' log queues.
-MIN_LOG_INTERVAL = 0.1
-
-
-@dataclass
-class WriteJob:
-    """The newest state of one run waiting to be written and/or broadcast."""
-
-    tracker: ProgressTracker
-    fields: dict[str, Any]
-    must_write: bool  # start, final states and force=True skip the DB_INTERVAL throttle
-    futures: list[Future[None]] = field(default_factory=list)
+# Kept for imports from before the policy module.
+WriteJob = StateJob
 
 
 class ProgressWriter:
-    """Writes run states from one background thread and drives heartbeats and cancel checks."""
+    """Carries out WritePolicy's steps from one background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: WritePolicy | None = None) -> None:
         self._cond = threading.Condition()
-        self._pending: dict[int, WriteJob] = {}
+        self._pending: dict[int, StateJob] = {}
+        self._futures: dict[int, list[Future[None]]] = {}
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
-        self._dirty: dict[int, WriteJob] = {}
-        self._last_write: dict[int, float] = {}
-        self._trackers: weakref.WeakValueDictionary[int, ProgressTracker] = (
-            weakref.WeakValueDictionary()
+        self._jobs: dict[int, StateJob] = {}  # the newest state of each dirty run
+        self._handles: dict[int, RunHandle] = {}
+        self.policy = policy or WritePolicy()
+        self._db = Outage(
+            logger,
+            down="Progress writes to the database are failing (%s: %s); retrying every "
+            "DB_INTERVAL.",
+            recovered="Progress writes to the database recovered.",
         )
-        self._next_heartbeat = 0.0
-        self._next_cancel_poll = 0.0
-        self._next_sweep = time.monotonic() + conf.get("STALL_TIMEOUT") / 4
-        self._next_log_drain = 0.0
-        self._db_down = False
+        self._busy = False
         self._thread = threading.Thread(target=self._run, name="progress-writer", daemon=True)
         self._thread.start()
 
     # --- called from tracker threads -------------------------------------------------
 
-    def submit(self, job: WriteJob, *, wait: bool) -> Future[None] | None:
+    def submit(self, job: StateJob, *, wait: bool) -> Future[None] | None:
         """Queue a run's newest state; with wait, return a future resolved once handled."""
         future: Future[None] | None = Future() if wait else None
         with self._cond:
-            previous = self._pending.get(job.tracker.id)
+            previous = self._pending.get(job.handle.id)
             if previous is not None:
-                job.futures.extend(previous.futures)
                 job.must_write = job.must_write or previous.must_write
             if future is not None:
-                job.futures.append(future)
-            self._pending[job.tracker.id] = job
+                self._futures.setdefault(job.handle.id, []).append(future)
+            self._pending[job.handle.id] = job
             self._cond.notify()
         return future
 
@@ -104,29 +90,24 @@ class ProgressWriter:
             self._cond.notify()
         return future
 
-    def register(self, tracker: ProgressTracker) -> None:
-        """Start heartbeats and cancel checks for a live run."""
-        now = time.monotonic()
+    def register(self, handle: RunHandle) -> None:
+        """Start heartbeats, cancel checks and log drains for a live run."""
         with self._cond:
-            self._trackers[tracker.id] = tracker
-            # A new run gets its first beat and cancel check within one interval.
-            self._next_heartbeat = min(self._next_heartbeat, now + conf.get("HEARTBEAT_INTERVAL"))
-            self._next_cancel_poll = min(
-                self._next_cancel_poll, now + conf.get("CANCEL_POLL_INTERVAL")
-            )
-            self._next_log_drain = min(self._next_log_drain, now + log_drain_interval())
+            self._handles[handle.id] = handle
+            self.policy.run_started(handle.id)
             self._cond.notify()
 
-    def unregister(self, tracker: ProgressTracker) -> None:
+    def unregister(self, handle: RunHandle) -> None:
+        """Stop the live run's duties (its tracker is finishing it)."""
         with self._cond:
-            self._trackers.pop(tracker.id, None)
+            self.policy.run_ended(handle.id)
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until nothing is pending (tests and shutdown); True if drained."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._cond:
-                if not self._pending and not self._calls and not self._dirty and not self._busy:
+                if not (self._pending or self._calls or self.policy.dirty or self._busy):
                     return True
             time.sleep(0.01)
         return False
@@ -137,13 +118,11 @@ class ProgressWriter:
 
     # --- the writer thread ---------------------------------------------------------------
 
-    _busy = False
-
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._pending and not self._calls:
-                    timeout = self._seconds_until_duty()
+                    timeout = self.policy.seconds_until_due()
                     if timeout is not None and timeout <= 0:
                         break
                     self._cond.wait(timeout)
@@ -155,7 +134,7 @@ class ProgressWriter:
                     self._run_call(fn, future)
                 for job in batch.values():
                     self._handle(job)
-                self._periodic_duties()
+                self._do_duties()
             except Exception:  # the writer thread must survive anything
                 logger.exception("Progress writer error")
             finally:
@@ -168,157 +147,139 @@ class ProgressWriter:
             db.close_old_connections()
             future.set_exception(exc)
 
-    def _seconds_until_duty(self) -> float | None:
-        if not self._trackers and not self._dirty:
-            return None
-        now = time.monotonic()
-        candidates = [self._next_heartbeat, self._next_cancel_poll]
-        if self._trackers:
-            candidates.append(self._next_log_drain)
-        interval = conf.get("DB_INTERVAL")
-        candidates += [self._last_write.get(run_id, 0) + interval for run_id in self._dirty]
-        return max(0.0, min(candidates) - now)
-
-    def _handle(self, job: WriteJob) -> None:
-        run_id = job.tracker.id
+    def _handle(self, job: StateJob) -> None:
         # Lines logged before this state are stored before it (a final state last of all).
-        self._drain_log(job.tracker)
-        if job.fields["status"] not in ACTIVE_STATUSES:
-            self._write_and_broadcast(job)  # a final state: the table first, then browsers
-            return
-        # A live state: browsers first (a database round trip would add to every update's
-        # latency, bench figure 3a), then the table, at once or when DB_INTERVAL has passed.
-        self._broadcast(job)
-        elapsed = time.monotonic() - self._last_write.get(run_id, 0)
-        if job.must_write or elapsed >= conf.get("DB_INTERVAL"):
-            self._write_and_broadcast(job, broadcast=False)
+        self._drain_log(job.handle)
+        final, must_write = job.is_final, job.must_write
+        self._carry_out(
+            job, self.policy.state_arrived(job.handle.id, final=final, must_write=must_write)
+        )
+
+    def _carry_out(self, job: StateJob, steps: list[Step]) -> None:
+        for step in steps:
+            if step is Step.BROADCAST:
+                broadcast.operation_broadcast(job.handle.operation(job.fields))
+            else:
+                self._carry_out(job, self._write(job))
+        if job.handle.id in self.policy.dirty:
+            self._jobs[job.handle.id] = job
         else:
-            self._dirty[run_id] = job
+            self._jobs.pop(job.handle.id, None)
+            if Step.WRITE in steps or not job.is_final:
+                self._resolve(job.handle.id)
 
-    def _write_and_broadcast(self, job: WriteJob, *, broadcast: bool = True) -> None:
-        written = self._write(job)
-        if written is None:
-            # Retried after DB_INTERVAL; a final state is broadcast only once it is written.
-            self._dirty[job.tracker.id] = job
-            return
-        if written and broadcast:
-            self._broadcast(job)
-        self._resolve(job)
-
-    def _write(self, job: WriteJob) -> bool | None:
-        """Write the job's fields; False if the run was finished elsewhere, None on error."""
-        run_id = job.tracker.id
-        fields = {**job.fields, "heartbeat_at": timezone.now()}
-        self._last_write[run_id] = time.monotonic()
+    def _write(self, job: StateJob) -> list[Step]:
+        """Write the job's fields (only while the run is active); returns the next steps."""
+        handle = job.handle
+        self.policy.write_started(handle.id)
         try:
             changed = OperationProgress.objects.filter(
-                pk=run_id, status__in=ACTIVE_STATUSES
-            ).update(**fields)
+                pk=handle.id, status__in=ACTIVE_STATUSES
+            ).update(**job.fields, heartbeat_at=timezone.now())
         except Exception as exc:
             self._note_db_down(exc)
-            return None
-        self._note_db_up()
-        self._dirty.pop(run_id, None)
+            return self.policy.written(handle.id, Written.FAILED, final=job.is_final)
+        self._db.succeeded()
         if not changed:
-            job.tracker._finished_elsewhere()
-            self._forget(run_id)
-            return False
-        if job.fields["status"] not in ACTIVE_STATUSES:
-            self._forget(run_id)
-        return True
+            self._finished_elsewhere(handle)
+            return self.policy.written(handle.id, Written.GONE, final=job.is_final)
+        self._note_transition(handle, job.fields)
+        return self.policy.written(handle.id, Written.SAVED, final=job.is_final)
 
-    def _broadcast(self, job: WriteJob) -> None:
-        tracker = job.tracker
-        operation = OperationProgress(**tracker.static_fields(), **job.fields)
-        try:
-            data = operation_data(operation)
-        except Exception:
-            logger.exception("Could not serialise run %s", tracker.id)
+    def _note_transition(self, handle: RunHandle, fields: dict[str, Any]) -> None:
+        """Send the run's started/finished signal once the table holds the new status."""
+        status = fields["status"]
+        if status == handle.written_status:
             return
-        get_publisher().publish(groups_for(tracker.id, tracker.created_by_id), layer_message(data))
+        handle.written_status = status
+        operation = handle.operation(fields)
+        if status == Status.RUNNING:
+            signals.send_transition(signals.operation_started, operation)
+        elif status not in ACTIVE_STATUSES:
+            signals.send_transition(signals.operation_finished, operation, status=status)
 
-    def _drain_log(self, tracker: ProgressTracker) -> None:
+    def _resolve(self, run_id: int) -> None:
+        with self._cond:
+            futures = self._futures.pop(run_id, [])
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
+
+    def _finished_elsewhere(self, handle: RunHandle) -> None:
+        handle.finished_elsewhere.set()
+        handle.cancel.set()
+        self.policy.run_ended(handle.id)
+
+    # --- periodic duties -------------------------------------------------------------
+
+    def _do_duties(self) -> None:
+        with self._cond:  # trackers register and unregister runs from their threads
+            duties = self.policy.due()
+            live = self.policy.live
+            self._handles = {i: h for i, h in self._handles.items() if i in live}
+            handles = list(self._handles.values())
+        for run_id in duties.writes:
+            job = self._jobs.get(run_id)
+            if job is not None:
+                # Counters were broadcast when they arrived; a final state waits for its write.
+                self._carry_out(job, [Step.WRITE])
+        if duties.drain_logs:
+            for handle in handles:
+                self._drain_log(handle)
+        if duties.poll_cancels:
+            self._poll_cancel_requests(handles)
+            for handle in handles:
+                self._publish_trailing(handle)
+        if duties.beat:
+            self._beat([handle.id for handle in handles])
+        if duties.sweep:
+            self._sweep()
+
+    def _publish_trailing(self, handle: RunHandle) -> None:
+        """Publish counters that changed after the last throttled publish.
+
+        Without this, the last updates before one long item would stay invisible until the
+        pipeline's next update() call, possibly minutes later.
+        """
+        if not self.policy.trailing_due(handle.published_at):
+            return
+        with handle.lock:
+            fields = handle.trailing_fields()
+            if fields is not None:
+                handle.record_published(fields, self.policy.clock())
+                self.submit(StateJob(handle, fields, must_write=False), wait=False)
+
+    def _drain_log(self, handle: RunHandle) -> None:
         """Broadcast the run's new log lines to its own group, then store them."""
-        lines = tracker.run_log.take()
+        lines = handle.run_log.take() if handle.run_log is not None else []
         if not lines:
             return
-        frame = logcapture.log_frame(tracker.id, lines)
-        publish_log = getattr(get_publisher(), "publish_log", None)
-        if frame is not None and publish_log is not None:
-            message = {"type": logcapture.LAYER_LOG, "id": tracker.id, "text": frame}
+        frame = logcapture.log_frame(handle.id, lines)
+        if frame is not None:
+            message = {"type": logcapture.LAYER_LOG, "id": handle.id, "text": frame}
             try:
-                publish_log(operation_group(tracker.id), message)
+                broadcast.log_broadcast(handle.id, message)
             except Exception:  # live lines are best effort; the final write must still happen
-                logger.exception("Run %s: could not send its log lines", tracker.id)
+                logger.exception("Run %s: could not send its log lines", handle.id)
         try:
-            store_log_lines(tracker.id, lines, keep=conf.get("LOG_LINES"))
+            store_log_lines(handle.id, lines, keep=conf.get("LOG_LINES"))
         except Exception as exc:  # lines are best effort; the run's state is not
             self._note_db_down(exc)
 
-    def _drain_logs(self, ids: list[int]) -> None:
-        for run_id in ids:
-            tracker = self._trackers.get(run_id)
-            if tracker is not None:
-                self._drain_log(tracker)
-
-    @staticmethod
-    def _resolve(job: WriteJob) -> None:
-        for future in job.futures:
-            if not future.done():
-                future.set_result(None)
-        job.futures.clear()
-
-    def _forget(self, run_id: int) -> None:
-        self._last_write.pop(run_id, None)
-        self._dirty.pop(run_id, None)
-
-    def _periodic_duties(self) -> None:
-        now = time.monotonic()
-        interval = conf.get("DB_INTERVAL")
-        for run_id, job in list(self._dirty.items()):
-            if now - self._last_write.get(run_id, 0) >= interval:
-                self._handle_dirty(job)
-        ids = list(self._trackers.keys())
-        if not ids:
-            return
-        if now >= self._next_log_drain:
-            self._next_log_drain = now + log_drain_interval()
-            self._drain_logs(ids)
-        if now >= self._next_cancel_poll:
-            self._next_cancel_poll = now + conf.get("CANCEL_POLL_INTERVAL")
-            self._poll_cancel_requests(ids)
-            for run_id in ids:
-                tracker = self._trackers.get(run_id)
-                if tracker is not None:
-                    tracker.publish_trailing()
-        if now >= self._next_heartbeat:
-            self._next_heartbeat = now + conf.get("HEARTBEAT_INTERVAL")
-            self._beat(ids)
-        if now >= self._next_sweep:
-            # Processes that track runs also find other processes' dead runs (workers
-            # sweep each other), so no run stays "running" when no server is up.
-            self._next_sweep = now + sweep_interval()
-            self._sweep()
-
-    def _handle_dirty(self, job: WriteJob) -> None:
-        # Counters were broadcast when they arrived; a final state waits for its write.
-        self._write_and_broadcast(job, broadcast=job.fields["status"] not in ACTIVE_STATUSES)
-
-    def _poll_cancel_requests(self, ids: list[int]) -> None:
+    def _poll_cancel_requests(self, handles: list[RunHandle]) -> None:
+        by_id = {handle.id: handle for handle in handles}
         try:
-            rows = OperationProgress.objects.filter(pk__in=ids).values_list(
+            rows = OperationProgress.objects.filter(pk__in=by_id).values_list(
                 "pk", "status", "cancel_requested_at", "task_result_id"
             )
             for run_id, status, cancel_requested_at, task_result_id in rows:
-                tracker = self._trackers.get(run_id)
-                if tracker is None:
-                    continue
+                handle = by_id[run_id]
                 # An enqueue records the task id after a fast worker may have attached.
-                tracker._task_result_id = task_result_id
+                handle.task_result_id = task_result_id
                 if status not in ACTIVE_STATUSES:
-                    tracker._finished_elsewhere()
+                    self._finished_elsewhere(handle)
                 elif cancel_requested_at is not None:
-                    tracker.cancel_requested = True
+                    handle.cancel.set()
         except Exception as exc:
             self._note_db_down(exc)
 
@@ -340,24 +301,7 @@ class ProgressWriter:
 
     def _note_db_down(self, exc: Exception) -> None:
         db.close_old_connections()
-        if not self._db_down:
-            self._db_down = True
-            logger.error(
-                "Progress writes to the database are failing (%s: %s); retrying every %ss.",
-                type(exc).__name__,
-                exc,
-                conf.get("DB_INTERVAL"),
-            )
-
-    def _note_db_up(self) -> None:
-        if self._db_down:
-            self._db_down = False
-            logger.warning("Progress writes to the database recovered.")
-
-
-def log_drain_interval() -> float:
-    """Seconds between drains of live runs' log lines: one frame per broadcast interval."""
-    return float(max(conf.get("BROADCAST_INTERVAL"), MIN_LOG_INTERVAL))
+        self._db.failed(exc)
 
 
 def store_log_lines(run_id: int, lines: list[logcapture.LogLine], *, keep: int) -> None:

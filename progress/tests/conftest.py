@@ -39,3 +39,36 @@ def other_user(transactional_db):
 @pytest.fixture
 def staff(transactional_db):
     return StaffFactory()
+
+
+class RecordingPublisher:
+    """Stands in for the channel layer: records what is published, in order.
+
+    on_publish(message), if set, runs at each publish (on the publishing thread).
+    """
+
+    def __init__(self):
+        self.messages = []
+        self.logs = []
+        self.on_publish = None
+
+    def publish(self, groups, message):
+        if self.on_publish is not None:
+            self.on_publish(message)
+        self.messages.append((groups, message))
+
+    def publish_log(self, group, message):
+        self.logs.append((group, message))
+
+    def types(self):
+        return [m["text"].split('"type":"')[1].split('"')[0] for _, m in self.messages]
+
+    def of(self, run_id):
+        return [m for _, m in self.messages if m["id"] == run_id]
+
+
+@pytest.fixture
+def recording_publisher(monkeypatch):
+    recorder = RecordingPublisher()
+    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
+    return recorder

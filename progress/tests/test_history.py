@@ -12,7 +12,7 @@ from progress import history
 from progress.history import PastRun, SampleSeries
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory
-from progress.tests.waiting import wait_for
+from progress.tests.waiting import eventually
 from progress.tracker import track_operation
 from progress.writer import get_writer
 
@@ -164,7 +164,7 @@ class NullPublisher:
 
 @pytest.fixture
 def quiet(monkeypatch):
-    monkeypatch.setattr("progress.writer.get_publisher", lambda: NullPublisher())
+    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: NullPublisher())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -173,7 +173,7 @@ def test_a_new_run_takes_its_eta_from_past_runs_until_warmed_up(fast_progress, q
     for _ in range(3):
         completed("etl", 100, total=1000)  # 10 items/s
     with track_operation("etl", total_items=1000) as tracker:
-        wait_for(lambda: tracker._past is not None and tracker._past.done())
+        eventually(lambda: tracker._past is not None and tracker._past.done())
         tracker.update(current_item=500, force=True)
         get_writer().drain()
         saved = OperationProgress.objects.get(pk=tracker.id)
@@ -186,9 +186,9 @@ def test_a_new_run_takes_its_eta_from_past_runs_until_warmed_up(fast_progress, q
 @pytest.mark.django_db(transaction=True)
 def test_without_past_runs_the_eta_is_live(fast_progress, quiet):
     with track_operation("first ever", total_items=100) as tracker:
-        wait_for(lambda: tracker._past is not None and tracker._past.done())
+        eventually(lambda: tracker._past is not None and tracker._past.done())
         tracker.update(current_item=1, force=True)
-        wait_for(lambda: tracker.estimated_completion is not None)
+        eventually(lambda: tracker.estimated_completion is not None)
         tracker.update(current_item=2, force=True)
         assert tracker.metadata["eta_source"] == "live"
 

@@ -13,7 +13,7 @@ import pytest
 from progress import logcapture
 from progress.logcapture import RunLog, capturing, run_in_context
 from progress.models import OperationLogLine
-from progress.tests.waiting import wait_for
+from progress.tests.waiting import eventually
 from progress.tests.wsutil import open_socket, receive_until
 from progress.tracker import ProgressTracker, atrack_operation, track_operation
 from progress.writer import get_writer, store_log_lines
@@ -182,7 +182,7 @@ class RecordingPublisher:
 @pytest.fixture
 def published(monkeypatch):
     recorder = RecordingPublisher()
-    monkeypatch.setattr("progress.writer.get_publisher", lambda: recorder)
+    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
     return recorder
 
 
@@ -210,7 +210,7 @@ def test_a_runs_lines_are_stored_and_broadcast_to_its_own_group(fast_progress, p
 def test_lines_of_a_live_run_arrive_without_another_update(fast_progress, published):
     with track_operation("quiet") as tracker:
         log.info("while busy")
-        wait_for(lambda: stored(tracker.id) == [(1, logging.INFO, "while busy")])
+        eventually(lambda: stored(tracker.id) == [(1, logging.INFO, "while busy")])
 
 
 @pytest.mark.django_db(transaction=True)

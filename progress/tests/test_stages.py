@@ -18,7 +18,7 @@ class NullPublisher:
 
 @pytest.fixture(autouse=True)
 def quiet(monkeypatch):
-    monkeypatch.setattr("progress.writer.get_publisher", lambda: NullPublisher())
+    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: NullPublisher())
 
 
 def saved(tracker):
