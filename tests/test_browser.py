@@ -160,7 +160,10 @@ def test_cancel_from_the_page_ends_the_run_cancelled(browser, stack, curator):
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{run.pk}/")
-    page.get_by_test_id("cancel-button").click()
+    button = page.get_by_test_id("cancel-button")
+    button.click()
+    expect(button).to_have_text("Confirm cancel")  # a second click confirms
+    button.click()
     expect(page.get_by_test_id("status")).to_have_text("Cancelled")
     run.refresh_from_db()
     assert run.status == Status.CANCELLED

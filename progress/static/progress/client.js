@@ -300,10 +300,7 @@ export class ProgressClient {
     } catch {
       return; // not ours to crash on; the server only sends JSON
     }
-    if (msg?.type === HEARTBEAT_FRAME) {
-      this._heartbeatSeen = true;
-      return;
-    }
+    if (msg?.type === HEARTBEAT_FRAME) this._heartbeatSeen = true;
     if (msg?.type === 'pong') return;
     if (msg?.type === 'error') {
       this._lastError = String(msg.message ?? '');
@@ -321,6 +318,7 @@ export class ProgressClient {
       }
       return;
     }
+    if (msg?.type === HEARTBEAT_FRAME) return; // proof of life only; listeners may hear it
     if (LIST_TYPES.includes(msg?.type)) {
       // Apply a list only whole: a run in part 3 is not "missing" after part 1.
       const { pending, message } = collectPart(this._pendingList, msg);

@@ -1,8 +1,21 @@
 // One run in detail, live over /ws/progress/<id>/.
 
 import { addSample, createSparkline, renderSparkline, sparklineSummary } from './chart.js';
-import { ProgressClient } from './client.js';
-import { historyRateSamples, LogBuffer, logTime, mergeSamples, passesLevel, titleText } from './run-extras.js';
+import { CONNECTION_STATES, ProgressClient } from './client.js';
+import {
+  etaFromHistory,
+  historyRateSamples,
+  LogBuffer,
+  logTime,
+  mergeSamples,
+  passesLevel,
+  rerunUrl,
+  rowErrorsView,
+  settingsEntries,
+  silenceText,
+  sinceText,
+  titleText,
+} from './run-extras.js';
 import {
   bindConnectionIndicator,
   h,
@@ -10,6 +23,7 @@ import {
   setAttr,
   setHidden,
   setText,
+  stageItemsText,
   stageText,
   STATUS_ICONS,
   updateBar,
@@ -17,9 +31,9 @@ import {
 import {
   elapsedMs,
   etaText,
-  formatAgo,
   formatCount,
   formatDateTime,
+  formatDateTimeSeconds,
   formatDuration,
   formatPercent,
   formatRate,
@@ -44,6 +58,9 @@ const LOG_PAGE = 1000;
 // A reader this close to the bottom of the log is following it.
 const LOG_STICK_PX = 8;
 const TITLE_SUFFIX = ' · Progress';
+// The list page sets this (to '1') when its Start click asked for notification permission,
+// so the run's page notifies without another click; removed once the run has ended.
+const NOTIFY_KEY_PREFIX = 'progress-notify:';
 
 const doc = document;
 const root = doc.querySelector('[data-operation-id]');
@@ -51,6 +68,8 @@ const operationId = Number(root.dataset.operationId);
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
 
 const detailUrl = root.dataset.detailUrl || `/api/v1/operations/${operationId}/`;
+const pipelinesUrl = root.dataset.pipelinesUrl || '/api/v1/pipelines/';
+const listUrl = root.dataset.listUrl || '/progress/';
 const historyUrl = `${detailUrl.replace(/\/$/, '')}/history/`;
 const logsUrl = `${detailUrl.replace(/\/$/, '')}/logs/`;
 
@@ -81,7 +100,14 @@ const detailsState = {
 
 const log = setUpLog();
 const notifier = setUpNotifications();
+const cancelConfirm = setUpCancelConfirm();
+const rowErrorsState = { rows: [], total: 0, expanded: false };
+let pipelineDescription; // undefined until asked, then the description or null
+let settingsKey = null; // what the settings list was last drawn from
+setUpRowErrorsToggle();
 
+// Marks the page once the server's heartbeats arrive (silence detection is then armed).
+client.onFrame('heartbeat', () => setAttr(root, 'data-heartbeats', 'seen'));
 client.onFrame('log', (msg) => {
   if (Number(msg?.id) === operationId) log.receive(msg);
 });
@@ -89,8 +115,13 @@ let lastConnectionState = client.state;
 client.subscribe((store, changed, state) => {
   if (state !== lastConnectionState) {
     // Back after a drop: lines logged meanwhile were not sent to this page.
-    if (state === 'connected' && ['reconnecting', 'offline'].includes(lastConnectionState)) log.catchUp();
+    if (state === 'connected' && ['reconnecting', 'offline', 'silent'].includes(lastConnectionState)) log.catchUp();
+    if (state === CONNECTION_STATES.SILENT) announce('Updates have stopped arriving; the figures may be out of date.');
+    else if (lastConnectionState === CONNECTION_STATES.SILENT && state === 'connected') announce('Updates resumed.');
     lastConnectionState = state;
+    renderSilence();
+    const held = client.getOperation(operationId);
+    if (held) renderClock(held);
   }
   const op = client.getOperation(operationId);
   if (!op || op.seq === lastRenderedSeq) return;
@@ -108,6 +139,7 @@ fetchHistory();
 log.load();
 
 setInterval(() => {
+  renderSilence();
   const op = client.getOperation(operationId);
   if (op && isActive(op)) renderClock(op);
 }, TICK_MS);
@@ -128,12 +160,17 @@ function render(op) {
   setNumber(part('current-item'), op.current_item);
   if (op.total_items == null) setText(part('total-items'), 'unknown');
   else setNumber(part('total-items'), op.total_items);
+  // A staged run counts its current stage's items; say so next to the overall percent.
+  const stage = op.metadata?.stage;
+  const count = stage?.count ?? op.metadata?.stages?.length;
+  setText(part('items-scope'), stage?.index ? `in stage ${stage.index}${count ? ` of ${count}` : ''}` : '');
   setNumber(part('items-added'), op.items_added);
   setNumber(part('items-updated'), op.items_updated);
   setNumber(part('items-failed'), op.items_failed);
   const averageRate = !isActive(op) ? historyData?.average_rate : null;
   setText(part('rate'), op.status === 'running' ? formatRate(op.rate) : formatRate(averageRate));
-  renderClock(op, now);
+  renderClock(op);
+  renderSilence(now);
 
   renderDetails(op);
   renderTimes(op);
@@ -318,22 +355,35 @@ function setUpLog() {
 function setUpNotifications() {
   const button = part('notify-button');
   const Notify = globalThis.Notification;
-  let wanted = false;
+  const key = `${NOTIFY_KEY_PREFIX}${operationId}`;
+  const storage = safeStorage();
   let wasActive = initial != null ? isActive(initial) : true;
+  // Asked for on the list page's Start click (the permission prompt came with that click).
+  let wanted = storage?.getItem(key) === '1';
   if (!button || typeof Notify !== 'function') return { update() {} };
+
+  function remember(on) {
+    try {
+      if (on) storage?.setItem(key, '1');
+      else storage?.removeItem(key);
+    } catch {
+      // storage full or blocked: the choice holds for this page only
+    }
+  }
 
   function show(op) {
     setHidden(button, !isActive(op) || Notify.permission === 'denied');
-    setAttr(button, 'aria-pressed', String(wanted));
-    setText(button, wanted ? 'Will notify you when it ends' : 'Notify me when it ends');
+    setAttr(button, 'aria-pressed', String(wanted && Notify.permission === 'granted'));
+    setText(button, wanted && Notify.permission === 'granted' ? 'Will notify you when it ends' : 'Notify me when it ends');
   }
 
   button.addEventListener('click', async () => {
-    if (wanted) wanted = false;
+    if (wanted && Notify.permission === 'granted') wanted = false;
     else {
       const permission = Notify.permission === 'granted' ? 'granted' : await Notify.requestPermission();
       wanted = permission === 'granted';
     }
+    remember(wanted);
     const op = client.getOperation(operationId);
     if (op) show(op);
   });
@@ -349,10 +399,61 @@ function setUpNotifications() {
           note.close();
         };
       }
+      // An ended run never notifies again: forget the wish so storage does not fill up.
+      if (!active) remember(false);
       wasActive = active;
       show(op);
     },
   };
+}
+
+function safeStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null; // storage disabled for this site
+  }
+}
+
+// --- cancel, with a confirming second click ---------------------------------------------
+
+// An unconfirmed "Confirm cancel" goes back to "Cancel run" after this long.
+const CANCEL_CONFIRM_MS = 10_000;
+
+function setUpCancelConfirm() {
+  const form = part('cancel-form');
+  const button = part('cancel-button');
+  const keep = part('cancel-keep');
+  const help = part('cancel-confirm-help');
+  if (!form || !button) return { reset() {} };
+  let confirming = false;
+  let timer = null;
+
+  function reset() {
+    confirming = false;
+    clearTimeout(timer);
+    setHidden(keep, true);
+    setAttr(button, 'aria-describedby', null);
+    setText(help, '');
+    if (!button.disabled) setText(button, 'Cancel run');
+  }
+
+  form.addEventListener('submit', (event) => {
+    if (confirming) return; // the second click: let the form post
+    event.preventDefault();
+    confirming = true;
+    setText(button, 'Confirm cancel');
+    setText(help, 'Press again to stop this run. Items done so far are kept.');
+    setAttr(button, 'aria-describedby', 'cancel-confirm-help');
+    setHidden(keep, false);
+    announce('Press Confirm cancel to stop this run, or Keep running.');
+    timer = setTimeout(reset, CANCEL_CONFIRM_MS);
+  });
+  keep?.addEventListener('click', () => {
+    reset();
+    button.focus();
+  });
+  return { reset };
 }
 
 function renderStatus(op) {
@@ -371,16 +472,17 @@ function renderStatus(op) {
   if (form) setHidden(form, !active);
   const button = part('cancel-button');
   if (button && active && op.cancel_requested) {
+    cancelConfirm.reset();
     button.disabled = true;
     setText(button, 'Cancelling…');
   }
 }
 
 function renderStage(op) {
-  const text = stageText(op);
+  const text = isActive(op) ? stageItemsText(op) : stageText(op);
   const percent = op.metadata?.stage_percentage;
   const stage = part('stage');
-  setText(stage, text && percent != null && isActive(op) ? `${text} — ${formatPercent(percent)}` : text);
+  setText(stage, text && percent != null && isActive(op) ? `${text} (${formatPercent(percent)} of this stage)` : text);
   setHidden(stage, !text);
 
   // The stage list: done ✓, current, still to come.
@@ -399,14 +501,32 @@ function renderStage(op) {
   });
 }
 
-/** Times that move with the clock: elapsed, ETA, last update. */
-function renderClock(op, now = Date.now()) {
+/**
+ * Times that move with the clock: elapsed, ETA, last update. While the connection is
+ * silent they stop where the last frame left them: a countdown that keeps running on
+ * a stalled server is the false liveness issue 17 is about.
+ */
+function renderClock(op) {
+  const realNow = Date.now();
+  const silent = client.state === CONNECTION_STATES.SILENT && client.lastFrameAt != null;
+  const now = silent ? client.lastFrameAt : realNow;
   const elapsed = elapsedMs(op, now);
   setText(part('elapsed'), elapsed == null ? '—' : formatDuration(elapsed));
   setText(part('eta'), isActive(op) ? etaText(op, now) || '—' : '—');
   const eta = part('eta');
   setAttr(eta, 'title', op.estimated_completion && isActive(op) ? `Expected ${formatDateTime(op.estimated_completion)}` : null);
-  setText(part('last-update'), formatAgo(op.updated_at, now) || '—');
+  setHidden(part('eta-source'), !etaFromHistory(op));
+  setText(part('last-update'), sinceText(op.updated_at, realNow) || '—');
+}
+
+/** Grey out a live run and count the silence while no frame arrives. */
+function renderSilence(now = Date.now()) {
+  const op = client.getOperation(operationId);
+  const silent = client.state === CONNECTION_STATES.SILENT;
+  setAttr(root, 'data-silent', silent && op != null && isActive(op) ? 'true' : null);
+  const notice = part('silence');
+  setHidden(notice, !silent);
+  if (silent) setText(notice, `${silenceText(client.silentForMs(now))}. The server has gone quiet; what this page shows may be out of date.`);
 }
 
 /** More rows failed or the run ended: fetch the API detail (throttled). */
@@ -459,8 +579,55 @@ function renderDetails(op) {
   const freshest = details != null && details.seq >= op.seq ? details : op;
   renderError(freshest.error_message, meta.traceback);
   const total = Math.max(op.metadata?.row_errors_total ?? 0, meta.row_errors_total ?? 0);
-  renderRowErrors(meta.row_errors, total);
+  renderRowErrors(meta.row_errors, total, isActive(op));
   renderSummary(freshest.metadata ?? {}, meta.report_path);
+  renderSettings(details, op);
+}
+
+// --- settings and "run again" ---------------------------------------------------------
+
+/** The run's parameters (API detail) as a labelled list; "Run again" if you may start it. */
+function renderSettings(details, op) {
+  const meta = details?.metadata;
+  const parameters = meta?.parameters;
+  if (!parameters || typeof parameters !== 'object') return;
+  const key = `${details.seq}:${pipelineDescription?.name ?? pipelineDescription}:${isActive(op)}`;
+  if (key === settingsKey) return;
+  settingsKey = key;
+  const name = meta.pipeline || op.metadata?.pipeline;
+  if (name && pipelineDescription === undefined) {
+    pipelineDescription = null;
+    fetchPipelineDescription(name).then(() => renderSettings(detailsState.details, client.getOperation(operationId) ?? op));
+  }
+  const description = pipelineDescription || null;
+  const entries = settingsEntries(parameters, { files: meta.files, pipeline: description });
+  const list = part('settings');
+  for (const node of list.querySelectorAll('[data-setting]')) node.remove();
+  for (const entry of entries) {
+    list.append(
+      h(doc, 'dt', { 'data-setting': entry.name }, entry.label),
+      h(doc, 'dd', { 'data-setting': entry.name, 'data-testid': `setting-${entry.name}` }, entry.value),
+    );
+  }
+  const again = part('run-again');
+  setHidden(again, !description || isActive(op));
+  if (!description) return;
+  setAttr(part('run-again-link'), 'href', rerunUrl(listUrl, description.name, parameters, { pipeline: description }));
+  const needsFile = entries.some((entry) => entry.isFile);
+  setText(part('run-again-note'), needsFile ? 'Opens the start form with these settings; choose the file again.' : 'Opens the start form with these settings.');
+}
+
+/** This run's pipeline as GET /api/v1/pipelines/ describes it; null when you may not start it. */
+async function fetchPipelineDescription(name) {
+  try {
+    const response = await fetch(pipelinesUrl, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const list = await response.json();
+    pipelineDescription = (Array.isArray(list) ? list : []).find((p) => p?.name === name) ?? null;
+  } catch (error) {
+    console.warn('progress: could not load the pipelines', error);
+    pipelineDescription = null;
+  }
 }
 
 function renderError(errorMessage, tracebackText) {
@@ -473,28 +640,37 @@ function renderError(errorMessage, tracebackText) {
   setText(part('traceback-text'), traceback);
 }
 
-function renderRowErrors(rows, total) {
+function renderRowErrors(rows, total, active) {
   const list = Array.isArray(rows) ? rows : [];
+  Object.assign(rowErrorsState, { rows: list, total, active });
   setHidden(part('row-errors-panel'), list.length === 0);
   if (list.length === 0) return;
-  const all = Number.isFinite(total) ? Math.max(total, list.length) : list.length;
-  setText(
-    part('row-errors-note'),
-    `Showing ${formatCount(list.length)} of ${formatCount(all)} row ${all === 1 ? 'failure' : 'failures'}.`,
-  );
+  const view = rowErrorsView(list, total, { active, expanded: rowErrorsState.expanded });
+  setText(part('row-errors-note'), view.note);
+  const toggle = part('row-errors-toggle');
+  setHidden(toggle, !view.more);
+  setAttr(toggle, 'aria-expanded', String(rowErrorsState.expanded));
+  setText(toggle, rowErrorsState.expanded ? 'Show fewer' : `Show all ${formatCount(list.length)}`);
   const body = part('row-errors').tBodies[0];
   body.replaceChildren(
-    ...list.map((row) =>
+    ...view.rows.map((row) =>
       h(
         doc,
         'tr',
         {},
-        h(doc, 'td', { class: 'num' }, formatValue(row?.line)),
-        h(doc, 'td', {}, h(doc, 'code', {}, formatValue(row?.value))),
-        h(doc, 'td', {}, formatValue(row?.reason)),
+        h(doc, 'td', { class: 'num', 'data-label': 'Line' }, formatValue(row?.line)),
+        h(doc, 'td', { 'data-label': 'Value' }, h(doc, 'code', {}, formatValue(row?.value))),
+        h(doc, 'td', { 'data-label': 'Reason' }, formatValue(row?.reason)),
       ),
     ),
   );
+}
+
+function setUpRowErrorsToggle() {
+  part('row-errors-toggle').addEventListener('click', () => {
+    rowErrorsState.expanded = !rowErrorsState.expanded;
+    renderRowErrors(rowErrorsState.rows, rowErrorsState.total, rowErrorsState.active);
+  });
 }
 
 function renderSummary(metadata, reportPathValue) {
@@ -519,7 +695,7 @@ function renderTimes(op) {
   ]) {
     const node = part(name);
     setAttr(node, 'datetime', iso || null);
-    setText(node, formatDateTime(iso) || '—');
+    setText(node, formatDateTimeSeconds(iso) || '—');
   }
 }
 

@@ -138,6 +138,13 @@ export function formatDateTime(iso, locale) {
   return new Date(ms).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** A datetime with seconds ("Mar 3, 2025, 14:05:09"), for timelines of short runs; "" if unknown. */
+export function formatDateTimeSeconds(iso, locale) {
+  const ms = parseTime(iso);
+  if (ms == null) return '';
+  return new Date(ms).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'medium' });
+}
+
 /** "genes_added" -> "Genes added", for summary keys written by pipelines. */
 export function humanizeKey(key) {
   const words = String(key).replace(/[_-]+/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2').trim();

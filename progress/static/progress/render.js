@@ -59,12 +59,20 @@ export function barModel(op) {
       : `${statusLabel(op?.status)}${items ? ` — ${items}` : ''}`;
     return { value: null, indeterminate: true, animated: active, valueText };
   }
-  return {
-    value,
-    indeterminate: false,
-    animated: false,
-    valueText: items ? `${value}% — ${items}` : `${value}%`,
-  };
+  // A staged run's items are its current stage's: say so, apart from the overall percent
+  // ("65% overall — stage 2 of 4: scoring, 220 of 276 items"), never "65% — 220 of 276".
+  const stage = stageItemsText(op);
+  let valueText = items ? `${value}% — ${items}` : `${value}%`;
+  if (stage) valueText = `${value}% overall — ${stage.charAt(0).toLowerCase()}${stage.slice(1)}`;
+  return { value, indeterminate: false, animated: false, valueText };
+}
+
+/** "Stage 2 of 4: scoring, 220 of 276 items" for a staged run ("" otherwise). */
+export function stageItemsText(op, locale) {
+  const stage = stageText(op);
+  if (!stage) return '';
+  const items = itemsText(op, locale);
+  return items ? `${stage}, ${items}` : stage;
 }
 
 /** "420 of 1,000 items", "420 items" (total unknown) or "" before the first item. */

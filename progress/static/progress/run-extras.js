@@ -1,7 +1,7 @@
 // Pure helpers for a run's page beyond the bar: the tab title, the throughput curve from
 // the run's stored history, and the bounded, deduplicated log tail. No DOM here.
 
-import { formatPercent, parseTime, statusLabel } from './format.js';
+import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, statusLabel } from './format.js';
 import { isActive } from './state.js';
 
 const FINAL_MARKS = Object.freeze({ completed: '✓', failed: '✗' });
@@ -119,4 +119,84 @@ export function logTime(iso) {
   const ms = parseTime(iso);
   if (ms == null) return '';
   return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
+}
+
+// --- silence, times, settings, failures ---------------------------------------------
+
+/** "No update for 8 s": how long the connection has been silent. */
+export function silenceText(ms) {
+  return `No update for ${formatDuration(Math.max(0, ms))}`;
+}
+
+// Under this many seconds "Last update" says "just now"; above it, it counts seconds.
+const JUST_NOW_S = 3;
+
+/** "just now", "12 s ago", then formatAgo's minutes, hours and days; '' if unknown. */
+export function sinceText(iso, nowMs) {
+  const then = parseTime(iso);
+  if (then == null) return '';
+  const seconds = Math.max(0, Math.floor((nowMs - then) / 1000));
+  if (seconds < JUST_NOW_S) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  return formatAgo(iso, nowMs);
+}
+
+/** True when a running run's ETA comes from past runs (metadata.eta_source). */
+export function etaFromHistory(op) {
+  return isActive(op) && op?.metadata?.eta_source === 'history' && op?.estimated_completion != null;
+}
+
+/**
+ * The run's settings as [{name, label, value}] for a "Settings" list: its stored
+ * parameters, labelled by the pipeline's description when known. An uploaded file shows
+ * the name the user gave it (metadata.files), never its storage name.
+ */
+export function settingsEntries(parameters, { files = [], pipeline = null } = {}) {
+  if (!parameters || typeof parameters !== 'object' || Array.isArray(parameters)) return [];
+  const described = new Map((pipeline?.parameters ?? []).map((p) => [p?.name, p]));
+  const labels = new Map(
+    (Array.isArray(files) ? files : []).filter((f) => f && typeof f === 'object').map((f) => [f.name, f.label]),
+  );
+  return Object.entries(parameters).map(([name, value]) => {
+    const description = described.get(name);
+    const label = description?.label || humanizeKey(name);
+    const isFile = description?.type === 'file' || labels.has(value);
+    const shown = isFile ? labels.get(value) || 'an uploaded file' : formatValue(value);
+    return { name, label, value: String(shown), isFile };
+  });
+}
+
+/**
+ * The list page's start form for this pipeline, prefilled with the run's parameters:
+ * /progress/?start=gene_import&scope=kidney&format=auto#start-gene_import. Files are
+ * left out (a file input cannot be prefilled: same settings, new file).
+ */
+export function rerunUrl(listUrl, pipelineName, parameters, { pipeline = null } = {}) {
+  const query = new URLSearchParams({ start: pipelineName });
+  const fileParams = new Set((pipeline?.parameters ?? []).filter((p) => p?.type === 'file').map((p) => p.name));
+  for (const [name, value] of Object.entries(parameters ?? {})) {
+    if (fileParams.has(name) || value == null || typeof value === 'object') continue;
+    query.set(name, String(value));
+  }
+  return `${listUrl}?${query}#start-${pipelineName}`;
+}
+
+// Failed rows shown before "Show all"; more make a phone page thousands of pixels tall.
+export const ROW_ERRORS_VISIBLE = 10;
+
+/**
+ * Which failed rows to show: while a run runs the newest (the end of the stored list),
+ * once it ended the first; all of them when expanded. Returns {rows, note, more}.
+ */
+export function rowErrorsView(rows, total, { active = false, expanded = false, visible = ROW_ERRORS_VISIBLE } = {}) {
+  const list = Array.isArray(rows) ? rows : [];
+  const all = Number.isFinite(total) ? Math.max(total, list.length) : list.length;
+  const shown = expanded || list.length <= visible ? list : active ? list.slice(-visible) : list.slice(0, visible);
+  const noun = all === 1 ? 'failure' : 'failures';
+  let note;
+  if (shown.length === all) note = `${formatCount(all)} row ${noun}.`;
+  else if (active && shown.length < list.length) note = `Showing the newest ${formatCount(shown.length)} of ${formatCount(all)} row ${noun}.`;
+  else note = `Showing ${formatCount(shown.length)} of ${formatCount(all)} row ${noun}.`;
+  if (list.length < all && shown.length === list.length) note += ` The first ${formatCount(list.length)} are kept; the report has every one.`;
+  return { rows: shown, note, more: list.length > visible };
 }

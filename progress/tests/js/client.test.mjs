@@ -503,6 +503,15 @@ describe('ProgressClient silence (server heartbeats)', () => {
     assert.deepEqual(socket.sent[1].since, { 1: 1 });
   });
 
+  test('onFrame listeners hear heartbeats (a page can show that silence detection is armed)', () => {
+    const { client, socket } = connected();
+    const heard = [];
+    client.onFrame('heartbeat', (msg) => heard.push(msg.type));
+    socket.receive(HEARTBEAT);
+    assert.deepEqual(heard, ['heartbeat']);
+    assert.equal(client.heartbeatSeen, true);
+  });
+
   test('a new socket must show heartbeats again before it can be silent', () => {
     const { client, clock, socket } = connected();
     socket.receive(HEARTBEAT);

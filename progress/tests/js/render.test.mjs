@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageText } from '../../static/progress/render.js';
+import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageItemsText, stageText } from '../../static/progress/render.js';
 import { op } from './fakes.mjs';
 
 const NOW = Date.parse('2024-01-01T00:01:00Z');
@@ -78,5 +78,19 @@ describe('connectionText', () => {
     assert.equal(connectionText('offline'), 'offline');
     assert.equal(connectionText('refused', 'signed-out'), 'signed out');
     assert.equal(connectionText('refused', 'forbidden'), 'not allowed');
+  });
+});
+
+describe('barModel of a staged run', () => {
+  test('keeps the overall percent apart from the stage and its items', () => {
+    const staged = op({
+      progress_percentage: 65,
+      current_item: 220,
+      total_items: 276,
+      metadata: { stage: { index: 2, count: 4, name: 'scoring' }, stages: ['a', 'scoring', 'c', 'd'] },
+    });
+    assert.equal(barModel(staged).valueText, '65% overall — stage 2 of 4: scoring, 220 of 276 items');
+    assert.equal(stageItemsText(staged), 'Stage 2 of 4: scoring, 220 of 276 items');
+    assert.equal(stageItemsText(op()), '');
   });
 });

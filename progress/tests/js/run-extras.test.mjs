@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { historyRateSamples, LogBuffer, mergeSamples, passesLevel, titleText } from '../../static/progress/run-extras.js';
+import {
+  etaFromHistory,
+  historyRateSamples,
+  LogBuffer,
+  mergeSamples,
+  passesLevel,
+  rerunUrl,
+  rowErrorsView,
+  settingsEntries,
+  silenceText,
+  sinceText,
+  titleText,
+} from '../../static/progress/run-extras.js';
 
 const run = (overrides = {}) => ({ id: 12, operation_name: 'gene_import', status: 'running', progress_percentage: 42, ...overrides });
 const line = (number, level = 'INFO') => ({ number, level, logger: 'x', message: `line ${number}`, time: null });
@@ -77,5 +89,80 @@ describe('LogBuffer', () => {
     assert.deepEqual(buffer.filtered('WARNING').map((l) => l.number), [3, 4, 5]);
     assert.deepEqual(buffer.filtered('ERROR').map((l) => l.number), [4, 5]);
     assert.equal(passesLevel(line(1, 'weird'), 'INFO'), true);
+  });
+});
+
+describe('silence and last update', () => {
+  test('silenceText counts seconds, then minutes', () => {
+    assert.equal(silenceText(8_400), 'No update for 8 s');
+    assert.equal(silenceText(65_000), 'No update for 1 min 5 s');
+  });
+
+  test('sinceText says seconds, not "just now", after a few seconds', () => {
+    const now = Date.parse('2024-01-01T00:01:00Z');
+    assert.equal(sinceText('2024-01-01T00:00:59Z', now), 'just now');
+    assert.equal(sinceText('2024-01-01T00:00:52Z', now), '8 s ago');
+    assert.equal(sinceText('2024-01-01T00:00:00Z', now + 120_000), '3 min ago');
+    assert.equal(sinceText(null, now), '');
+  });
+});
+
+describe('etaFromHistory', () => {
+  test('only a running run with an ETA from past runs', () => {
+    const base = run({ estimated_completion: '2024-01-01T00:10:00Z', metadata: { eta_source: 'history' } });
+    assert.equal(etaFromHistory(base), true);
+    assert.equal(etaFromHistory({ ...base, metadata: { eta_source: 'live' } }), false);
+    assert.equal(etaFromHistory({ ...base, estimated_completion: null }), false);
+    assert.equal(etaFromHistory({ ...base, status: 'completed' }), false);
+  });
+});
+
+describe('settings and run again', () => {
+  const pipeline = {
+    name: 'gene_import',
+    parameters: [
+      { name: 'file', label: 'File', type: 'file' },
+      { name: 'scope', label: 'Scope', type: 'text' },
+    ],
+  };
+  const parameters = { file: 'uploads/3f2a.csv', scope: 'kidney', format: 'auto' };
+  const files = [{ name: 'uploads/3f2a.csv', label: 'big-panel.csv', kind: 'upload' }];
+
+  test('labels come from the pipeline; a file shows its user-given name, never its storage name', () => {
+    assert.deepEqual(settingsEntries(parameters, { files, pipeline }), [
+      { name: 'file', label: 'File', value: 'big-panel.csv', isFile: true },
+      { name: 'scope', label: 'Scope', value: 'kidney', isFile: false },
+      { name: 'format', label: 'Format', value: 'auto', isFile: false },
+    ]);
+    // Without the pipeline's description (you may not start it) the files still map.
+    assert.equal(settingsEntries(parameters, { files })[0].value, 'big-panel.csv');
+    assert.deepEqual(settingsEntries(null), []);
+  });
+
+  test('rerunUrl prefills the start form through the query, leaving the file out', () => {
+    assert.equal(
+      rerunUrl('/progress/', 'gene_import', parameters, { pipeline }),
+      '/progress/?start=gene_import&scope=kidney&format=auto#start-gene_import',
+    );
+  });
+});
+
+describe('rowErrorsView', () => {
+  const rows = Array.from({ length: 14 }, (_, i) => ({ line: i + 1 }));
+
+  test('a running run shows its newest failures, a finished one its first; "show all" shows every one', () => {
+    const live = rowErrorsView(rows, 14, { active: true });
+    assert.deepEqual(live.rows.map((r) => r.line), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert.equal(live.note, 'Showing the newest 10 of 14 row failures.');
+    assert.equal(live.more, true);
+    const done = rowErrorsView(rows, 14, { active: false });
+    assert.deepEqual(done.rows.map((r) => r.line).slice(0, 2), [1, 2]);
+    assert.equal(rowErrorsView(rows, 14, { expanded: true }).rows.length, 14);
+  });
+
+  test('few failures show whole; more than were kept point to the report', () => {
+    assert.equal(rowErrorsView(rows.slice(0, 3), 3).note, '3 row failures.');
+    assert.equal(rowErrorsView(rows.slice(0, 1), 1).more, false);
+    assert.match(rowErrorsView(rows, 500, { expanded: true }).note, /first 14 are kept; the report has every one/);
   });
 });

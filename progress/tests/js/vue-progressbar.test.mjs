@@ -130,7 +130,7 @@ describe('ProgressBar with an operation prop', () => {
     assert.equal(bar.attrs['aria-valuenow'], '42');
     assert.equal(bar.attrs['aria-valuemin'], '0');
     assert.equal(bar.attrs['aria-valuemax'], '100');
-    assert.equal(bar.attrs['aria-valuetext'], '42% — 427 of 1,000 items');
+    assert.equal(bar.attrs['aria-valuetext'], '42% overall — stage 2 of 3: Import genes, 427 of 1,000 items');
     assert.equal(bar.style['--value'], '42%');
     assert.ok(classes(bar.children[0]).includes('bar__fill'));
 
