@@ -44,8 +44,6 @@ T = TypeVar("T")
 MAX_ERROR_LENGTH = 4000
 MAX_STRIDE = 1000
 MAX_TRACEBACK_LENGTH = 20_000
-# Where attach_file() stores a run's files in the default storage.
-ATTACHMENTS_FOLDER = "attachments"
 # A stage's status in metadata["stage_results"] when the run ends while it runs.
 STAGE_END_STATUS: dict[str, str] = {
     Status.COMPLETED: "completed",
@@ -273,13 +271,13 @@ class ProgressTracker:
     ) -> str:
         """Store a file the run made (a report, an export) and list it on the run.
 
-        Saved through Django's default storage under a random name (name is the label users
-        see, and gives the extension); pruning the run deletes it. Returns the storage name.
+        Saved through the runs' storage (progress.files, PROGRESS["STORAGE"]) under a random
+        name in the folder for its kind; name is the label users see and gives the extension.
+        It is listed in metadata["files"], so the run's page offers it to those who may see
+        the run and pruning the run deletes it. Returns the storage name.
         """
-        if isinstance(content, File):
-            stored = files.upload_save(content, folder=ATTACHMENTS_FOLDER)
-        else:
-            stored = files.upload_save(ContentFile(content, name=name), folder=ATTACHMENTS_FOLDER)
+        upload = content if isinstance(content, File) else ContentFile(content, name=name)
+        stored = files.upload_save(upload, folder=files.storage_folder(kind))
         files.record_file(self.state.metadata, name=stored, label=name, kind=kind)
         self._flush(must_write=True, wait=False)
         return stored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 
@@ -41,6 +42,9 @@ def published(monkeypatch):
 def row(tracker):
     get_writer().drain()
     return OperationProgress.objects.get(pk=tracker.id)
+
+
+row_of = row
 
 
 def test_update_treats_zero_as_a_value(fast_progress, published):
@@ -318,3 +322,71 @@ def test_advance_adds_to_the_counters_like_tqdm(fast_progress, published):
         saved = row(tracker)
         assert (saved.current_item, saved.items_added, saved.items_updated) == (4, 1, 2)
         assert saved.items_failed == 1
+
+
+def test_track_counts_each_item_once_its_body_ran_and_takes_the_total_from_len(
+    fast_progress, published
+):
+    seen = []
+    with track_operation("tracked loop") as tracker:
+        for row in tracker.track(["a", "b", "c"]):
+            seen.append((row, tracker.current_item))
+        assert tracker.current_item == 3
+        assert tracker.total_items == 3
+    assert seen == [("a", 0), ("b", 1), ("c", 2)]  # counted after the body, not before
+    assert row_of(tracker).current_item == 3
+
+
+def test_track_without_len_keeps_the_total_unknown_unless_given(fast_progress, published):
+    with track_operation("generator") as tracker:
+        for _ in tracker.track(iter(range(4))):
+            pass
+        assert (tracker.current_item, tracker.total_items) == (4, None)
+        for _ in tracker.track((n for n in range(2)), total=2):
+            pass
+        assert (tracker.current_item, tracker.total_items) == (6, 2)
+
+
+def test_track_stops_between_items_once_a_cancel_is_requested(fast_progress, published):
+    done = []
+    with track_operation("cancelled loop") as tracker:
+        for n in tracker.track(range(10)):
+            done.append(n)
+            if n == 2:
+                tracker.cancel_requested = True  # what the writer's poll does
+    assert done == [0, 1, 2]
+    saved = row_of(tracker)
+    assert (saved.status, saved.current_item) == (Status.CANCELLED, 3)
+
+
+def test_an_item_whose_body_raised_is_not_counted(fast_progress, published):
+    with pytest.raises(ValueError), track_operation("raising loop") as tracker:
+        for n in tracker.track(range(5)):
+            if n == 1:
+                raise ValueError("bad row")
+    assert row_of(tracker).current_item == 1
+
+
+def test_an_attached_file_is_stored_listed_and_pruned_with_its_run(
+    fast_progress, published, settings, tmp_path
+):
+    from django.core.management import call_command
+
+    from progress import files
+
+    settings.MEDIA_ROOT = tmp_path
+    with track_operation("exporter") as tracker:
+        name = tracker.attach_file("genes.csv", "hgnc_id,symbol\n1,A\n")
+        second = tracker.attach_file("notes.txt", b"bytes too", kind="export")
+    assert name.endswith(".csv") and "genes" not in name  # a random storage name
+    with files.file_open(name) as handle:
+        assert handle.read() == b"hgnc_id,symbol\n1,A\n"
+    listed = row_of(tracker).metadata["files"]
+    assert listed == [
+        {"name": name, "label": "genes.csv", "kind": "report"},
+        {"name": second, "label": "notes.txt", "kind": "export"},
+    ]
+    OperationProgress.objects.filter(pk=tracker.id).update(created_at="2000-01-01T00:00:00Z")
+    call_command("prune_operations", "--older-than", "1d", stdout=io.StringIO())
+    assert not OperationProgress.objects.filter(pk=tracker.id).exists()
+    assert not files.storage().exists(name) and not files.storage().exists(second)
