@@ -276,6 +276,8 @@ class ProgressTracker:
         It is listed in metadata["files"], so the run's page offers it to those who may see
         the run and pruning the run deletes it. Returns the storage name.
         """
+        if isinstance(content, str):
+            content = content.encode()
         upload = content if isinstance(content, File) else ContentFile(content, name=name)
         stored = files.upload_save(upload, folder=files.storage_folder(kind))
         files.record_file(self.state.metadata, name=stored, label=name, kind=kind)
