@@ -11,9 +11,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from progress import wire
+from progress import downloads, wire
 from progress.models import OperationProgress
 
 
@@ -67,11 +68,29 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
         return wire.frame_error_message(operation.error_message)
 
 
+class RunFileSerializer(serializers.Serializer[Any]):
+    """A file the run owns (an upload it read, a report it wrote) and where to download it."""
+
+    label = serializers.CharField()
+    kind = serializers.CharField(help_text='"upload", "report" or what the pipeline named it')
+    url = serializers.CharField(help_text="Download path; only for users who may see the run.")
+
+
 class OperationProgressDetailSerializer(OperationProgressSerializer):
     """One run with its whole bounded metadata; tracebacks and server paths for staff only.
 
     Pass the viewer as context["user"] (or context["request"], as DRF views do).
     """
+
+    files = serializers.SerializerMethodField()
+
+    class Meta(OperationProgressSerializer.Meta):
+        fields = [*OperationProgressSerializer.Meta.fields, "files"]
+        read_only_fields = fields
+
+    @extend_schema_field(RunFileSerializer(many=True))
+    def get_files(self, operation: OperationProgress) -> list[dict[str, Any]]:
+        return downloads.file_links(operation)
 
     def get_metadata(self, operation: OperationProgress) -> dict[str, Any]:
         return wire.metadata_detail(operation.metadata, staff=self._viewer_is_staff())

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from progress import views
+from progress import downloads, views
 
 app_name = "progress"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("vue/", views.operation_list_vue, name="vue"),
     path("<int:operation_id>/", views.operation_detail, name="detail"),
     path("<int:operation_id>/cancel/", views.operation_cancel_view, name="cancel"),
-    path("<int:operation_id>/report/", views.operation_report, name="report"),
+    path("<int:operation_id>/report/", downloads.run_report, name="report"),
+    path("<int:operation_id>/files/<int:index>/", downloads.run_file, name="file"),
     path("pipelines/<slug:name>/start/", views.pipeline_start_view, name="start"),
 ]

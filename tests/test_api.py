@@ -310,3 +310,123 @@ def test_the_list_carries_small_summaries_without_details(curator):
     summary = response.json()["results"][0]["metadata"]
     assert summary == {"row_errors_total": 7, "detail_keys": ["row_errors", "traceback"]}
     assert len(response.content) < 8 * 1024
+
+
+# --- JSON everywhere under the prefix, whatever REST_FRAMEWORK says ------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/pipelines/bad-name/start/", "/api/v1/nothing/here/", "/api/v1/operations/1/x/"],
+)
+def test_a_path_under_the_api_that_matches_nothing_is_a_json_404(curator, path):
+    for client in (client_for(), client_for(curator, csrf=True)):
+        response = client.post(path) if "start" in path else client.get(path)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert "detail" in response.json()
+
+
+def test_a_wrong_method_is_a_json_405(curator):
+    response = client_for(curator).delete("/api/v1/pipelines/")
+    assert (response.status_code, response["Content-Type"]) == (405, "application/json")
+
+
+def test_a_server_error_is_a_json_500_and_logged(curator, monkeypatch, caplog):
+    from progress import pipelines
+
+    monkeypatch.setattr(pipelines, "available", lambda user=None: 1 / 0)
+    response = client_for(curator).get("/api/v1/pipelines/")
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    assert "ZeroDivisionError" not in response.content.decode()
+    assert any(record.exc_info for record in caplog.records if record.name == "progress.api")
+
+
+def test_a_projects_rest_framework_defaults_do_not_change_the_api(curator, settings, openapi):
+    settings.REST_FRAMEWORK = {
+        "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+        "DEFAULT_AUTHENTICATION_CLASSES": [],
+        "DEFAULT_PAGINATION_CLASS": None,
+        "DEFAULT_FILTER_BACKENDS": [],
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.TemplateHTMLRenderer"],
+        "DEFAULT_SCHEMA_CLASS": "rest_framework.schemas.openapi.AutoSchema",
+        "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    }
+    assert client_for().get("/api/v1/operations/").status_code == 403
+    OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    OperationProgressFactory(created_by=curator, status=Status.FAILED)
+    page = client_for(curator).get("/api/v1/operations/?status=failed").json()
+    assert (page["count"], page["results"][0]["status"]) == (1, "failed")
+    assert client_for(curator).post("/api/v1/pipelines/nope/start/").status_code == 404
+    schema = client_for().get("/api/v1/schema/?format=json")
+    assert "/api/v1/operations/{id}/cancel/" in schema.json()["paths"]
+
+
+# --- a run's files: listed in the detail, downloaded by users who may see the run ---------
+
+
+@pytest.fixture
+def stored_files(settings, tmp_path):
+    """A run with a report and an upload in the configured storage (not 'default')."""
+    from progress import files
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "runs": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    settings.PROGRESS = {"STORAGE": "runs"}
+    report = files.upload_save(
+        SimpleUploadedFile("r.csv", b"line,reason\n3,bad\n"), folder="progress/reports"
+    )
+    upload = files.upload_save(SimpleUploadedFile("p.json", b"[]"))
+    return report, upload
+
+
+def test_the_detail_lists_the_runs_files_and_each_downloads_with_its_label(
+    curator, stored_files, openapi
+):
+    report, upload = stored_files
+    run = OperationProgressFactory(
+        created_by=curator,
+        metadata={
+            "files": [
+                {"name": upload, "label": "panel.json", "kind": "upload"},
+                {"name": report, "label": "Row errors: panel/json", "kind": "report"},
+                {"name": "../../etc/passwd", "label": "x", "kind": "report"},
+            ]
+        },
+    )
+    path = f"/api/v1/operations/{run.pk}/"
+    response = client_for(curator).get(path)
+    conforms(openapi, "GET", path, response)
+    listed = response.json()["files"]
+    assert listed == [
+        {"label": "panel.json", "kind": "upload", "url": f"/progress/{run.pk}/files/0/"},
+        {
+            "label": "Row errors: panel/json",
+            "kind": "report",
+            "url": f"/progress/{run.pk}/files/1/",
+        },
+    ]
+    download = client_for(curator).get(listed[1]["url"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"line,reason\n3,bad\n"
+    assert 'filename="Row errors: panel_json.csv"' in download["Content-Disposition"]
+    assert download["Content-Disposition"].startswith("attachment")
+    report_page = client_for(curator).get(f"/progress/{run.pk}/report/")
+    assert b"".join(report_page.streaming_content) == b"line,reason\n3,bad\n"
+
+
+def test_files_of_someone_elses_run_or_gone_files_are_a_404(curator, viewer, stored_files):
+    from progress import files
+
+    report, _ = stored_files
+    run = OperationProgressFactory(
+        created_by=curator, metadata={"files": [{"name": report, "label": "r", "kind": "report"}]}
+    )
+    assert client_for(viewer).get(f"/progress/{run.pk}/files/0/").status_code == 404
+    assert client_for(viewer).get(f"/progress/{run.pk}/report/").status_code == 404
+    assert client_for(curator).get(f"/progress/{run.pk}/files/1/").status_code == 404
+    assert client_for().get(f"/progress/{run.pk}/files/0/").status_code == 302  # to login
+    files.storage().delete(report)
+    assert client_for(curator).get(f"/progress/{run.pk}/files/0/").status_code == 404
