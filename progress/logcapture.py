@@ -13,9 +13,12 @@ in an empty context), so start threads with run_in_context():
     with track_operation("import") as tracker:
         threading.Thread(target=run_in_context(work, rows)).start()
 
-Only records the logging configuration lets through reach the handler: a logger whose
-effective level is above LOG_LEVEL (the root logger defaults to WARNING), or that does
-not propagate to the root logger, is not captured.
+Levels. Inside a block, records at PROGRESS["LOG_LEVEL"] (INFO) and above are captured
+from every logger whose level comes from the root logger, even while the root logger is
+at Python's default WARNING; the host's own handlers still get exactly what they got
+before (see _is_enabled_for). A logger the host gave a level of its own (or one above it)
+keeps it: "django.db.backends" at WARNING stays quiet in runs too. A logger that does not
+propagate to the root logger is not captured.
 """
 
 from __future__ import annotations
@@ -159,12 +162,81 @@ def record_text(record: logging.LogRecord) -> str:
 
 _handler = RunLogHandler()
 
+# --- capturing below the host's levels -----------------------------------------------
+#
+# Python's root logger is at WARNING unless configured, and a logger without a level of
+# its own inherits that: logger.info() is dropped by Logger.isEnabledFor() before any
+# handler runs, so a run would never see its own INFO lines. Lowering the root logger's
+# level while a block runs would let them through, but it would also change what the
+# host prints: a handler at NOTSET on the root logger (or on a parent logger) would start
+# printing INFO from every thread. So instead two Logger methods are wrapped, once:
+#
+# - isEnabledFor(level) is also true inside a tracked block when level >= the run's
+#   LOG_LEVEL and the logger's level comes from the root logger (no logger between it
+#   and the root has a level set); logging.disable() and logger.disabled still win;
+# - callHandlers(record) gives a record that the host's levels would have dropped to
+#   RunLogHandler only; every other record goes the usual way, to every handler.
+#
+# The host's handlers therefore see exactly the records they saw before. Outside a block
+# the cost is one context-variable read on a call that was already below the level.
+# The one difference: a record below its logger's level passed by hand to logger.handle()
+# inside a tracked block (no logging call does that) goes to the run only.
+
+_host_is_enabled_for = logging.Logger.isEnabledFor
+_host_call_handlers = logging.Logger.callHandlers
+
+
+def _level_from_root(logger: logging.Logger) -> bool:
+    """True when no logger from this one up to the root has a level of its own."""
+    node: logging.Logger | None = logger
+    while node is not None and node.parent is not None:
+        if node.level != logging.NOTSET:
+            return False
+        node = node.parent
+    return True
+
+
+def _propagates_to_root(logger: logging.Logger) -> bool:
+    node: logging.Logger | None = logger
+    while node is not None and node.parent is not None:
+        if not node.propagate:
+            return False
+        node = node.parent
+    return True
+
+
+def _capture_only(logger: logging.Logger, level: int) -> bool:
+    """A record the host drops but the run in this context wants (see above)."""
+    sink = _current.get()
+    return (
+        sink is not None
+        and level >= sink.level
+        and not logger.disabled
+        and logger.manager.disable < level
+        and _level_from_root(logger)
+    )
+
+
+def _is_enabled_for(self: logging.Logger, level: int) -> bool:
+    return _host_is_enabled_for(self, level) or _capture_only(self, level)
+
+
+def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
+    level = record.levelno
+    if _host_is_enabled_for(self, level) or not _capture_only(self, level):
+        _host_call_handlers(self, record)
+    elif _propagates_to_root(self):
+        _handler.handle(record)
+
 
 def install() -> None:
-    """Put the handler on the root logger once (AppConfig.ready and each tracked block)."""
+    """Put the handler on the root logger and wrap the level checks, once."""
     root = logging.getLogger()
     if _handler not in root.handlers:
         root.addHandler(_handler)
+    if logging.Logger.isEnabledFor is not _is_enabled_for:
+        logging.Logger.isEnabledFor = _is_enabled_for  # type: ignore[method-assign]
+        logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]
 
 
 def new_run_log(run_id: int) -> RunLog:

@@ -346,3 +346,105 @@ def test_deleting_a_run_deletes_its_lines(fast_progress, published):
         log.info("gone with the run")
     _, per_model = OperationProgress.objects.filter(pk=tracker.id).delete()
     assert per_model == {"progress.OperationProgress": 1, "progress.OperationLogLine": 1}
+
+
+# --- levels: the root logger at WARNING, the host's output unchanged ------------------
+
+
+@pytest.fixture
+def host_logging(monkeypatch):
+    """Python's defaults: root at WARNING with one handler printing to a buffer."""
+    import io
+
+    buffer = io.StringIO()
+    printer = logging.StreamHandler(buffer)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [logcapture._handler, printer])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    logging.Logger.manager._clear_cache()
+    yield buffer
+    logging.Logger.manager._clear_cache()
+
+
+def unleveled(name):
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.NOTSET)
+    return logger
+
+
+def test_info_from_a_logger_without_a_level_is_captured_while_root_is_at_warning(host_logging):
+    quiet = unleveled("tests.unleveled")
+    sink = run_log()
+    quiet.info("outside")
+    with capturing(sink):
+        quiet.info("inside %s", "the block")
+        quiet.debug("too low for LOG_LEVEL")
+        quiet.warning("careful")
+    assert messages(sink) == ["inside the block", "careful"]
+    # The host's handler printed only what it printed before: the warning.
+    assert host_logging.getvalue().splitlines() == ["careful"]
+
+
+def test_a_handler_on_a_parent_logger_still_gets_only_what_its_levels_let_through(host_logging):
+    import io
+
+    parent = unleveled("tests.parent")
+    seen = io.StringIO()
+    handler = logging.StreamHandler(seen)
+    parent.addHandler(handler)
+    try:
+        with capturing(sink := run_log()):
+            unleveled("tests.parent.child").info("child info")
+        assert messages(sink) == ["child info"]
+        assert seen.getvalue() == ""
+        assert host_logging.getvalue() == ""
+    finally:
+        parent.removeHandler(handler)
+
+
+def test_a_level_the_host_set_on_a_logger_is_kept_in_runs(host_logging, monkeypatch):
+    noisy = logging.getLogger("tests.noisy")
+    monkeypatch.setattr(noisy, "level", logging.ERROR)
+    sink = run_log()
+    with capturing(sink):
+        noisy.info("chatter")
+        noisy.warning("still chatter")
+        noisy.error("broken")
+    assert messages(sink) == ["broken"]
+
+
+def test_log_level_is_honoured_below_and_above_info(host_logging):
+    quiet = unleveled("tests.unleveled")
+    debug_sink = run_log(level=logging.DEBUG)
+    with capturing(debug_sink):
+        quiet.debug("detail")
+    warning_sink = run_log(level=logging.WARNING)
+    with capturing(warning_sink):
+        quiet.info("chatter")
+    assert messages(debug_sink) == ["detail"]
+    assert messages(warning_sink) == []
+    assert host_logging.getvalue() == ""
+
+
+def test_logging_disable_and_non_propagating_loggers_are_not_captured(host_logging, monkeypatch):
+    alone = unleveled("tests.alone")
+    monkeypatch.setattr(alone, "propagate", False)
+    sink = run_log()
+    with capturing(sink):
+        alone.info("kept to itself")
+        logging.disable(logging.INFO)
+        try:
+            unleveled("tests.unleveled").info("disabled")
+        finally:
+            logging.disable(logging.NOTSET)
+    assert messages(sink) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tracked_run_stores_info_from_a_default_configured_logger(
+    host_logging, fast_progress, published
+):
+    with track_operation("defaults") as tracker:
+        unleveled("tests.defaults").info("batch 1 imported")
+    assert stored(tracker.id) == [(1, logging.INFO, "batch 1 imported")]
+    assert host_logging.getvalue() == ""
