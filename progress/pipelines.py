@@ -2,7 +2,8 @@
 
 A pipeline is a Django task that takes an OperationProgress id plus keyword parameters,
 and a DRF serializer that validates those parameters (and describes them to the API
-and the pages). Register from an AppConfig.ready():
+and the pages). @tracked_task (progress/tasks.py) makes both from one function and
+registers them; by hand, register from an AppConfig.ready():
 
     pipelines.register(Pipeline(name="curation_pipeline", title="Run pipeline",
                                 task=curation_pipeline_task, parameters=PipelineParams))
@@ -48,6 +49,7 @@ _registry: dict[str, Pipeline] = {}
 
 
 def register(pipeline: Pipeline) -> None:
+    """Make pipeline launchable under its name (replacing one of that name)."""
     _registry[pipeline.name] = pipeline
 
 
@@ -95,3 +97,8 @@ def _field_type(field: serializers.Field[Any, Any, Any, Any]) -> str:
     if isinstance(field, serializers.BooleanField):
         return "boolean"
     return "text"
+
+
+def unregister(name: str) -> Pipeline | None:
+    """Remove a pipeline (tests, or an app that replaces another's); returns it."""
+    return _registry.pop(name, None)
