@@ -403,3 +403,26 @@ def test_a_silent_server_greys_the_run_out_and_the_page_recovers(browser, stack,
     connected(page)
     publish(run, current_item=50, progress_percentage=50)
     expect(page.get_by_test_id("current-item")).to_have_text("50")
+
+
+def test_a_dropped_connection_greys_the_run_out_until_it_is_back(browser, stack, curator):
+    run = live_run(curator, estimated_completion=timezone.now() + timedelta(minutes=5))
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    connected(page)
+    article = page.locator("article.detail")
+    silence = page.get_by_test_id("silence")
+    expect(silence).to_be_hidden()
+    stack.kill_daphne()
+    try:
+        expect(silence).to_contain_text(re.compile(r"No update for \d+ s\. Reconnecting"))
+        expect(article).to_have_attribute("data-silent", "true")
+        elapsed = page.get_by_test_id("elapsed").text_content()
+        first = silence.text_content()
+        expect(silence).not_to_have_text(first)  # the silence counts up, the run's clock not
+        assert page.get_by_test_id("elapsed").text_content() == elapsed
+    finally:
+        stack.start_daphne()
+    connected(page)
+    expect(article).not_to_have_attribute("data-silent", "true")
+    expect(silence).to_be_hidden()

@@ -41,6 +41,7 @@ import {
   humanizeKey,
   isActive,
   parseTime,
+  SILENCE_MS,
   statusLabel,
 } from './state.js';
 
@@ -508,8 +509,7 @@ function renderStage(op) {
  */
 function renderClock(op) {
   const realNow = Date.now();
-  const silent = client.state === CONNECTION_STATES.SILENT && client.lastFrameAt != null;
-  const now = silent ? client.lastFrameAt : realNow;
+  const now = quietForMs(realNow) > 0 ? client.lastFrameAt : realNow;
   const elapsed = elapsedMs(op, now);
   setText(part('elapsed'), elapsed == null ? '—' : formatDuration(elapsed));
   setText(part('eta'), isActive(op) ? etaText(op, now) || '—' : '—');
@@ -519,14 +519,28 @@ function renderClock(op) {
   setText(part('last-update'), sinceText(op.updated_at, realNow) || '—');
 }
 
+/**
+ * How long no frame has arrived, when that means the page may be stale: the socket is
+ * silent, or it dropped and has not been back for SILENCE_MS; else 0.
+ */
+function quietForMs(now) {
+  const last = client.lastFrameAt;
+  if (last == null) return 0;
+  if (client.state === CONNECTION_STATES.SILENT) return Math.max(0, now - last);
+  const away = [CONNECTION_STATES.RECONNECTING, CONNECTION_STATES.OFFLINE].includes(client.state);
+  return away && now - last >= SILENCE_MS ? now - last : 0;
+}
+
 /** Grey out a live run and count the silence while no frame arrives. */
 function renderSilence(now = Date.now()) {
   const op = client.getOperation(operationId);
-  const silent = client.state === CONNECTION_STATES.SILENT;
-  setAttr(root, 'data-silent', silent && op != null && isActive(op) ? 'true' : null);
+  const quiet = op != null && isActive(op) ? quietForMs(now) : 0;
+  setAttr(root, 'data-silent', quiet > 0 ? 'true' : null);
   const notice = part('silence');
-  setHidden(notice, !silent);
-  if (silent) setText(notice, `${silenceText(client.silentForMs(now))}. The server has gone quiet; what this page shows may be out of date.`);
+  setHidden(notice, quiet === 0);
+  if (quiet === 0) return;
+  const why = client.state === CONNECTION_STATES.SILENT ? 'The server has gone quiet' : 'Reconnecting';
+  setText(notice, `${silenceText(quiet)}. ${why}; what this page shows may be out of date.`);
 }
 
 /** More rows failed or the run ended: fetch the API detail (throttled). */
