@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.core.files.storage import default_storage
 from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
@@ -203,12 +202,12 @@ def _stored_data(operation: OperationProgress, pipeline: pipelines.Pipeline) -> 
         name = data.get(key)
         if not isinstance(name, str) or not files.is_storage_name(name):
             name = ""
-        if not name or not default_storage.exists(name):
+        if not name or not files.storage().exists(name):
             raise ValueError(
                 f"Run {operation.pk} cannot be re-run: its uploaded {key} is gone (pruned or "
                 f"never stored); start {pipeline.name} anew with the file"
             )
-        data[key] = File(default_storage.open(name, "rb"), name=_upload_label(operation, name))
+        data[key] = File(files.storage().open(name, "rb"), name=_upload_label(operation, name))
     return data
 
 

@@ -3,6 +3,9 @@ messages count and explain, launching, re-runs validated as fresh starts, visibi
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
@@ -16,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from curation.factories import CurationFactory, ScopeFactory
+from curation.management.commands.seed_demo import seeded_import
 from progress import pipelines
 from progress.launch import operation_rerun
 from progress.models import OperationProgress, Status
@@ -307,8 +311,8 @@ def test_rerun_action_starts_the_same_pipeline_with_the_same_parameters(admin_us
 # --- re-run: validated before anything is queued (issue 17, item 3) -------------------
 
 
-def seeded_import(user) -> OperationProgress:
-    """A gene import as seed_demo records it: a server path, never an upload."""
+def old_seeded_import(user) -> OperationProgress:
+    """A gene import as seed_demo recorded it before: a server path, never an upload."""
     return OperationProgressFactory(
         created_by=user,
         operation_name="gene_import",
@@ -320,7 +324,7 @@ def seeded_import(user) -> OperationProgress:
 
 
 def test_rerun_of_a_seeded_import_says_why_and_queues_nothing(admin_user, immediate):
-    seeded = seeded_import(admin_user)
+    seeded = old_seeded_import(admin_user)
     response = logged_in(admin_user).post(
         CHANGELIST, {"action": "rerun_runs", "_selected_action": [seeded.pk]}, follow=True
     )
@@ -329,6 +333,20 @@ def test_rerun_of_a_seeded_import_says_why_and_queues_nothing(admin_user, immedi
     assert text.startswith("Re-ran 0 runs. 1 was not re-run: ")
     assert f"Run {seeded.pk} cannot be re-run: its uploaded file is gone" in text
     assert OperationProgress.objects.count() == 1
+
+
+def test_an_import_seeded_by_seed_demo_can_be_re_run(admin_user, immediate, media, settings):
+    scope = ScopeFactory(name="kidney-genetics")
+    path = Path(settings.BASE_DIR) / "data/kidney-panels/cegat.json"
+    seeded = seeded_import(path, scope=scope, user=admin_user, stdout=io.StringIO())
+    assert (seeded.status, seeded.items_added) == (Status.COMPLETED, 288)
+    response = logged_in(admin_user).post(f"{CHANGELIST}{seeded.pk}/rerun/", follow=True)
+    again = OperationProgress.objects.exclude(pk=seeded.pk).get()
+    assert messages_of(response) == [
+        (constants.SUCCESS, f"Run #{seeded.pk} re-run as run #{again.pk}.")
+    ]
+    assert (again.status, again.current_item, again.items_added) == (Status.COMPLETED, 288, 0)
+    assert again.metadata["files"][0]["label"] == "cegat.json"
 
 
 def test_rerun_of_an_import_whose_upload_was_pruned_is_refused_on_its_page(

@@ -10,14 +10,42 @@ from typing import Any, TextIO, cast
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.files import File
 from django.core.management.base import BaseCommand
 
 from curation.demo import demo_curations, demo_scope
 from curation.gene_import import ImportResult, gene_import
+from curation.models import Scope
+from progress import files
 from progress.console import run_with_console
+from progress.models import OperationProgress
 from progress.tracker import ProgressTracker
 
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / "var" / "demo-credentials.txt"
+
+
+def seeded_import(path: Path, *, scope: Scope, user: Any, stdout: TextIO) -> OperationProgress:
+    """Import a panel file as an upload would be recorded, so the run can be re-run.
+
+    A copy goes to the storage and the run's parameters are the gene_import pipeline's
+    (file, scope, format), as `import_genes` records them; a server path there could never
+    be re-run (the pipeline takes uploads only). Pruning the run deletes the copy.
+    """
+    with path.open("rb") as handle:
+        stored = files.upload_save(File(handle, name=path.name))
+    metadata: dict[str, Any] = {
+        "pipeline": "gene_import",
+        "parameters": {"file": stored, "scope": scope.name, "format": "auto"},
+    }
+    files.record_file(metadata, name=stored, label=path.name, kind=files.UPLOAD)
+
+    def work(tracker: ProgressTracker) -> ImportResult:
+        return gene_import(path=path, scope=scope, tracker=tracker)
+
+    operation, _ = run_with_console(
+        "gene_import", work, stdout=stdout, user=user, metadata=metadata, bar=False
+    )
+    return operation
 
 
 class Command(BaseCommand):
@@ -30,18 +58,11 @@ class Command(BaseCommand):
         scope = demo_scope()
         if not scope.genes.exists():
             for source in scope.sources:
-                path = Path(settings.BASE_DIR) / source
-
-                def work(tracker: ProgressTracker, path: Path = path) -> ImportResult:
-                    return gene_import(path=path, scope=scope, tracker=tracker)
-
-                run_with_console(
-                    "gene_import",
-                    work,
-                    stdout=cast(TextIO, self.stdout._out),
+                seeded_import(
+                    Path(settings.BASE_DIR) / source,
+                    scope=scope,
                     user=demo,
-                    metadata={"parameters": {"path": source, "scope": scope.name}},
-                    bar=False,
+                    stdout=cast(TextIO, self.stdout._out),
                 )
         created = demo_curations(scope)
         self.stdout.write(
