@@ -75,6 +75,8 @@ class RawRow:
     panels: list[str] = field(default_factory=list)
     # Set by the parser when the row's shape is wrong (e.g. a JSON list where text belongs).
     problem: str = ""
+    # An entirely blank row between others: counted and skipped, neither imported nor failed.
+    blank: bool = False
 
     @property
     def display(self) -> str:
@@ -88,6 +90,8 @@ class GeneFile:
 
     label: str
     opener: Callable[[], IO[bytes]]
+    # The name in the storage, for a stored file: the run's metadata names its upload by it.
+    storage_name: str = ""
 
     @classmethod
     def local(cls, path: Path) -> GeneFile:
@@ -98,7 +102,11 @@ class GeneFile:
     def stored(cls, name: str, storage: Storage | None = None) -> GeneFile:
         """A file in the storage (uploads), readable from any worker machine."""
         chosen = storage or default_storage
-        return cls(label=PurePath(name).name, opener=lambda: _open_stored(chosen, name))
+        return cls(
+            label=PurePath(name).name,
+            opener=lambda: _open_stored(chosen, name),
+            storage_name=name,
+        )
 
 
 def gene_file(source: Path | GeneFile) -> GeneFile:
@@ -232,6 +240,7 @@ def _delimited_rows(reader: _Utf8Reader, kind: str) -> Iterator[RawRow]:
     records = csv.reader(lines, delimiter=delimiter, strict=True)
     columns: dict[int, str] | None = None
     seen = False
+    blanks: list[int] = []  # blank rows since the last one with values; trailing ones say nothing
     while True:
         first_line = lines.number + 1
         lines.row_chars = 0
@@ -246,14 +255,19 @@ def _delimited_rows(reader: _Utf8Reader, kind: str) -> Iterator[RawRow]:
         except UnicodeDecodeError:
             raise reader.failure or UnparseableFile("The file is not UTF-8 text") from None
         if not any(cell.strip() for cell in record):
+            blanks.append(first_line)
             continue
         seen = True
         if columns is None:
             columns = _header_columns(record)
             if columns is not None:
                 _require_gene_column(columns, record, delimiter)
+                blanks.clear()  # blank lines above the header are layout, not rows
                 continue
             columns = dict(enumerate(HEADERLESS_COLUMNS))
+        for line in blanks:
+            yield RawRow(line=line, blank=True)
+        blanks.clear()
         yield _delimited_row(first_line, record, columns)
     if not seen:
         raise UnparseableFile("The file has no rows")

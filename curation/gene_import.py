@@ -59,6 +59,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    blank: int = 0  # entirely blank rows, skipped
     errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT
     report: str = ""  # the report's storage name, when rows failed
 
@@ -106,11 +107,10 @@ def gene_import(
 ) -> ImportResult:
     """Import a gene file into scope, reporting progress; returns the counts and row errors."""
     source = gene_file(path)
-    tracker.update(operation=f"Checking {source.label}", force=True)
+    label = source_label(source, tracker.metadata)
+    tracker.update(operation=f"Checking {label}", force=True)
     total = count_rows(source, fmt)  # the whole file parses, or nothing is written
-    tracker.update(
-        current_item=0, total_items=total, operation=f"Importing {source.label}", force=True
-    )
+    tracker.update(current_item=0, total_items=total, operation=f"Importing {label}", force=True)
     result = ImportResult()
     with ErrorReport() as report:
         done = 0
@@ -129,9 +129,24 @@ def gene_import(
                 items_failed=result.failed,
             )
         result.report = report.save(f"{REPORTS_FOLDER}/import-{tracker.id}-errors.csv")
-    _record_outcome(tracker, result, source.label, report)
+    _record_outcome(tracker, result, label, report)
     tracker.update(current_item=done, items_failed=result.failed, force=True)
     return result
+
+
+def source_label(source: GeneFile, metadata: dict[str, Any]) -> str:
+    """The user's name for the file: an upload's label as the run recorded it, not the
+    random name it is stored under; a local file's own name."""
+    if source.storage_name:
+        for entry in files.run_files(metadata, files.UPLOAD):
+            if entry["name"] == source.storage_name and entry.get("label"):
+                return str(entry["label"])
+    return source.label
+
+
+def blank_rows_text(count: int) -> str:
+    """The counts' note: "1 blank row skipped", "3 blank rows skipped"."""
+    return f"{count:,} blank row{'' if count == 1 else 's'} skipped"
 
 
 def _validate_batch(
@@ -149,8 +164,10 @@ def _validate_batch(
     symbols.load(r.symbol for r in batch)
     valid = []
     for offset, raw in enumerate(batch, start=1):
-        checked = _validate(raw, symbols)
-        if isinstance(checked, RowError):
+        checked = None if raw.blank else _validate(raw, symbols)
+        if checked is None:
+            result.blank += 1
+        elif isinstance(checked, RowError):
             result.fail(checked)
             report.add(checked)
             tracker.record_failure(line=checked.line, value=checked.value, reason=checked.reason)
@@ -391,6 +408,13 @@ def _record_outcome(
 ) -> None:
     """Counts on the run; the report's storage name where the run's page and pruning find it."""
     tracker.metadata["items_unchanged"] = result.unchanged
+    if result.blank:
+        # In the summary, so the run's page says it beside the counts.
+        tracker.metadata["blank_rows_skipped"] = result.blank
+        summary = tracker.metadata.get("summary")
+        summary = dict(summary) if isinstance(summary, dict) else {}
+        summary["skipped"] = blank_rows_text(result.blank)
+        tracker.metadata["summary"] = summary
     if report.error:
         tracker.metadata["report_error"] = report.error
     if not result.report:

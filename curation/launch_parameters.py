@@ -10,10 +10,16 @@ from rest_framework import serializers
 from curation.gene_files import FORMATS, UnparseableFile, check_prefix
 from curation.models import Scope
 
+# Existing scope names a start form suggests for a new one.
+MAX_SUGGESTIONS = 500
+
 
 class ScopeChoiceField(serializers.CharField):
     """An existing scope, by name. A string in the OpenAPI schema (scopes are data, not API);
     the start forms offer the current names through choice_values()."""
+
+    # What the start forms call leaving an optional scope empty.
+    empty_label = "All scopes"
 
     def choice_values(self) -> list[str]:
         return list(Scope.objects.order_by("name").values_list("name", flat=True))
@@ -26,6 +32,17 @@ class ScopeChoiceField(serializers.CharField):
         return name
 
 
+class ScopeNameField(serializers.SlugField):
+    """A scope's name, existing or new; the start forms suggest the existing names."""
+
+    default_error_messages = {
+        "invalid": "Use only letters, digits, hyphens and underscores (e.g. kidney-2024).",
+    }
+
+    def suggestions(self) -> list[str]:
+        return list(Scope.objects.order_by("name").values_list("name", flat=True)[:MAX_SUGGESTIONS])
+
+
 class ScopePipelineParameters(serializers.Serializer[Any]):
     scope = ScopeChoiceField(help_text="The scope to refresh, validate, score and summarise.")
 
@@ -36,7 +53,7 @@ class OptionalScopeParameters(serializers.Serializer[Any]):
 
 class GeneImportParameters(serializers.Serializer[Any]):
     file = serializers.FileField(help_text="Panel JSON, CSV or TSV gene list.")
-    scope = serializers.SlugField(
+    scope = ScopeNameField(
         max_length=100, default="default", help_text="Scope to add the genes to (created if new)."
     )
     format = serializers.ChoiceField(choices=list(FORMATS), default="auto")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,15 +17,18 @@ from django.http import (
     HttpResponse,
     HttpResponseForbidden,
     HttpResponseRedirect,
+    JsonResponse,
 )
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from progress import files, pipelines
+from progress import files, listing, pipelines
+from progress.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.launch import (
     RequestTooLarge,
     flatten,
@@ -37,26 +42,178 @@ from progress.serializers import operation_data
 from progress.services import operation_cancel
 from progress.snapshots import snapshot_for
 
-START_URL_TEMPLATE = "/progress/pipelines/NAME/start/"
+# Shown under a file field when the page comes back with errors: browsers never refill one.
+FILE_AGAIN = "Choose the file again: a page cannot keep a chosen file after an error."
+
+
+@dataclass
+class StartAttempt:
+    """A start form that was refused: which pipeline, what was typed, what was wrong."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    form_errors: list[str] = field(default_factory=list)
 
 
 @login_required
 def operation_list(request: HttpRequest) -> HttpResponse:
-    """Active runs first, then recent finished ones; live over the WebSocket."""
+    """Active runs first, then finished ones a page at a time; live over the WebSocket."""
+    return _list_page(request)
+
+
+def _list_page(
+    request: HttpRequest, *, attempt: StartAttempt | None = None, status: int = 200
+) -> HttpResponse:
+    filters = listing.RunFilters.from_query(request.GET)
+    visible = OperationProgress.objects.visible_to(request.user)
+    page = listing.run_page(visible, filters)
+    typical = typical_durations(visible)
+    rows = [_run_row(op, typical) for op in page.runs]
+    floor = page.finished[-1].pk if page.older and page.finished else 0
     return render(
         request,
         "progress/list.html",
         {
-            "initial": snapshot_for(request.user),
-            "pipelines": [p.describe() for p in pipelines.available(request.user)],
-            "start_url_template": START_URL_TEMPLATE,
-            "filters": {
-                "status": request.GET.get("status", ""),
-                "name": request.GET.get("name", ""),
-            },
+            "initial": [row["data"] for row in rows],
+            "active_rows": rows[: len(page.active)],
+            "finished_rows": rows[len(page.active) :],
+            "page": page,
+            "pipelines": _start_forms(request.user, attempt, typical),
+            "filters": filters,
+            "attempt": attempt,
+            "attempt_title": _title(attempt.name) if attempt is not None else "",
             "statuses": Status.choices,
+            "typical": [
+                {"name": name, "title": _title(name), "text": listing.duration_text(seconds)}
+                for name, seconds in typical.items()
+            ],
+            "list_config": {
+                "descriptions": {row["data"]["id"]: row["description"] for row in rows},
+                "typical": typical,
+                "titles": listing.pipeline_titles(),
+                "slowFactor": SLOW_FACTOR,
+                "firstPage": filters.is_first_page,
+                "floor": floor,
+                "ceiling": page.finished[0].pk
+                if not filters.is_first_page and page.finished
+                else None,
+                "filters": {"status": filters.status, "q": filters.q},
+                "user": {"id": request.user.pk, "name": request.user.get_username()},
+            },
         },
+        status=status,
     )
+
+
+def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[str, Any]:
+    """One server-rendered row (the page without JavaScript) and its live data."""
+    usual = typical.get(operation.operation_name)
+    duration = operation.duration
+    seconds = duration.total_seconds() if duration is not None else None
+    data = operation_data(operation)
+    return {
+        "data": data,
+        "operation": operation,
+        "description": listing.run_description(operation),
+        "icon": listing.STATUS_ICONS.get(operation.status, ""),
+        "time_text": listing.time_text(operation, seconds),
+        "detail_text": listing.result_text(data),
+        "is_error": operation.status in (Status.FAILED, Status.STALLED),
+        # The usual time matters while a run runs; a finished one says how long it took.
+        "typical_text": listing.duration_text(usual) if usual and operation.is_active else "",
+        "slow": operation.is_active and is_much_slower(seconds, usual),
+    }
+
+
+def _title(name: str) -> str:
+    return listing.pipeline_titles().get(name, name)
+
+
+def _start_forms(
+    user: Any, attempt: StartAttempt | None, typical: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The start forms: each pipeline the user may start, refilled after a refused start."""
+    forms = []
+    available = pipelines.available(user)
+    for pipeline in available:
+        mine = attempt if attempt is not None and attempt.name == pipeline.name else None
+        described = pipeline.describe()
+        fields = pipeline.parameters().fields
+        prefix = f"start-{slugify(pipeline.name)}"
+        for param in described["parameters"]:
+            _form_field(param, fields.get(param["name"]), prefix=prefix, attempt=mine)
+        usual = typical.get(pipeline.name)
+        described.update(
+            start_url=reverse("progress:start", args=[pipeline.name]),
+            open=mine is not None or len(available) == 1,
+            form_errors=mine.form_errors if mine is not None else [],
+            prefix=prefix,
+            typical_text=listing.duration_text(usual) if usual else "",
+            multipart=any(p["type"] == "file" for p in described["parameters"]),
+        )
+        forms.append(described)
+    if attempt is not None:
+        _focus_first_error(forms, attempt.name)
+    return forms
+
+
+def _focus_first_error(forms: list[dict[str, Any]], name: str) -> None:
+    """Without JavaScript the refused form comes back further down: focus its first error."""
+    for form in forms:
+        if form["name"] != name:
+            continue
+        for param in form["parameters"]:
+            if param["errors"]:
+                param["autofocus"] = True
+                return
+
+
+def _form_field(
+    param: dict[str, Any], field_: Any, *, prefix: str, attempt: StartAttempt | None
+) -> None:
+    """Add what the template needs to a described parameter: id, value, choices, errors."""
+    name = param["name"]
+    param["id"] = f"{prefix}-{name}"
+    default = param.get("default")
+    if attempt is not None:
+        param["current"] = attempt.values.get(name, default)
+        param["errors"] = attempt.errors.get(name, [])
+        if param["type"] == "file" and (param["errors"] or attempt.errors or attempt.form_errors):
+            param["errors"] = [*param["errors"], FILE_AGAIN]
+    else:
+        param["current"] = default
+        param["errors"] = []
+    if param["type"] == "boolean":
+        param["checked"] = str(param["current"]).lower() in ("true", "on", "1")
+    param["current"] = "" if param["current"] is None else str(param["current"])
+    if "choices" in param:
+        param["options"] = [_option(choice) for choice in param["choices"]]
+    # An optional choice without a default may be left empty ("All scopes").
+    param["empty_choice"] = not param.get("required") and "default" not in param
+    # A field may offer suggestions (a datalist) and name its empty choice ("All scopes").
+    suggest = getattr(field_, "suggestions", None)
+    param["suggestions"] = list(suggest()) if callable(suggest) else []
+    label = str(param.get("label") or name)
+    param["empty_label"] = str(getattr(field_, "empty_label", "") or f"Any {label.lower()}")
+    param["describedby"] = " ".join(
+        part
+        for part, present in (
+            (f"{param['id']}-help", bool(param.get("help"))),
+            (f"{param['id']}-error", bool(param["errors"])),
+        )
+        if present
+    )
+
+
+def _option(choice: Any) -> dict[str, str]:
+    """A choice as {value, label}: from "value", [value, label] or {value, label}."""
+    if isinstance(choice, dict):
+        value = choice.get("value")
+        return {"value": str(value), "label": str(choice.get("label") or value)}
+    if isinstance(choice, list | tuple) and len(choice) == 2:
+        return {"value": str(choice[0]), "label": str(choice[1])}
+    return {"value": str(choice), "label": str(choice)}
 
 
 @login_required
@@ -68,9 +225,9 @@ def operation_list_vue(request: HttpRequest) -> HttpResponse:
 @login_required
 def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
     """One run in detail; 404 for runs the user may not see, so ids cannot be probed."""
-    operation = get_object_or_404(
-        OperationProgress.objects.visible_to(request.user), pk=operation_id
-    )
+    operation = OperationProgress.objects.visible_to(request.user).filter(pk=operation_id).first()
+    if operation is None:
+        return run_not_found(request, operation_id)
     return render(
         request,
         "progress/detail.html",
@@ -119,31 +276,86 @@ def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpRespon
     return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
 
 
+def run_not_found(request: HttpRequest, operation_id: int) -> HttpResponse:
+    """A plain 404 page, the same for a missing run and someone else's (even with DEBUG)."""
+    return render(request, "progress/not_found.html", {"operation_id": operation_id}, status=404)
+
+
 @csrf_exempt  # checked below, once permission and size are: the check reads the body
 @require_POST
 @login_required
 def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
-    """Start a pipeline from a page form; errors come back as messages on the list."""
+    """Start a pipeline from a page form; go to the new run, or back to the form with errors.
+
+    A form sent by list-page.js (Accept: application/json) gets JSON: the new run's id and
+    page, or the errors by field. Without JavaScript, errors re-render the list (400) with
+    the form open, what was typed kept and each error beside its field.
+    """
+    wants_json = "application/json" in request.headers.get("Accept", "")
     try:
         pipeline_for_request(
             name=name, user=request.user, content_length=request.META.get("CONTENT_LENGTH")
         )
     except PermissionDenied as exc:
         # Returned, not raised: Django's 403 handler runs a CSRF check that reads the body.
+        if wants_json:
+            return JsonResponse({"message": str(exc), "errors": {}}, status=403)
         return HttpResponseForbidden(str(exc))
-    except (pipelines.UnknownPipeline, RequestTooLarge) as exc:
+    except pipelines.UnknownPipeline as exc:
+        if wants_json:
+            return JsonResponse({"message": f"Not started: {exc}", "errors": {}}, status=404)
         messages.error(request, f"Not started: {exc}")
         return HttpResponseRedirect(reverse("progress:list"))
+    except RequestTooLarge as exc:
+        # The body is never read, so nothing typed can be kept; the error is the file's.
+        attempt = StartAttempt(name=name, errors={_upload_field(name): [str(exc)]})
+        return _refused(request, attempt, wants_json=wants_json, status=413)
+    refused = CsrfViewMiddleware(_no_response).process_view(request, _no_response, (), {})
+    if refused is not None:
+        return refused
     try:
-        refused = CsrfViewMiddleware(_no_response).process_view(request, _no_response, (), {})
-        if refused is not None:
-            return refused
         operation = pipeline_start(name=name, data=form_parameters(request), user=request.user)
     except ValidationError as exc:
-        messages.error(request, f"Not started: {flatten(exc.detail)}")
-    else:
-        return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
-    return HttpResponseRedirect(reverse("progress:list"))
+        attempt = _attempt(name, request, exc.detail)
+        return _refused(request, attempt, wants_json=wants_json, status=400)
+    url = reverse("progress:detail", args=[operation.pk])
+    if wants_json:
+        return JsonResponse({"id": operation.pk, "url": url}, status=201)
+    return HttpResponseRedirect(url)
+
+
+def _attempt(name: str, request: HttpRequest, detail: Any) -> StartAttempt:
+    """The refused form: the typed values (files cannot come back) and errors by field."""
+    values = {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
+    attempt = StartAttempt(name=name, values=values)
+    known = set(pipelines.get(name).parameters().fields)
+    items = detail.items() if isinstance(detail, dict) else [("", detail)]
+    for key, value in items:
+        text = [flatten(item) for item in value] if isinstance(value, list) else [flatten(value)]
+        if key in known:
+            attempt.errors[key] = text
+        else:
+            attempt.form_errors += text
+    return attempt
+
+
+def _refused(
+    request: HttpRequest, attempt: StartAttempt, *, wants_json: bool, status: int
+) -> HttpResponse:
+    if wants_json:
+        message = "Not started: " + "; ".join(
+            [*attempt.form_errors, *(f"{k}: {' '.join(v)}" for k, v in attempt.errors.items())]
+        )
+        return JsonResponse(
+            {"message": message, "errors": attempt.errors, "form_errors": attempt.form_errors},
+            status=status,
+        )
+    return _list_page(request, attempt=attempt, status=status)
+
+
+def _upload_field(name: str) -> str:
+    uploads = pipelines.get(name).uploads
+    return uploads[0] if uploads else ""
 
 
 def _no_response(request: HttpRequest) -> HttpResponse:

@@ -111,3 +111,210 @@ def test_the_run_page_shows_its_owner_no_server_paths_in_the_error(curator, sett
     page = logged_in(curator).get(f"/progress/{failed.pk}/").content.decode()
     assert "FileNotFoundError" in page
     assert str(settings.BASE_DIR) not in page
+
+
+# --- the list page: paging, search, descriptions, start forms (issue 17) ---------------
+
+IMPORT_METADATA = {
+    "pipeline": "gene_import",
+    "parameters": {"file": "uploads/9f2c1a.csv", "scope": "big-synthetic", "format": "auto"},
+    "files": [{"name": "uploads/9f2c1a.csv", "label": "big.csv", "kind": "upload"}],
+}
+
+
+def finished_runs(user, count, **kwargs):
+    return [
+        OperationProgressFactory(created_by=user, status=Status.COMPLETED, **kwargs)
+        for _ in range(count)
+    ]
+
+
+def shown_ids(response) -> list[int]:
+    return [row["data"]["id"] for row in response.context["finished_rows"]]
+
+
+def test_the_list_pages_through_every_finished_run_older_then_newer(curator):
+    runs = finished_runs(curator, 45)
+    newest_first = [run.pk for run in reversed(runs)]
+    client = logged_in(curator)
+    first = client.get("/progress/")
+    assert shown_ids(first) == newest_first[:20]
+    assert first.context["page"].newer is None
+    second = client.get("/progress/" + first.context["page"].older)
+    assert shown_ids(second) == newest_first[20:40]
+    third = client.get("/progress/" + second.context["page"].older)
+    assert shown_ids(third) == newest_first[40:]
+    assert third.context["page"].older is None
+    back = client.get("/progress/" + third.context["page"].newer)
+    assert shown_ids(back) == newest_first[20:40]
+    assert back.context["page"].newer == ""  # the first page
+
+
+def test_older_pages_keep_the_search_and_work_without_javascript(curator):
+    finished_runs(curator, 25, metadata=IMPORT_METADATA)
+    finished_runs(curator, 5, operation_name="validate_schemas")
+    page = logged_in(curator).get("/progress/?q=big.csv")
+    older = page.context["page"].older
+    assert older.startswith("?q=big.csv&before=")
+    assert f'href="/progress/{older.replace("&", "&amp;")}"' in page.content.decode()
+    assert len(logged_in(curator).get("/progress/" + older).context["finished_rows"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("search", "matches"),
+    [
+        ("big.csv", {"import"}),
+        ("BIG-SYNTHETIC", {"import"}),
+        ("kidney", {"pipeline"}),
+        ("curator", {"import", "pipeline"}),
+        ("viewer", {"scores"}),
+        ("import genes", {"import"}),  # the pipeline's title
+        ("big.csv curator", {"import"}),  # every word must match
+        ("big.csv → big-synthetic", {"import"}),  # pasted from a description
+        ("uploads", set()),  # storage names are not the user's words
+    ],
+)
+def test_search_matches_the_runs_file_scope_owner_and_title(
+    admin_user, curator, viewer, search, matches
+):
+    runs = {
+        "import": OperationProgressFactory(
+            created_by=curator, status=Status.COMPLETED, metadata=IMPORT_METADATA
+        ),
+        "pipeline": OperationProgressFactory(
+            created_by=curator,
+            operation_name="curation_pipeline",
+            metadata={"pipeline": "curation_pipeline", "parameters": {"scope": "kidney"}},
+        ),
+        "scores": OperationProgressFactory(created_by=viewer, operation_name="calculate_scores"),
+    }
+    page = logged_in(admin_user).get("/progress/", {"q": search})
+    found = {
+        row["data"]["id"] for row in [*page.context["active_rows"], *page.context["finished_rows"]]
+    }
+    assert found == {runs[name].pk for name in matches}
+
+
+def test_a_run_number_finds_that_run(curator):
+    wanted, _other = finished_runs(curator, 2)
+    page = logged_in(curator).get("/progress/", {"q": f"#{wanted.pk}"})
+    assert shown_ids(page) == [wanted.pk]
+
+
+def test_each_row_describes_its_run_and_its_link_says_which_run_it_is(curator):
+    run = OperationProgressFactory(
+        created_by=curator, status=Status.COMPLETED, metadata=IMPORT_METADATA
+    )
+    pipeline_run = OperationProgressFactory(
+        created_by=curator,
+        operation_name="curation_pipeline",
+        metadata={"pipeline": "curation_pipeline", "parameters": {"scope": "kidney"}},
+    )
+    html = logged_in(curator).get("/progress/").content.decode()
+    assert "Import genes — big.csv → big-synthetic, by curator" in html
+    assert (
+        f'aria-label="gene_import #{run.pk}: Import genes — big.csv → big-synthetic, by curator"'
+        in html
+    )
+    label = f"curation_pipeline #{pipeline_run.pk}: Run curation pipeline — kidney, by curator"
+    assert f'aria-label="{label}"' in html
+
+
+def test_descriptions_are_built_from_what_the_run_was_asked_to_do():
+    from progress.listing import describe
+
+    assert describe(name="validate_schemas", parameters={}, labels=[]) == "Validate schemas"
+    assert (
+        describe(
+            name="gene_import",
+            parameters={"file": "uploads/x.csv", "scope": "default", "format": "csv"},
+            labels=["a.tsv"],
+            owner="ann",
+        )
+        == "Import genes — a.tsv → default, csv, by ann"
+    )
+    assert describe(name="nightly_sync", parameters=None, labels=[]) == "Nightly sync"
+
+
+def test_the_list_shows_usual_durations_and_flags_a_much_slower_run(curator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for minutes in (1, 2, 3):
+        OperationProgressFactory(
+            created_by=curator,
+            status=Status.COMPLETED,
+            started_at=now - timedelta(hours=1),
+            completed_at=now - timedelta(hours=1) + timedelta(minutes=minutes),
+        )
+    slow = OperationProgressFactory(created_by=curator, started_at=now - timedelta(minutes=5))
+    quick = OperationProgressFactory(created_by=curator, started_at=now - timedelta(minutes=1))
+    page = logged_in(curator).get("/progress/")
+    rows = {row["data"]["id"]: row for row in page.context["active_rows"]}
+    assert (rows[slow.pk]["slow"], rows[quick.pk]["slow"]) == (True, False)
+    assert rows[slow.pk]["typical_text"] == "2 min"
+    html = page.content.decode()
+    assert "Slower than usual" in html
+    assert page.context["list_config"]["typical"] == {"gene_import": 120.0}
+
+
+def test_start_forms_post_to_their_own_page_and_name_things_plainly(curator):
+    ScopeFactory(name="kidney")
+    ScopeFactory(name="heart")
+    html = logged_in(curator).get("/progress/").content.decode()
+    assert 'action="/progress/pipelines/gene_import/start/"' in html
+    assert 'action=""' not in html
+    assert ">Run curation pipeline</button>" in html and "Start Run" not in html
+    assert '<option value="">All scopes</option>' in html  # optional scope
+    assert '<option value="" disabled selected>Choose…</option>' in html  # required scope
+    assert '<datalist id="start-gene_import-scope-suggestions">' in html
+    assert '<option value="heart"></option><option value="kidney"></option>' in html
+
+
+def test_a_refused_start_without_javascript_keeps_the_input_beside_its_errors(curator):
+    response = logged_in(curator).post(
+        "/progress/pipelines/gene_import/start/", {"scope": "Big Synthetic!", "format": "csv"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="Big Synthetic!"' in html
+    assert '<option value="csv" selected>' in html
+    assert (
+        'aria-describedby="start-gene_import-scope-help start-gene_import-scope-error" '
+        'aria-invalid="true">' in html
+    )
+    assert 'type="file" required aria-describedby="start-gene_import-file-help ' in html
+    assert 'aria-invalid="true" autofocus>' in html  # the first field with an error
+    assert "Use only letters, digits, hyphens and underscores" in html
+    assert "Choose the file again" in html
+    assert not OperationProgress.objects.exists()
+
+
+def test_a_start_from_the_pages_script_answers_json(curator, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    ScopeFactory(name="page")
+    client = logged_in(curator)
+    json_headers = {"Accept": "application/json"}
+    refused = client.post(
+        "/progress/pipelines/validate_schemas/start/", {"scope": "nope"}, headers=json_headers
+    )
+    assert refused.status_code == 400
+    assert list(refused.json()["errors"]) == ["scope"]
+    started = client.post(
+        "/progress/pipelines/validate_schemas/start/", {"scope": "page"}, headers=json_headers
+    )
+    run = OperationProgress.objects.get()
+    assert started.status_code == 201
+    assert started.json() == {"id": run.pk, "url": f"/progress/{run.pk}/"}
+
+
+def test_someone_elses_run_is_a_plain_not_found_page_even_with_debug(curator, viewer, settings):
+    settings.DEBUG = True
+    theirs = OperationProgressFactory(created_by=viewer)
+    for pk in (theirs.pk, theirs.pk + 1000):
+        response = logged_in(curator).get(f"/progress/{pk}/")
+        assert response.status_code == 404
+        html = response.content.decode()
+        assert "Run not found" in html and "URLconf" not in html

@@ -357,3 +357,43 @@ def test_streaming_a_million_row_file_keeps_memory_flat(tmp_path):
     # The old parser held every row (about 600 MB here); streaming holds one batch at most.
     assert peak < 150 * 1024 * 1024
     assert peak < 20 * 1024 * 1024  # in practice: buffers, not rows
+
+
+def test_a_blank_row_between_genes_is_skipped_and_the_counts_say_so(tmp_path):
+    path = tmp_path / "blank.csv"
+    # A row of empty cells and an empty line between genes; the file's trailing newlines
+    # and a blank line above the header are layout, not rows.
+    path.write_text("\nhgnc_id,symbol\n9008,PKD1\n,\n\n9009,PKD2\n\n")
+    result, run = tracked_import(path)
+    assert (result.added, result.failed, result.blank) == (2, 0, 2)
+    assert (run.current_item, run.total_items, run.items_failed) == (4, 4, 0)
+    assert run.metadata["blank_rows_skipped"] == 2
+    assert run.metadata["summary"] == {"skipped": "2 blank rows skipped"}
+
+
+def test_a_file_without_blank_rows_says_nothing_about_them(tmp_path):
+    path = tmp_path / "tidy.csv"
+    path.write_text("hgnc_id,symbol\n9008,PKD1\n")
+    _result, run = tracked_import(path)
+    assert "blank_rows_skipped" not in run.metadata and "summary" not in run.metadata
+
+
+def test_an_upload_is_named_by_the_users_file_name_never_its_storage_name(tmp_path):
+    from django.core.files.base import ContentFile
+
+    from curation.gene_files import GeneFile
+    from curation.gene_import import source_label
+    from progress import files
+
+    stored = default_storage.save("uploads/a176885deb0a.csv", ContentFile(b"hgnc_id\nHGNC:abc\n"))
+    metadata: dict = {}
+    files.record_file(metadata, name=stored, label="big.csv", kind=files.UPLOAD)
+    scope = Scope.objects.create(name="uploaded")
+    with track_operation("gene_import", metadata=metadata) as tracker:
+        gene_import(path=GeneFile.stored(stored), scope=scope, tracker=tracker)
+    get_writer().drain()
+    run = OperationProgress.objects.get(pk=tracker.id)
+    assert source_label(GeneFile.stored(stored), run.metadata) == "big.csv"
+    assert GeneFile.stored(stored).label == "a176885deb0a.csv"  # what the run said before
+    assert run.metadata["source_file"] == "big.csv"
+    assert files.run_files(run.metadata, files.REPORT)[0]["label"] == "Row errors: big.csv"

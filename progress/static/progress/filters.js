@@ -6,29 +6,46 @@ import { isActive, parseTime } from './state.js';
 // page left open all week does not grow without bound.
 export const RECENT_LIMIT = 50;
 
-/** {status, name} from a query string or URLSearchParams, trimmed. */
+/** {status, q} from a query string or URLSearchParams, trimmed ("name" is the old "q"). */
 export function readFilters(params) {
   const search = params instanceof URLSearchParams ? params : new URLSearchParams(params ?? '');
   return {
     status: (search.get('status') ?? '').trim(),
-    name: (search.get('name') ?? '').trim(),
+    q: (search.get('q') || search.get('name') || '').trim(),
   };
 }
 
-/** The query string for filters ("" when none), for history.replaceState. */
-export function filtersQuery({ status = '', name = '' } = {}) {
+/** The query string for filters ("" when none), for history.replaceState and links. */
+export function filtersQuery({ status = '', q = '', name = '' } = {}, extra = {}) {
   const search = new URLSearchParams();
   if (status) search.set('status', status);
-  if (name) search.set('name', name);
+  if (q || name) search.set('q', q || name);
+  for (const [key, value] of Object.entries(extra)) {
+    if (value != null && value !== '') search.set(key, String(value));
+  }
   const text = search.toString();
   return text ? `?${text}` : '';
 }
 
-/** Whether a run passes the filters: exact status, case-insensitive name substring. */
-export function matchesFilters(op, { status = '', name = '' } = {}) {
+/** The words of a search that count (lone separators such as "→" match nothing). */
+export function searchWords(text) {
+  return String(text ?? '')
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((word) => word && !/^[—–\-→,·:;#]+$/.test(word));
+}
+
+/**
+ * Whether a run passes the filters: exact status; every word of q somewhere in its name,
+ * description (what it read, its scope, its owner) or "#id"; `name` (older pages) is a
+ * case-insensitive substring of the operation name.
+ */
+export function matchesFilters(op, { status = '', q = '', name = '' } = {}, description = '') {
   if (status && op.status !== status) return false;
   if (name && !String(op.operation_name ?? '').toLowerCase().includes(name.toLowerCase())) return false;
-  return true;
+  if (!q) return true;
+  const haystack = `${op.operation_name ?? ''} ${description ?? ''} #${op.id}`.toLowerCase();
+  return searchWords(q).every((word) => haystack.includes(word));
 }
 
 /**

@@ -1,25 +1,41 @@
-// The runs page: live list of runs (active first), client-side filters, start forms.
+// The runs page: live list of runs (active first), filters, paging, start forms.
+// The server renders the same page without JavaScript; this script makes it live.
 
 import { ProgressClient } from './client.js';
-import { filtersQuery, matchesFilters, partitionRuns, readFilters } from './filters.js';
+import { filtersQuery, readFilters } from './filters.js';
 import {
   bindConnectionIndicator,
   createRunCard,
+  h,
   readJsonScript,
   reorderChildren,
+  setAttr,
   setHidden,
   setText,
 } from './render.js';
+import {
+  describeRun,
+  newValueNote,
+  notifyKey,
+  pageGroups,
+  runLabel,
+  SLOW_FACTOR,
+  startErrors,
+  usualModel,
+} from './run-list.js';
 import { isActive, statusLabel } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
 // How long a newly arrived run is highlighted.
 const NEW_RUN_HIGHLIGHT_MS = 4000;
-// The name filter waits for a pause in typing before touching the URL.
+// The search waits for a pause in typing before touching the URL.
 const URL_UPDATE_DELAY_MS = 300;
+// How long a start waits for the reader to answer the notification prompt before going on.
+const PERMISSION_WAIT_MS = 15_000;
 
 const doc = document;
+const config = readJsonScript(doc, 'list-config') ?? {};
 const lists = {
   active: doc.querySelector('[data-runs="active"]'),
   recent: doc.querySelector('[data-runs="recent"]'),
@@ -34,10 +50,27 @@ const counts = {
 };
 const announcer = doc.querySelector('[data-announcer]');
 const filterForm = doc.querySelector('[data-filters]');
+const pager = {
+  older: doc.querySelector('[data-older]'),
+  newer: doc.querySelector('[data-newer]'),
+  searchAll: doc.querySelector('[data-search-all]'),
+};
 
-const cards = new Map(); // run id -> {root, update}
+// Descriptions the server wrote (with the scope, which frames do not carry), by run id.
+const descriptions = new Map(Object.entries(config.descriptions ?? {}).map(([id, text]) => [Number(id), text]));
+const page = {
+  firstPage: config.firstPage !== false,
+  floor: config.floor ?? 0,
+  ceiling: config.ceiling ?? null,
+  serverIds: new Set(descriptions.keys()),
+  serverFilters: { status: config.filters?.status ?? '', q: config.filters?.q ?? '' },
+};
+const typical = config.typical ?? {};
+const slowFactor = config.slowFactor ?? SLOW_FACTOR;
+const olderHref = pager.older?.getAttribute('href') ?? null;
+
+const cards = new Map(); // run id -> {root, update, extras}
 const lastStatus = new Map(); // run id -> status last rendered, to announce endings
-// The form holds the server-rendered filters (from the GET params) and is the truth.
 let filters = filterForm ? formFilters() : readFilters(location.search);
 let ready = false; // the page's own runs are neither highlighted nor announced
 
@@ -64,34 +97,65 @@ setupStartForms();
 setInterval(tick, TICK_MS);
 client.connect();
 
+function describe(op) {
+  let text = descriptions.get(op.id);
+  if (text == null) {
+    text = describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
+    descriptions.set(op.id, text);
+  }
+  return text;
+}
+
 function paint() {
   frame = null;
   const now = Date.now();
-  for (const id of pending) {
-    const op = client.getOperation(id);
-    const card = cardFor(op);
-    card.update(op, now);
-    noteTransition(op, card);
-  }
+  const changed = [...pending].map((id) => client.getOperation(id)).filter(Boolean);
   pending.clear();
+  for (const op of changed) updateCard(cardFor(op), op, now);
   layout();
+  // After layout: only runs this page shows are news to its reader.
+  for (const op of changed) noteTransition(op, cards.get(op.id));
 }
 
 function cardFor(op) {
   let card = cards.get(op.id);
   if (!card) {
     card = createRunCard(doc, { tag: 'li' });
+    card.extras = addExtras(card.root);
     cards.set(op.id, card);
     if (ready) highlight(card.root);
   }
   return card;
 }
 
+/** The description, usual duration and slow flag beside render.js's card. */
+function addExtras(root) {
+  const description = h(doc, 'p', { class: 'run__description', 'data-testid': 'description' });
+  const usual = h(doc, 'span', { 'data-testid': 'usual' });
+  const slow = h(doc, 'strong', { class: 'run__slow', 'data-testid': 'slow', hidden: true }, 'Slower than usual');
+  const usualLine = h(doc, 'p', { class: 'run__usual' }, usual, ' ', slow);
+  root.querySelector('.run__head').after(description, usualLine);
+  return { description, usual, slow, usualLine, link: root.querySelector('.run__name') };
+}
+
+function updateCard(card, op, now) {
+  card.update(op, now);
+  const text = describe(op);
+  const { description, usual, slow, usualLine, link } = card.extras;
+  setText(description, text);
+  setHidden(description, !text);
+  setAttr(link, 'aria-label', runLabel(op, text));
+  const model = usualModel(op, typical[op.operation_name], now, slowFactor);
+  setText(usual, model.text);
+  setHidden(slow, !model.slow);
+  setHidden(usualLine, !model.text);
+}
+
 function noteTransition(op, card) {
   const before = lastStatus.get(op.id);
   lastStatus.set(op.id, op.status);
   // Runs filtered out of view are not news to this reader either.
-  if (!ready || before === op.status || !matchesFilters(op, filters)) return;
+  if (!ready || before === op.status || !card.root.isConnected) return;
   if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
   else if (before !== undefined && !isActive(op)) {
     announce(`${op.operation_name} #${op.id}: ${statusLabel(op.status).toLowerCase()}.`);
@@ -99,13 +163,14 @@ function noteTransition(op, card) {
   }
 }
 
-/** Put every card in its section, in order, and show counts and empty states. */
+/** Put every card in its section, in order, and show counts, empty states and paging. */
 function layout() {
-  const groups = partitionRuns(client.operations(), filters);
-  const filtered = Boolean(filters.status || filters.name);
+  const groups = pageGroups(client.operations(), { filters, page, describe });
+  const filtered = Boolean(filters.status || filters.q);
   for (const name of ['active', 'recent']) {
+    if (!lists[name]) continue;
     const ops = groups[name];
-    reorderChildren(lists[name], ops.map((op) => cards.get(op.id).root));
+    reorderChildren(lists[name], ops.map((op) => cardFor(op).root));
     setText(counts[name], ops.length ? `(${ops.length})` : '');
     setHidden(empties[name], ops.length > 0);
     setText(
@@ -113,12 +178,28 @@ function layout() {
       filtered ? 'No runs match these filters.' : name === 'active' ? 'No runs in progress.' : 'No finished runs yet.',
     );
   }
+  layoutPager(groups);
+}
+
+function layoutPager(groups) {
+  const sameFilters = filters.status === page.serverFilters.status && filters.q === page.serverFilters.q;
+  // Filters typed here only narrow what is loaded: the server searches the whole history.
+  setHidden(pager.searchAll, sameFilters);
+  if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
+  setHidden(pager.newer, !sameFilters);
+  if (!pager.older) return;
+  setHidden(pager.older, !sameFilters);
+  // New runs push the oldest off a long-open first page: page on from the oldest shown.
+  if (page.firstPage && groups.lowest != null && (groups.cut || olderHref)) {
+    setAttr(pager.older, 'href', `${location.pathname}${filtersQuery(filters, { before: groups.lowest })}`);
+  }
 }
 
 function tick() {
   const now = Date.now();
   for (const op of client.operations()) {
-    if (isActive(op) && matchesFilters(op, filters)) cards.get(op.id)?.update(op, now);
+    const card = cards.get(op.id);
+    if (isActive(op) && card?.root.isConnected) updateCard(card, op, now);
   }
 }
 
@@ -135,8 +216,6 @@ function announce(text) {
 
 function setupFilters() {
   if (!filterForm) return;
-  // Live filtering makes the submit button redundant with JavaScript on.
-  setHidden(filterForm.querySelector('[data-filters-submit]'), true);
   let urlTimer = null;
   const apply = () => {
     filters = formFilters();
@@ -149,43 +228,134 @@ function setupFilters() {
   };
   filterForm.addEventListener('input', apply);
   filterForm.addEventListener('change', apply);
-  filterForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    apply();
-  });
+  // Submitting (Search, or Enter) asks the server, which searches every run.
 }
 
 function formFilters() {
   return readFilters(new URLSearchParams(new FormData(filterForm)));
 }
 
+// --- start forms -----------------------------------------------------------------------
+
 function setupStartForms() {
-  const section = doc.querySelector('[data-start-url-template]');
-  if (!section) return;
-  const template = section.dataset.startUrlTemplate;
-  for (const form of section.querySelectorAll('form[data-pipeline]')) {
-    if (!form.getAttribute('action') && template) {
-      form.setAttribute('action', template.replace('NAME', encodeURIComponent(form.dataset.pipeline)));
-    }
-    // Coming back with the Back button restores the page as it was left: re-enable.
-    addEventListener('pageshow', () => {
-      const button = form.querySelector('button[type="submit"]');
-      if (button?.disabled) {
-        button.disabled = false;
-        button.textContent = button.dataset.label ?? button.textContent;
-      }
-    });
-    // One click, one run: a slow server must not turn impatience into duplicates.
-    form.addEventListener('submit', () => {
-      const button = form.querySelector('button[type="submit"]');
-      if (!button) return;
-      // Disable after the browser has collected the form data (a disabled button's
-      // name/value would otherwise be left out).
-      button.dataset.label ??= button.textContent;
-      setTimeout(() => {
-        button.disabled = true;
-        button.textContent = 'Starting…';
-      });
+  for (const details of doc.querySelectorAll('[data-pipeline-details]')) {
+    details.addEventListener('toggle', () => {
+      setAttr(details.querySelector('summary'), 'aria-expanded', details.open ? 'true' : 'false');
     });
   }
+  for (const input of doc.querySelectorAll('input[data-suggested]')) {
+    const check = () => showNewValueNote(input);
+    input.addEventListener('input', check);
+    check();
+  }
+  for (const form of doc.querySelectorAll('form[data-pipeline]')) {
+    // Coming back with the Back button restores the page as it was left: re-enable.
+    addEventListener('pageshow', () => setBusy(form, false));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      // Asked inside the click that starts the run, as browsers require.
+      const permission = askNotificationPermission();
+      startRun(form, permission);
+    });
+  }
+}
+
+function showNewValueNote(input) {
+  const note = doc.getElementById(`${input.id}-new`);
+  const options = [...(input.list?.options ?? [])].map((option) => option.value);
+  const text = newValueNote(input.value, options, input.dataset.newNote);
+  setText(note, text);
+  setHidden(note, !text);
+  toggleDescribedBy(input, note?.id, Boolean(text));
+}
+
+function askNotificationPermission() {
+  const api = globalThis.Notification;
+  if (!api || api.permission !== 'default') return Promise.resolve(api?.permission ?? 'unsupported');
+  try {
+    return Promise.resolve(api.requestPermission()).catch(() => 'default');
+  } catch {
+    return Promise.resolve('default');
+  }
+}
+
+async function startRun(form, permission) {
+  // One click, one run: a slow server must not turn impatience into duplicates.
+  if (form.dataset.busy === 'true') return;
+  setBusy(form, true);
+  let response;
+  let body = null;
+  try {
+    response = await fetch(form.action, {
+      method: 'POST',
+      body: new FormData(form),
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    body = await response.json().catch(() => null);
+  } catch {
+    showErrors(form, { fields: {}, form: 'Not started: the server could not be reached. Check the connection and try again.' });
+    setBusy(form, false);
+    return;
+  }
+  if (response.ok && body?.url) {
+    showErrors(form, { fields: {}, form: '' });
+    const answer = await Promise.race([permission, wait(PERMISSION_WAIT_MS)]);
+    if (answer === 'granted' || globalThis.Notification?.permission === 'granted') {
+      try {
+        localStorage.setItem(notifyKey(body.id), '1');
+      } catch {
+        // Storage may be full or blocked; the run page's button still works.
+      }
+    }
+    location.assign(body.url);
+    return;
+  }
+  const names = [...form.querySelectorAll('[data-field]')].map((node) => node.dataset.field);
+  showErrors(form, startErrors(body, names, response.status));
+  setBusy(form, false);
+}
+
+/** Errors beside their fields (aria-invalid, aria-describedby) and above the form; the
+ * input stays as it was typed. */
+function showErrors(form, { fields, form: formText }) {
+  let first = null;
+  for (const field of form.querySelectorAll('[data-field]')) {
+    const name = field.dataset.field;
+    const control = field.querySelector('input, select, textarea');
+    const error = field.querySelector('[data-field-error]');
+    const text = fields[name] ?? '';
+    setText(error, text);
+    setHidden(error, !text);
+    field.classList.toggle('field--error', Boolean(text));
+    setAttr(control, 'aria-invalid', text ? 'true' : null);
+    toggleDescribedBy(control, error?.id, Boolean(text));
+    if (text && !first) first = control;
+  }
+  const box = form.querySelector('[data-form-errors]');
+  if (box) {
+    box.replaceChildren(...(formText ? [h(doc, 'p', {}, formText.startsWith('Not started') ? formText : `Not started: ${formText}`)] : []));
+    setHidden(box, !formText);
+  }
+  first?.focus();
+}
+
+function toggleDescribedBy(control, id, on) {
+  if (!control || !id) return;
+  const ids = (control.getAttribute('aria-describedby') ?? '').split(/\s+/).filter((x) => x && x !== id);
+  if (on) ids.push(id);
+  setAttr(control, 'aria-describedby', ids.length ? ids.join(' ') : null);
+}
+
+function setBusy(form, busy) {
+  form.dataset.busy = busy ? 'true' : 'false';
+  const button = form.querySelector('button[type="submit"]');
+  if (!button) return;
+  button.dataset.label ??= button.textContent;
+  button.disabled = busy;
+  button.textContent = busy ? 'Starting…' : button.dataset.label;
+}
+
+function wait(ms) {
+  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms));
 }

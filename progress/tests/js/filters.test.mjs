@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { filtersQuery, matchesFilters, partitionRuns, readFilters } from '../../static/progress/filters.js';
+import { filtersQuery, matchesFilters, partitionRuns, readFilters, searchWords } from '../../static/progress/filters.js';
 import { op } from './fakes.mjs';
 
 describe('filters', () => {
   test('readFilters and filtersQuery round-trip', () => {
-    const filters = readFilters('?status=failed&name=%20import%20');
-    assert.deepEqual(filters, { status: 'failed', name: 'import' });
-    assert.equal(filtersQuery(filters), '?status=failed&name=import');
-    assert.equal(filtersQuery({ status: '', name: '' }), '');
+    const filters = readFilters('?status=failed&q=%20big.csv%20');
+    assert.deepEqual(filters, { status: 'failed', q: 'big.csv' });
+    assert.equal(filtersQuery(filters), '?status=failed&q=big.csv');
+    assert.equal(filtersQuery({ status: '', q: '' }), '');
+    assert.equal(filtersQuery({ q: 'kidney' }, { before: 40, after: null }), '?q=kidney&before=40');
+  });
+
+  test('readFilters reads the old name= links as a search', () => {
+    assert.deepEqual(readFilters('?name=gene_import'), { status: '', q: 'gene_import' });
   });
 
   test('matchesFilters: exact status, case-insensitive name substring', () => {
@@ -19,6 +24,20 @@ describe('filters', () => {
     assert.equal(matchesFilters(run, { status: 'running' }), false);
     assert.equal(matchesFilters(run, { name: 'genes' }), true);
     assert.equal(matchesFilters(run, { name: 'score' }), false);
+  });
+
+  test('matchesFilters: every search word in the name, the description or #id', () => {
+    const run = op({ id: 12, operation_name: 'gene_import' });
+    const description = 'Import genes — big.csv → big-synthetic, by curator';
+    assert.equal(matchesFilters(run, { q: 'BIG.csv curator' }, description), true);
+    assert.equal(matchesFilters(run, { q: 'big.csv → big-synthetic' }, description), true);
+    assert.equal(matchesFilters(run, { q: 'big.csv viewer' }, description), false);
+    assert.equal(matchesFilters(run, { q: '#12' }, description), true);
+    assert.equal(matchesFilters(run, { q: 'kidney' }, description), false);
+  });
+
+  test('searchWords leaves out lone separators', () => {
+    assert.deepEqual(searchWords('  Big.csv → kidney , #12 '), ['big.csv', 'kidney', '#12']);
   });
 
   test('partitionRuns: active newest first, recent by finish time, limited', () => {

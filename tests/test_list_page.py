@@ -1,0 +1,302 @@
+"""The runs page in a real Chromium: paging, search, descriptions, start forms, small screens."""
+
+# The fixtures are imported by name (pytest finds them here), so arguments "redefine" them.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from curation.factories import ScopeFactory
+from progress.models import OperationProgress, Status
+from progress.tests.factories import OperationProgressFactory
+from tests.browser_helpers import browser, orm_beside_playwright, page_as, stack  # noqa: F401
+from tests.live import ARTIFACTS
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.browser,
+]
+PANEL = "data/kidney-panels/cegat.json"
+# An iPhone-sized screen: 390 css pixels wide, 844 high.
+PHONE = {"width": 390, "height": 844}
+
+
+def import_metadata(label: str, scope: str) -> dict:
+    stored = f"uploads/{abs(hash((label, scope))):x}.csv"
+    return {
+        "pipeline": "gene_import",
+        "parameters": {"file": stored, "scope": scope, "format": "auto"},
+        "files": [{"name": stored, "label": label, "kind": "upload"}],
+    }
+
+
+def finished(user, **kwargs) -> OperationProgress:
+    return OperationProgressFactory(created_by=user, status=Status.COMPLETED, **kwargs)
+
+
+def connected(page: Page) -> None:
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "connected"
+    )
+
+
+def run_rows(page: Page, group: str = "recent"):
+    return page.locator(f'[data-runs="{group}"] > li')
+
+
+def test_older_links_page_through_all_45_runs(browser, stack, curator):
+    runs = [finished(curator) for _ in range(45)]
+    newest_first = [f"run-{run.pk}" for run in reversed(runs)]
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    rows = run_rows(page)
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_have_attribute("data-testid", newest_first[0])
+    page.get_by_role("link", name="Older runs").click()
+    expect(page).to_have_url(re.compile(r"before="))
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_have_attribute("data-testid", newest_first[20])
+    page.get_by_role("link", name="Older runs").click()
+    expect(rows).to_have_count(5)
+    expect(rows.last).to_have_attribute("data-testid", newest_first[44])
+    expect(page.get_by_role("link", name="Older runs")).to_have_count(0)
+    page.get_by_role("link", name="Newer runs").click()
+    expect(rows.first).to_have_attribute("data-testid", newest_first[20])
+
+
+def test_search_finds_runs_by_file_scope_and_owner_in_the_whole_history(
+    browser, stack, curator, admin_user
+):
+    wanted = finished(curator, metadata=import_metadata("big.csv", "big-synthetic"))
+    for _ in range(25):  # newer runs push the wanted one off the first page
+        finished(admin_user, metadata=import_metadata("small.csv", "kidney"))
+    page = page_as(browser, stack, admin_user)
+    page.goto("/progress/")
+    connected(page)
+    expect(page.get_by_test_id(f"run-{wanted.pk}")).to_have_count(0)
+    for search in ("big.csv", "big-synthetic", "curator"):
+        page.get_by_role("searchbox", name="Search").fill(search)
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page).to_have_url(re.compile(rf"q={re.escape(search)}"))
+        expect(run_rows(page)).to_have_count(1)
+        expect(page.get_by_test_id(f"run-{wanted.pk}")).to_be_visible()
+    # Typing narrows what is loaded at once, and offers to ask the server.
+    page.get_by_role("searchbox", name="Search").fill("nothing-like-this")
+    expect(run_rows(page)).to_have_count(0)
+    expect(page.get_by_role("link", name="Search all runs")).to_be_visible()
+
+
+def test_rows_describe_their_runs_and_links_have_distinct_names(browser, stack, curator):
+    runs = [
+        finished(
+            curator,
+            operation_name="curation_pipeline",
+            metadata={"pipeline": "curation_pipeline", "parameters": {"scope": scope}},
+        )
+        for scope in ("kidney", "heart", "kidney")
+    ]
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    for run, scope in zip(runs, ("kidney", "heart", "kidney"), strict=True):
+        row = page.get_by_test_id(f"run-{run.pk}")
+        description = f"Run curation pipeline — {scope}, by curator"
+        expect(row.get_by_test_id("description")).to_have_text(description)
+        expect(row.get_by_role("link")).to_have_accessible_name(
+            f"curation_pipeline #{run.pk}: {description}"
+        )
+    names = page.locator("[data-runs] a.run__name").evaluate_all(
+        "links => links.map(a => a.getAttribute('aria-label'))"
+    )
+    assert len(names) == 3 and len(set(names)) == 3
+
+
+def test_a_new_run_arriving_live_keeps_a_description(browser, stack, curator):
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    stack.command("import_genes", PANEL, "--scope", "live-desc", "--user", "curator", "--no-bar")
+    row = page.locator('[data-runs] > li[data-testid^="run-"]').first
+    expect(row.get_by_test_id("description")).to_have_text("Import genes — cegat.json, by curator")
+    expect(row).to_have_attribute("data-status", "completed")
+    expect(row.get_by_test_id("description")).to_have_text("Import genes — cegat.json, by curator")
+
+
+def test_on_a_phone_the_first_run_is_on_the_first_screen(browser, stack, curator):
+    ScopeFactory(name="kidney")
+    for _ in range(3):
+        finished(curator, metadata=import_metadata("big.csv", "kidney"))
+    page = page_as(browser, stack, curator, viewport=PHONE)
+    page.goto("/progress/")
+    connected(page)
+    first = run_rows(page).first
+    expect(first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "list-phone.png"))
+    box = first.bounding_box()
+    assert box is not None and box["y"] + 40 <= PHONE["height"]  # its title line is on screen
+    # The start forms are one tap away.
+    page.get_by_role("link", name="Start a run").click()
+    expect(page.locator("details.pipeline summary").first).to_be_in_viewport()
+
+
+def test_usual_durations_show_and_a_much_slower_run_is_flagged(browser, stack, curator):
+    now = timezone.now()
+    for seconds in (50, 60, 70):
+        finished(
+            curator,
+            started_at=now - timedelta(hours=1),
+            completed_at=now - timedelta(hours=1) + timedelta(seconds=seconds),
+        )
+    slow = OperationProgressFactory(
+        created_by=curator, started_at=now - timedelta(minutes=3), heartbeat_at=now
+    )
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    expect(page.get_by_test_id("typical-durations")).to_contain_text("Import genes")
+    expect(page.get_by_test_id("typical-durations")).to_contain_text("1 min")
+    row = page.get_by_test_id(f"run-{slow.pk}")
+    expect(row.get_by_test_id("usual")).to_have_text("Usually 1 min")
+    expect(row.get_by_test_id("slow")).to_have_text("Slower than usual")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "list-desktop.png"), full_page=True)
+
+
+def open_start_form(page: Page, title: str):
+    details = page.locator("details.pipeline", has=page.locator("summary", has_text=title))
+    summary = details.locator("summary")
+    expect(summary).to_have_attribute("aria-expanded", "false")
+    summary.click()
+    expect(summary).to_have_attribute("aria-expanded", "true")
+    return details.locator("form")
+
+
+def test_a_refused_start_keeps_the_input_and_puts_errors_beside_their_fields(
+    browser, stack, curator
+):
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    form = open_start_form(page, "Import genes")
+    form.locator("input[type=file]").set_input_files(PANEL)
+    scope = form.get_by_label("Scope")
+    scope.fill("Big Synthetic!")
+    form.get_by_role("button", name="Import genes").click()
+    error = form.locator("#start-gene_import-scope-error")
+    expect(error).to_have_text(re.compile("Use only letters, digits, hyphens and underscores"))
+    expect(scope).to_have_attribute("aria-invalid", "true")
+    expect(scope).to_have_accessible_description(re.compile("Use only letters"))
+    expect(scope).to_be_focused()
+    expect(scope).to_have_value("Big Synthetic!")
+    assert form.locator("input[type=file]").evaluate("input => input.files.length") == 1
+    expect(page).to_have_url(re.compile(r"/progress/$"))
+    assert not OperationProgress.objects.exists()
+
+
+def test_without_javascript_a_refused_start_comes_back_with_the_form_filled(
+    browser, stack, curator
+):
+    page = page_as(browser, stack, curator, java_script_enabled=False)
+    page.goto("/progress/")
+    page.locator("details.pipeline summary", has_text="Import genes").click()
+    form = page.get_by_test_id("start-gene_import")
+    form.locator("input[type=file]").set_input_files(PANEL)
+    form.get_by_label("Scope").fill("Big Synthetic!")
+    with page.expect_response(re.compile(r"/pipelines/gene_import/start/$")) as answer:
+        form.get_by_role("button", name="Import genes").click()
+    assert answer.value.status == 400
+    form = page.get_by_test_id("start-gene_import")
+    expect(form).to_be_visible()  # its <details> is open again
+    scope = form.get_by_label("Scope")
+    expect(scope).to_have_value("Big Synthetic!")
+    expect(scope).to_have_attribute("aria-invalid", "true")
+    expect(scope).to_have_accessible_description(re.compile("Use only letters"))
+    expect(form.locator("#start-gene_import-file-error")).to_have_text(
+        re.compile("Choose the file again")
+    )
+    expect(page.get_by_test_id("start-refused")).to_be_visible()
+
+
+def test_without_javascript_a_start_posts_to_its_url_and_opens_the_run(browser, stack, curator):
+    ScopeFactory(name="nojs")
+    page = page_as(browser, stack, curator, java_script_enabled=False)
+    page.goto("/progress/")
+    page.locator("details.pipeline summary", has_text="Validate schemas").click()
+    form = page.get_by_test_id("start-validate_schemas")
+    expect(form.get_by_label("Scope")).to_have_value("")  # "All scopes", not the first scope
+    form.get_by_label("Scope").select_option("nojs")
+    form.get_by_role("button", name="Validate schemas").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    run = OperationProgress.objects.get()
+    assert run.metadata["parameters"] == {"scope": "nojs"}
+
+
+# Counts permission requests across the navigation to the run page.
+COUNT_PERMISSION_REQUESTS = """
+const ask = Notification.requestPermission.bind(Notification);
+Notification.requestPermission = () => {
+  sessionStorage.setItem('asked', String(Number(sessionStorage.getItem('asked') ?? 0) + 1));
+  return ask();
+};
+"""
+
+
+def test_the_start_click_asks_for_notification_permission(browser, stack, curator):
+    ScopeFactory(name="ask")
+    page = page_as(browser, stack, curator)
+    page.add_init_script(COUNT_PERMISSION_REQUESTS)
+    page.goto("/progress/")
+    if page.evaluate("Notification.permission") != "default":
+        pytest.skip("this Chromium answers notification permission without asking")
+    form = open_start_form(page, "Run curation pipeline")
+    form.get_by_label("Scope").select_option("ask")
+    form.get_by_role("button", name="Run curation pipeline").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    assert page.evaluate("sessionStorage.getItem('asked')") == "1"
+
+
+def test_starting_with_notifications_allowed_tells_the_run_page(browser, stack, curator):
+    ScopeFactory(name="notify")
+    page = page_as(browser, stack, curator, permissions=["notifications"])
+    page.add_init_script(COUNT_PERMISSION_REQUESTS)
+    page.goto("/progress/")
+    form = open_start_form(page, "Run curation pipeline")
+    pick = form.get_by_label("Scope")
+    expect(pick).to_have_value("")  # a required scope is chosen, never defaulted
+    pick.select_option("notify")
+    form.get_by_role("button", name="Run curation pipeline").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    run = OperationProgress.objects.get()
+    assert page.evaluate(f"localStorage.getItem('progress-notify:{run.pk}')") == "1"
+    assert page.evaluate("sessionStorage.getItem('asked')") is None  # allowed already
+
+
+def test_a_new_scope_name_is_flagged_before_starting(browser, stack, curator):
+    ScopeFactory(name="kidney")
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    form = open_start_form(page, "Import genes")
+    scope = form.get_by_label("Scope")
+    note = form.locator("[data-new-value]")
+    scope.fill("kidny")
+    expect(note).to_have_text(re.compile("New scope “kidny”: starting creates it"))
+    expect(scope).to_have_accessible_description(re.compile("New scope"))
+    scope.fill("kidney")
+    expect(note).to_be_hidden()
+
+
+def test_another_users_run_page_is_a_plain_not_found_page(browser, stack, curator, viewer):
+    theirs = OperationProgressFactory(created_by=viewer)
+    page = page_as(browser, stack, curator)
+    assert page.goto(f"/progress/{theirs.pk}/").status == 404
+    expect(page.get_by_role("heading", name="Run not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to your runs")).to_be_visible()
