@@ -1,13 +1,16 @@
 """Helpers for a project's tests of its tracked work: sockets as a user, waiting, flushing.
 
-from progress import testing
+Needs daphne (channels.testing imports it): install django-progress-live[testing].
+For example:
 
-async def test_the_import_reaches_the_browser(user):
-    socket, accepted = await testing.connect(user=user)
-    snapshot = await testing.receive_json(socket)
-    ...
-    testing.flush()  # the writer's and publisher's pending work is done
-    run = testing.eventually(lambda: OperationProgress.objects.filter(status="completed").first())
+    from progress import testing
+
+    async def test_the_import_reaches_the_browser(user):
+        socket, accepted = await testing.connect(user=user)
+        snapshot = await testing.receive_json(socket)
+        ...
+        testing.flush()  # the writer's and publisher's pending work is done
+        done = testing.eventually(lambda: OperationProgress.objects.finished().first())
 """
 
 from __future__ import annotations
