@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import socket
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+# The service tier (pytest -m service): tests that need PostgreSQL, Redis or Chromium
+# (their markers), or that start processes (commands, daphne, db_worker, redis-server).
+# A test starts processes if its code, a fixture's, or a helper of its module it calls
+# names one of these. Everything else is the fast tier: pytest -m "not service".
+SERVICE_MARKERS = ("postgres", "redis", "browser")
+SPAWN_HINTS = ("subprocess", "Popen", "manage(", "LiveStack", "RedisServer", "daphne", "chromium")
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -21,8 +32,28 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """SQLite (the fast tier): answer the JSON-field feature check without a query.
+
+    progressproject.asgi runs the system checks when imported, and on SQLite the JSONField
+    check asks the database, which pytest-django refuses while it collects test modules.
+    Python's SQLite has JSON built in, so the answer is known.
+    """
+    from django.apps import apps
+    from django.db import connections
+
+    if not apps.ready:
+        return
+    for connection in connections.all():
+        if connection.vendor == "sqlite":
+            connection.features.supports_json_field = True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests whose service is missing, except under CI=true where they must fail."""
+    """Mark the service tier; skip tests whose service is missing (under CI=true they fail)."""
+    for item in items:
+        if _needs_services(item):
+            item.add_marker(pytest.mark.service)
     if os.environ.get("CI") == "true":
         return
     missing = {
@@ -35,6 +66,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for marker, is_missing in missing.items():
             if is_missing and marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=f"{marker} not configured or not running"))
+
+
+def _needs_services(item: pytest.Item) -> bool:
+    if any(marker in item.keywords for marker in SERVICE_MARKERS):
+        return True
+    function = getattr(item, "function", None)
+    if function is None:
+        return False
+    fixtures = getattr(item, "_fixtureinfo", None)
+    definitions = fixtures.name2fixturedefs.values() if fixtures is not None else []
+    functions = [function, *(d[-1].func for d in definitions if d)]
+    return any(_spawns(fn) for fn in functions)
+
+
+def _spawns(fn: Any) -> bool:
+    """True if fn's code starts processes, directly or through a helper of its module."""
+    source = _source(fn)
+    module = inspect.getmodule(fn)
+    if any(hint in source for hint in SPAWN_HINTS):
+        return True
+    return module is not None and any(f"{name}(" in source for name in _spawners(module))
+
+
+@functools.cache
+def _spawners(module: ModuleType) -> frozenset[str]:
+    """Names of the module's own functions whose code starts processes."""
+    return frozenset(
+        name
+        for name, value in vars(module).items()
+        if inspect.isfunction(value)
+        and value.__module__ == module.__name__
+        and any(hint in _source(value) for hint in SPAWN_HINTS)
+    )
+
+
+def _source(fn: Any) -> str:
+    try:
+        return inspect.getsource(inspect.unwrap(fn))
+    except (OSError, TypeError):
+        return ""
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request: pytest.FixtureRequest) -> None:
+    """Fast-tier tests hash test users' passwords with MD5: PBKDF2 costs 0.5-1.5 s a user here.
+
+    Service-tier tests keep the real hashers: their servers run in other processes, which
+    must be able to check the passwords the tests set.
+    """
+    if request.node.get_closest_marker("service") is None:
+        settings = request.getfixturevalue("settings")
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -157,55 +158,45 @@ class OperationProgress(models.Model):
     def request_cancel(self) -> bool:
         """Ask the run to stop; a queued run is cancelled at once. Returns False if finished."""
         now = timezone.now()
-        queued = OperationProgress.objects.filter(pk=self.pk, status=Status.QUEUED).update(
-            status=Status.CANCELLED,
-            cancel_requested_at=now,
-            completed_at=now,
-            updated_at=now,
-            seq=external_seq(),
+        if self._end_from_outside(Status.CANCELLED, {Status.QUEUED}, cancel_requested_at=now):
+            return True
+        running = OperationProgress.objects.filter(pk=self.pk, status=Status.RUNNING).update(
+            cancel_requested_at=now
         )
-        if not queued:
-            running = OperationProgress.objects.filter(pk=self.pk, status=Status.RUNNING).update(
-                cancel_requested_at=now
-            )
-            if not running:
-                return False
+        if not running:
+            return False
         self.refresh_from_db()
-        if queued:
-            signals.send_on_commit(signals.operation_finished, self, status=Status.CANCELLED)
         return True
 
     def fail_queued(self, message: str) -> bool:
         """Fail a run that never started (its enqueue failed); False if it is not queued."""
-        now = timezone.now()
-        changed = OperationProgress.objects.filter(pk=self.pk, status=Status.QUEUED).update(
-            status=Status.FAILED,
-            error_message=message,
-            completed_at=now,
-            updated_at=now,
-            seq=external_seq(),
-        )
-        self.refresh_from_db()
-        if changed:
-            signals.send_on_commit(signals.operation_finished, self, status=Status.FAILED)
-        return bool(changed)
+        return self._end_from_outside(Status.FAILED, {Status.QUEUED}, error_message=message)
 
     def mark_stalled(self, *, reason: str = "") -> bool:
         """Mark a run whose runner died as stalled; returns False if it had already finished."""
-        now = timezone.now()
         message = reason or "The run's heartbeat stopped; its process probably died."
-        changed = OperationProgress.objects.filter(pk=self.pk, status__in=ACTIVE_STATUSES).update(
-            status=Status.STALLED,
-            error_message=message,
-            completed_at=now,
-            estimated_completion=None,
-            updated_at=now,
-            seq=external_seq(),
+        return self._end_from_outside(
+            Status.STALLED, ACTIVE_STATUSES, error_message=message, estimated_completion=None
         )
+
+    def _end_from_outside(self, status: str, current: Iterable[str], **fields: Any) -> bool:
+        """End the run from outside its tracker (guarded by its current status), then signal it.
+
+        The one rule for such transitions: the seq jumps EXTERNAL_SEQ_STEP (external_seq()),
+        and the run's signal is sent once the change is committed. A changed row is re-read.
+        """
+        now = timezone.now()
+        changed = OperationProgress.objects.filter(pk=self.pk, status__in=current).update(
+            status=status, completed_at=now, updated_at=now, seq=external_seq(), **fields
+        )
+        if not changed:
+            return False
         self.refresh_from_db()
-        if changed:
+        if status == Status.STALLED:
             signals.send_on_commit(signals.operation_stalled, self)
-        return bool(changed)
+        else:
+            signals.send_on_commit(signals.operation_finished, self, status=status)
+        return True
 
 
 class OperationLogLine(models.Model):

@@ -172,10 +172,12 @@ class ProgressWriter:
         """Write the job's fields (only while the run is active); returns the next steps."""
         handle = job.handle
         self.policy.write_started(handle.id)
+        # Kept in the fields, so a state broadcast after its write is the row, to the letter.
+        job.fields["heartbeat_at"] = timezone.now()
         try:
             changed = OperationProgress.objects.filter(
                 pk=handle.id, status__in=ACTIVE_STATUSES
-            ).update(**job.fields, heartbeat_at=timezone.now())
+            ).update(**job.fields)
         except Exception as exc:
             self._note_db_down(exc)
             return self.policy.written(handle.id, Written.FAILED, final=job.is_final)

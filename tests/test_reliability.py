@@ -17,6 +17,7 @@ from django.db import transaction
 from progress.launch import operation_rerun
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory, StaffFactory
+from progress.tests.waiting import aeventually, eventually
 from progress.tests.wsutil import open_socket, receive, receive_until, session_cookie
 from progress.tracker import track_operation
 from tests.live import LiveStack, RedisServer
@@ -25,16 +26,6 @@ from tests.subprocesses import manage
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 PANEL = "data/kidney-panels/cegat.json"
 FAST = {"PROGRESS_HEARTBEAT_INTERVAL": "0.3", "PROGRESS_DB_INTERVAL": "0.2"}
-
-
-def wait_until(predicate, timeout=30.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 async def test_sigkilled_command_is_marked_stalled_browsers_are_told_and_it_can_rerun(settings):
@@ -47,7 +38,7 @@ async def test_sigkilled_command_is_marked_stalled_browsers_are_told_and_it_can_
         "import_genes", PANEL, "--scope", "killed", "--pace", "0.05", "--no-bar", redis=True, **FAST
     )
     run = await asyncio.to_thread(
-        wait_until, lambda: OperationProgress.objects.filter(status=Status.RUNNING).first()
+        eventually, lambda: OperationProgress.objects.filter(status=Status.RUNNING).first(), 30
     )
     await asyncio.sleep(0.5)
     process.send_signal(signal.SIGKILL)
@@ -91,7 +82,7 @@ def test_redis_outage_mid_run_never_fails_the_run_and_is_logged_once_each_way():
         command = stack.command(
             "import_genes", PANEL, "--scope", "outage", "--pace", "0.02", "--no-bar", log="outage"
         )
-        wait_until(lambda: OperationProgress.objects.filter(status=Status.RUNNING).exists())
+        eventually(lambda: OperationProgress.objects.filter(status=Status.RUNNING).exists(), 30)
         time.sleep(0.5)
         redis.kill()
         time.sleep(2.0)  # the run keeps importing while broadcasts fail
@@ -180,11 +171,11 @@ async def test_two_servers_and_a_worker_deliver_every_final_state_in_seq_order()
             assert await asyncio.to_thread(process.wait, 30) == 0
             run = await sync_to_async(OperationProgress.objects.latest)("pk")
             runs.add(run.pk)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (finals(seen_a) >= runs <= finals(seen_b)):
-            await asyncio.sleep(0.1)
-        done.set()
-        await asyncio.gather(*tasks)
+        try:
+            await aeventually(lambda: finals(seen_a) >= runs <= finals(seen_b), 30, step=0.1)
+        finally:
+            done.set()
+            await asyncio.gather(*tasks)
         assert finals(seen_a) == finals(seen_b) == runs  # 100 % of final states, both servers
         for run_id in runs:
             # Each server's queues keep the latest state per run, so a busy one may skip a
@@ -255,11 +246,11 @@ async def test_a_client_that_never_reads_slows_neither_the_run_nor_other_clients
         )
         assert await asyncio.to_thread(command.wait, 60) == 0
         elapsed = time.monotonic() - started
-        deadline = time.monotonic() + 20
-        while not finals(seen) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        done.set()
-        await reader
+        try:
+            await aeventually(lambda: finals(seen), 20, step=0.05)
+        finally:
+            done.set()
+            await reader
         assert len(finals(seen)) == 1  # the reading client got the final state
         run_id = next(iter(finals(seen)))
         assert len(seen[run_id]) >= 5  # and live updates along the way

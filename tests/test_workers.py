@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 
 import pytest
@@ -26,9 +28,20 @@ def start_via_api(user, name, data):
 
 @pytest.mark.postgres
 @pytest.mark.redis
-async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(curator, settings):
+async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(
+    curator, settings, tmp_path
+):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    worker = manage("db_worker", "--interval", "0.1", redis=True, TASKS_BACKEND="db")
+    signal_log = tmp_path / "signals.jsonl"
+    worker = manage(
+        "db_worker",
+        "--interval",
+        "0.1",
+        redis=True,
+        TASKS_BACKEND="db",
+        DJANGO_SETTINGS_MODULE="tests.signal_recorder",
+        SIGNAL_LOG=str(signal_log),
+    )
     try:
         communicator, _ = await open_socket("/ws/progress/", curator)
         await receive(communicator)
@@ -53,6 +66,13 @@ async def test_api_start_runs_in_a_separate_db_worker_and_reaches_the_browser(cu
         run = await asyncio.to_thread(OperationProgress.objects.get, pk=queued["id"])
         assert run.started_at is not None and run.started_at <= run.completed_at
         assert run.task_result_id == queued["task_result_id"]
+        # The worker's process sent each transition's signal once, after its write.
+        sent = [json.loads(line) for line in signal_log.read_text().splitlines()]
+        assert [(s["signal"], s["id"], s["status"]) for s in sent] == [
+            ("operation_started", queued["id"], None),
+            ("operation_finished", queued["id"], "completed"),
+        ]
+        assert {s["pid"] for s in sent} != {os.getpid()}
         await communicator.disconnect()
     finally:
         worker.send_signal(signal.SIGINT)

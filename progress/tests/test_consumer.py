@@ -153,7 +153,6 @@ async def test_final_state_survives_dropped_group_messages(user, settings, fast_
         return tracker.id
 
     run_id = await asyncio.to_thread(many_updates)
-    await asyncio.sleep(0.3)
     received = []
     while not await communicator.receive_nothing(timeout=0.2):
         received.append(json.loads(await communicator.receive_from()))

@@ -155,26 +155,16 @@ def test_a_later_run_gets_its_duties_within_one_interval(policy, clock):
     assert policy.due().beat
 
 
-def test_cancel_polls_come_every_cancel_poll_interval(policy, clock):
+@pytest.mark.parametrize(("duty", "interval"), [("poll_cancels", 1.0), ("beat", 10.0)])
+def test_cancel_polls_and_heartbeats_come_every_interval(policy, clock, duty, interval):
     policy.run_started(RUN)
     policy.due()
-    clock.advance(1.0)
-    assert policy.due().poll_cancels
-    clock.advance(0.9)
-    assert not policy.due().poll_cancels
+    clock.advance(interval)
+    assert getattr(policy.due(), duty)
+    clock.advance(interval - 0.1)
+    assert not getattr(policy.due(), duty)
     clock.advance(0.1)
-    assert policy.due().poll_cancels
-
-
-def test_heartbeats_come_every_heartbeat_interval(policy, clock):
-    policy.run_started(RUN)
-    policy.due()
-    clock.advance(10.0)
-    assert policy.due().beat
-    clock.advance(9.9)
-    assert not policy.due().beat
-    clock.advance(0.1)
-    assert policy.due().beat
+    assert getattr(policy.due(), duty)
 
 
 def test_log_lines_are_drained_once_per_broadcast_interval_and_at_most_every_tenth(clock):
