@@ -242,19 +242,6 @@ def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
     expect(card.get_by_test_id("current-item")).to_have_attribute("data-value", "288")
 
 
-def test_admin_list_updates_live_through_the_progress_element(browser, stack, admin_user):
-    command = import_panel(stack, scope="admin", user=admin_user.username, pace=0.01)
-    run = wait_for_run(lambda r: r.status == Status.RUNNING)
-    page = page_as(browser, stack, admin_user)
-    page.goto("/admin/progress/operationprogress/")
-    element = page.locator(f'progress-operation[operation-id="{run.pk}"]')
-    expect(element).to_have_count(1)
-    assert command.wait(60) == 0
-    # The element (shadow DOM, the pages' client) reaches the final state without a reload.
-    expect(element.get_by_test_id("status")).to_have_text("Completed")
-    expect(element.get_by_test_id("progress-bar")).to_have_attribute("aria-valuenow", "100")
-
-
 def test_the_run_page_loads_row_errors_from_the_api_live_and_hides_the_traceback_from_owners(
     browser, stack, curator
 ):
