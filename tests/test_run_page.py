@@ -293,6 +293,9 @@ def test_the_run_page_shows_its_settings_and_offers_to_run_again(browser, stack,
     page.goto(f"/progress/{run.pk}/")
     expect(page.get_by_test_id("owner")).to_have_text("curator")
     expect(page.get_by_test_id("setting-file")).to_have_text("big-panel.csv")
+    expect(page.get_by_test_id("setting-file").locator("a")).to_have_attribute(
+        "href", f"/progress/{run.pk}/files/0/"
+    )
     expect(page.get_by_test_id("setting-scope")).to_have_text("kidney")
     expect(page.get_by_test_id("settings")).not_to_contain_text("0f3a9c")
     expect(page.get_by_test_id("run-again")).to_have_attribute(

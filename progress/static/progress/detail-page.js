@@ -617,10 +617,14 @@ function renderSettings(details, op) {
   const entries = settingsEntries(parameters, { files: meta.files, pipeline: description });
   const list = part('settings');
   for (const node of list.querySelectorAll('[data-setting]')) node.remove();
+  // An upload's label links to its download when the API lists one ({label, kind, url}).
+  const links = Array.isArray(details.files) ? details.files : [];
   for (const entry of entries) {
+    const link = entry.isFile ? links.find((f) => f?.kind === 'upload' && f?.label === entry.value && f?.url) : null;
+    const value = link ? h(doc, 'a', { href: String(link.url), download: true }, entry.value) : entry.value;
     list.append(
       h(doc, 'dt', { 'data-setting': entry.name }, entry.label),
-      h(doc, 'dd', { 'data-setting': entry.name, 'data-testid': `setting-${entry.name}` }, entry.value),
+      h(doc, 'dd', { 'data-setting': entry.name, 'data-testid': `setting-${entry.name}` }, value),
     );
   }
   const again = part('run-again');
@@ -697,8 +701,8 @@ function renderSummary(metadata, reportPathValue) {
   list.replaceChildren(
     ...entries.flatMap(([key, value]) => [h(doc, 'dt', {}, humanizeKey(key)), h(doc, 'dd', {}, formatValue(value))]),
   );
+  // The link is enough: the report's storage name is internal (issue 17, item 7).
   setHidden(part('report'), !reportPath);
-  setText(part('report-path'), reportPath);
 }
 
 function renderTimes(op) {
