@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.timesince import timesince
+from rest_framework import serializers
 
 from progress import files, pipelines
 from progress.models import ACTIVE_STATUSES, FINAL_STATUSES, OperationProgress, Status
@@ -225,8 +226,6 @@ def _inputs(pipeline: pipelines.Pipeline | None, values: dict[str, Any], labels:
 
 def _is_default_option(field: Any, value: Any) -> bool:
     """An option left at its default (a format of "auto") says nothing about the run."""
-    from rest_framework import serializers
-
     if not isinstance(field, serializers.ChoiceField | serializers.BooleanField):
         return False
     return field.default is not serializers.empty and field.default == value

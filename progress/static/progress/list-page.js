@@ -67,7 +67,8 @@ const page = {
 };
 const typical = config.typical ?? {};
 const slowFactor = config.slowFactor ?? SLOW_FACTOR;
-const olderHref = pager.older?.getAttribute('href') ?? null;
+// The server's link to the next older page; without one there is none (yet).
+const olderHref = pager.older?.hidden ? null : pager.older?.getAttribute('href') ?? null;
 
 const cards = new Map(); // run id -> {root, update, extras}
 const lastStatus = new Map(); // run id -> status last rendered, to announce endings
@@ -98,12 +99,8 @@ setInterval(tick, TICK_MS);
 client.connect();
 
 function describe(op) {
-  let text = descriptions.get(op.id);
-  if (text == null) {
-    text = describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
-    descriptions.set(op.id, text);
-  }
-  return text;
+  // Built from each frame anew: a later frame may carry more than the first one did.
+  return descriptions.get(op.id) ?? describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
 }
 
 function paint() {
@@ -188,9 +185,10 @@ function layoutPager(groups) {
   if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
   setHidden(pager.newer, !sameFilters);
   if (!pager.older) return;
-  setHidden(pager.older, !sameFilters);
   // New runs push the oldest off a long-open first page: page on from the oldest shown.
-  if (page.firstPage && groups.lowest != null && (groups.cut || olderHref)) {
+  const more = Boolean(olderHref) || (page.firstPage && groups.cut);
+  setHidden(pager.older, !sameFilters || !more);
+  if (page.firstPage && more && groups.lowest != null) {
     setAttr(pager.older, 'href', `${location.pathname}${filtersQuery(filters, { before: groups.lowest })}`);
   }
 }

@@ -23,6 +23,8 @@ export function notifyKey(id) {
  */
 export function describeRun(op, { titles = {}, user = null } = {}) {
   const meta = op?.metadata && typeof op.metadata === 'object' ? op.metadata : {};
+  // A run may carry its description (stored when it was created); it is the server's own.
+  if (typeof meta.description === 'string' && meta.description) return meta.description;
   const name = String(meta.pipeline || op?.operation_name || 'run');
   const title = titles[name] || humanize(name);
   const labels = (Array.isArray(meta.files) ? meta.files : [])

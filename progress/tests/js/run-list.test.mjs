@@ -21,6 +21,11 @@ describe('describeRun', () => {
     assert.equal(text, 'Import genes — big.csv, by curator');
   });
 
+  test('prefers a description the run carries in its metadata', () => {
+    const run = op({ metadata: { pipeline: 'gene_import', description: 'Import genes — big.csv → kidney, by ann', files: [upload] } });
+    assert.equal(describeRun(run, { titles: { gene_import: 'Import genes' } }), 'Import genes — big.csv → kidney, by ann');
+  });
+
   test("leaves out reports, storage names and other people's names", () => {
     const report = { name: 'reports/x.csv', label: 'Row errors: big.csv', kind: 'report' };
     const run = op({ operation_name: 'nightly_sync', created_by: 3, metadata: { files: [report] } });
