@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 
 import pytest
 from django.test import Client
@@ -43,7 +44,7 @@ def stack(transactional_db):
 
 
 @pytest.fixture(scope="module")
-def browser(_orm_beside_playwright) -> Browser:
+def browser(_orm_beside_playwright) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield instance
@@ -152,7 +153,8 @@ def test_another_users_run_is_not_visible(browser, stack, curator, viewer):
         "data-connection-state", "connected"
     )
     expect(page.get_by_test_id(f"run-{run.pk}")).to_have_count(0)
-    assert page.goto(f"/progress/{run.pk}/").status == 404
+    response = page.goto(f"/progress/{run.pk}/")
+    assert response is not None and response.status == 404
 
 
 def test_cancel_from_the_page_ends_the_run_cancelled(browser, stack, curator):
