@@ -22,10 +22,29 @@ backlog="${LISTEN_BACKLOG:-1024}"
 $py -m daphne -e "tcp:port=$port:interface=$host:backlog=$backlog" progressproject.asgi:application &
 server=$!
 demo=""
-# The demo loop runs in its own process group (setsid), so stopping this script stops the
-# pipeline it is running too (SIGINT: the run ends cancelled, not stalled); the loop itself
-# ends at its next check that the server is gone.
-trap 'kill $server 2>/dev/null; [ -n "$demo" ] && kill -INT -- -"$demo" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+
+# Stopping (Ctrl-C, kill, or the server exiting): first the demo pipeline, with SIGINT so its
+# run ends "cancelled" (not stalled) while the server still relays that to open pages; then
+# the server. The demo loop runs in its own process group (setsid), so the whole group gets
+# the signal; anything of it still there after STOP_GRACE seconds (default 20) is killed, so
+# nothing is left running.
+stop() {
+  trap - EXIT INT TERM
+  if [ -n "$demo" ]; then
+    kill -INT -- -"$demo" 2>/dev/null || true
+    kill -TERM "$demo" 2>/dev/null || true
+    for _ in $(seq 1 $((${STOP_GRACE:-20} * 10))); do
+      kill -0 -- -"$demo" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- -"$demo" 2>/dev/null || true
+  fi
+  kill "$server" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break
@@ -37,10 +56,15 @@ echo
 
 # A paced demo pipeline (about 20 s) every half minute, in a second process, so an open page
 # always has something moving (with the in-memory layer it arrives through the DB relay).
+# The loop itself started with SIGINT ignored (a script's background job), so stop() ends it
+# with SIGTERM: at once in its pause, or once the pipeline in front of it has cancelled.
 setsid bash -c '
+  pause=""
+  trap "kill \$pause 2>/dev/null; exit 143" TERM
   while kill -0 "$1" 2>/dev/null; do
     "$2" manage.py run_curation_pipeline --scope kidney-genetics --user demo --pace 0.01 --no-bar || true
-    sleep 15
+    sleep 15 & pause=$!
+    wait "$pause"
   done' demo-loop "$server" "$py" &
 demo=$!
 wait "$server"
