@@ -227,7 +227,7 @@ function renderStageResults(stages) {
         num(stage?.added),
         num(stage?.updated),
         num(stage?.failed),
-        h(doc, 'td', { class: 'num' }, stage?.duration == null ? '—' : formatDuration(stage.duration * 1000)),
+        h(doc, 'td', { class: 'num' }, stage?.duration == null ? '—' : spanText(stage.duration * 1000)),
       ),
     ),
   );
@@ -239,12 +239,12 @@ function renderAverages(op) {
   if (!finished) return;
   setText(part('average-rate'), formatRate(historyData.average_rate));
   const seconds = historyData.duration_seconds;
-  setText(part('duration'), seconds == null ? '—' : formatDuration(seconds * 1000));
+  setText(part('duration'), seconds == null ? '—' : spanText(seconds * 1000));
   const typical = historyData.typical_duration_seconds;
   setHidden(part('typical-fact'), typical == null);
   if (typical != null) {
     const slower = historyData.slower_than_usual ? ' (this run was much slower)' : '';
-    setText(part('typical-duration'), `${formatDuration(typical * 1000)}${slower}`);
+    setText(part('typical-duration'), `${spanText(typical * 1000)}${slower}`);
   }
 }
 
@@ -511,7 +511,7 @@ function renderClock(op) {
   const realNow = Date.now();
   const now = quietForMs(realNow) > 0 ? client.lastFrameAt : realNow;
   const elapsed = elapsedMs(op, now);
-  setText(part('elapsed'), elapsed == null ? '—' : formatDuration(elapsed));
+  setText(part('elapsed'), elapsed == null ? '—' : isActive(op) ? formatDuration(elapsed) : spanText(elapsed));
   setText(part('eta'), isActive(op) ? etaText(op, now) || '—' : '—');
   const eta = part('eta');
   setAttr(eta, 'title', op.estimated_completion && isActive(op) ? `Expected ${formatDateTime(op.estimated_completion)}` : null);
@@ -715,6 +715,11 @@ function renderTimes(op) {
     setAttr(node, 'datetime', iso || null);
     setText(node, formatDateTimeSeconds(iso) || '—');
   }
+}
+
+/** A finished span of time; "under 1 s" rather than "0 s" for quick runs and stages. */
+function spanText(ms) {
+  return ms < 1000 ? 'under 1 s' : formatDuration(ms);
 }
 
 function setNumber(node, value) {
