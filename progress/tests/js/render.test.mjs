@@ -74,6 +74,7 @@ describe('run texts', () => {
 describe('connectionText', () => {
   test('each state, and the two refusals', () => {
     assert.equal(connectionText('connected'), 'connected');
+    assert.equal(connectionText('silent'), 'no updates');
     assert.equal(connectionText('reconnecting'), 'reconnecting…');
     assert.equal(connectionText('offline'), 'offline');
     assert.equal(connectionText('refused', 'signed-out'), 'signed out');
