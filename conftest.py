@@ -16,8 +16,22 @@ import pytest
 # The service tier (pytest -m service): tests that need PostgreSQL, Redis or Chromium
 # (their markers), or that start processes (commands, daphne, db_worker, redis-server).
 # A test starts processes if its code, a fixture's, or a helper of its module it calls
-# names one of these. Everything else is the fast tier: pytest -m "not service".
+# names one of these; and the slow in-process load tests below. Everything else is the
+# fast tier: pytest -m "not service".
 SERVICE_MARKERS = ("postgres", "redis", "browser")
+# In-process load tests (a million rows, thousands of connects, schema fuzzing): seconds to
+# minutes each, so they go with the service tier, marked slow as well.
+SLOW_TESTS = frozenset(
+    {
+        "test_streaming_a_million_row_file_keeps_memory_flat",
+        "test_thousands_of_connects_and_disconnects_leave_no_groups_behind",
+        "test_random_frames_get_errors_or_a_clean_close_and_never_hurt_others",
+        "test_fuzzing_the_api_from_its_schema_finds_no_server_errors",
+        "test_a_run_logging_100000_lines_keeps_log_lines_stored_and_counts_the_rest",
+        "test_a_large_upload_with_a_250_character_extension_is_not_a_500",
+        "test_ten_thousand_rows_import_in_batches_with_live_progress",
+    }
+)
 SPAWN_HINTS = ("subprocess", "Popen", "manage(", "LiveStack", "RedisServer", "daphne", "chromium")
 
 
@@ -52,7 +66,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the service tier; skip tests whose service is missing (under CI=true they fail)."""
     for item in items:
-        if _needs_services(item):
+        if getattr(item, "originalname", item.name) in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.service)
+        elif _needs_services(item):
             item.add_marker(pytest.mark.service)
     if os.environ.get("CI") == "true":
         return

@@ -90,25 +90,22 @@ def test_live_writes_are_throttled_to_db_interval(policy, clock):
     assert not policy.dirty
 
 
-def test_a_forced_live_state_is_written_at_once_inside_the_throttle(policy, clock):
+@pytest.mark.parametrize(
+    ("after", "final", "must_write", "steps"),
+    [
+        (0.1, False, True, [Step.BROADCAST, Step.WRITE]),  # force=True: written at once
+        (0.1, True, True, [Step.WRITE]),  # a final state: no throttle
+        (2.0, False, False, [Step.BROADCAST, Step.WRITE]),  # DB_INTERVAL has passed
+    ],
+    ids=["forced", "final", "after-db-interval"],
+)
+def test_states_that_skip_the_throttle_are_written_at_once(
+    policy, clock, after, final, must_write, steps
+):
     policy.state_arrived(RUN, final=False, must_write=True)
     write(policy)
-    clock.advance(0.1)
-    assert policy.state_arrived(RUN, final=False, must_write=True) == [Step.BROADCAST, Step.WRITE]
-
-
-def test_a_final_state_skips_the_throttle(policy, clock):
-    policy.state_arrived(RUN, final=False, must_write=True)
-    write(policy)
-    clock.advance(0.1)
-    assert policy.state_arrived(RUN, final=True, must_write=True) == [Step.WRITE]
-
-
-def test_a_live_state_after_db_interval_is_written_at_once(policy, clock):
-    policy.state_arrived(RUN, final=False, must_write=True)
-    write(policy)
-    clock.advance(2.0)
-    assert policy.state_arrived(RUN, final=False, must_write=False) == [Step.BROADCAST, Step.WRITE]
+    clock.advance(after)
+    assert policy.state_arrived(RUN, final=final, must_write=must_write) == steps
 
 
 def test_the_throttle_is_per_run(policy, clock):

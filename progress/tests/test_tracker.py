@@ -108,9 +108,10 @@ def test_database_writes_are_throttled_to_db_interval(settings, published):
     with track_operation("throttled", total_items=1000) as tracker:
         for i in range(1, 500):
             tracker.update(current_item=i)
-        assert row(tracker).current_item == 0  # only the start was written
-        # ...but the newest state was broadcast (older unsent ones were coalesced away).
-        assert published.messages[-1][1]["text"].count('"current_item":499,') == 1
+        # The newest state was broadcast (older unsent ones were coalesced away)...
+        eventually(lambda: '"current_item":499,' in published.messages[-1][1]["text"])
+        # ...but only the start was written.
+        assert OperationProgress.objects.get(pk=tracker.id).current_item == 0
         tracker.update(current_item=500, force=True)
         assert row(tracker).current_item == 500
 
@@ -134,6 +135,7 @@ def test_seq_rises_on_every_published_change(fast_progress, published):
     assert row(tracker).seq == seqs[-1]
 
 
+@pytest.mark.postgres  # SQLite allows no second writer while a transaction is open
 def test_progress_is_live_inside_the_callers_transaction(fast_progress, published):
     seen_from_outside = []
     with (
@@ -162,6 +164,7 @@ def test_progress_is_live_inside_the_callers_transaction(fast_progress, publishe
     assert saved.error_message == "RuntimeError: scoring failed; rolling back"
 
 
+@pytest.mark.postgres  # SQLite allows no second writer while a transaction is open
 def test_rolled_back_operation_never_broadcasts_completed(fast_progress, published):
     with pytest.raises(ValueError), transaction.atomic(), track_operation("rb") as tracker:
         raise ValueError("bad row")
