@@ -130,6 +130,11 @@ def gene_import(
             )
         result.report = report.save(f"{REPORTS_FOLDER}/import-{tracker.id}-errors.csv")
     _record_outcome(tracker, result, label, report)
+    counts = f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, "
+    counts += f"{result.failed} failed"
+    if result.blank:
+        counts += f", {blank_rows_text(result.blank)}"
+    logger.info("Imported %s: %s", label, counts)
     tracker.update(current_item=done, items_failed=result.failed, force=True)
     return result
 
@@ -413,7 +418,7 @@ def _record_outcome(
         tracker.metadata["blank_rows_skipped"] = result.blank
         summary = tracker.metadata.get("summary")
         summary = dict(summary) if isinstance(summary, dict) else {}
-        summary["skipped"] = blank_rows_text(result.blank)
+        summary["blank_rows_skipped"] = result.blank  # "Blank rows skipped: 1"
         tracker.metadata["summary"] = summary
     if report.error:
         tracker.metadata["report_error"] = report.error

@@ -360,6 +360,8 @@ def test_streaming_a_million_row_file_keeps_memory_flat(tmp_path):
 
 
 def test_a_blank_row_between_genes_is_skipped_and_the_counts_say_so(tmp_path):
+    from curation.gene_import import blank_rows_text
+
     path = tmp_path / "blank.csv"
     # A row of empty cells and an empty line between genes; the file's trailing newlines
     # and a blank line above the header are layout, not rows.
@@ -368,7 +370,9 @@ def test_a_blank_row_between_genes_is_skipped_and_the_counts_say_so(tmp_path):
     assert (result.added, result.failed, result.blank) == (2, 0, 2)
     assert (run.current_item, run.total_items, run.items_failed) == (4, 4, 0)
     assert run.metadata["blank_rows_skipped"] == 2
-    assert run.metadata["summary"] == {"skipped": "2 blank rows skipped"}
+    assert run.metadata["summary"] == {"blank_rows_skipped": 2}  # the page: "Blank rows skipped: 2"
+    assert blank_rows_text(2) == "2 blank rows skipped"
+    assert blank_rows_text(1) == "1 blank row skipped"
 
 
 def test_a_file_without_blank_rows_says_nothing_about_them(tmp_path):
