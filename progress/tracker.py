@@ -235,9 +235,11 @@ class ProgressTracker:
         if force:
             self._flush(must_write=True, wait=False)
             return
-        # The hot path (bench figure 1): a countdown instead of a clock read on every call.
-        self._countdown -= 1
-        if self._countdown <= 0:
+        # The hot path (bench figure 1): a countdown instead of a clock read on every call
+        # (read once into a local: one attribute load fewer per call).
+        left = self._countdown - 1
+        self._countdown = left
+        if left <= 0:
             self._tick()
 
     def advance(self, n: int = 1, *, added: int = 0, updated: int = 0, failed: int = 0) -> None:
