@@ -28,6 +28,11 @@ PANEL = "data/kidney-panels/cegat.json"
 FAST = {"PROGRESS_HEARTBEAT_INTERVAL": "0.3", "PROGRESS_DB_INTERVAL": "0.2"}
 
 
+def items_done(run_id: int) -> int:
+    """The run's current_item as the table holds it."""
+    return OperationProgress.objects.values_list("current_item", flat=True).get(pk=run_id)
+
+
 async def test_sigkilled_command_is_marked_stalled_browsers_are_told_and_it_can_rerun(settings):
     settings.PROGRESS = {"STALL_TIMEOUT": 1.5}
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
@@ -40,7 +45,7 @@ async def test_sigkilled_command_is_marked_stalled_browsers_are_told_and_it_can_
     run = await asyncio.to_thread(
         eventually, lambda: OperationProgress.objects.filter(status=Status.RUNNING).first(), 30
     )
-    await asyncio.sleep(0.5)
+    await asyncio.to_thread(eventually, lambda: items_done(run.pk) > 0, 30)  # mid-run
     process.send_signal(signal.SIGKILL)
     process.wait(10)
     messages = await receive_until(communicator, lambda m: m["type"] == "task_stalled", timeout=15)
@@ -82,10 +87,14 @@ def test_redis_outage_mid_run_never_fails_the_run_and_is_logged_once_each_way():
         command = stack.command(
             "import_genes", PANEL, "--scope", "outage", "--pace", "0.02", "--no-bar", log="outage"
         )
-        eventually(lambda: OperationProgress.objects.filter(status=Status.RUNNING).exists(), 30)
-        time.sleep(0.5)
+        run = eventually(
+            lambda: OperationProgress.objects.filter(status=Status.RUNNING).first(), 30
+        )
+        eventually(lambda: items_done(run.pk) > 0, 30)
         redis.kill()
-        time.sleep(2.0)  # the run keeps importing while broadcasts fail
+        at_kill = items_done(run.pk)
+        # The run keeps importing while broadcasts fail (50 rows: about a second).
+        eventually(lambda: items_done(run.pk) >= at_kill + 50, 30)
         redis.start()
         assert command.wait(60) == 0
         run = OperationProgress.objects.get()
