@@ -58,8 +58,29 @@ class StartAttempt:
 
 @login_required
 def operation_list(request: HttpRequest) -> HttpResponse:
-    """Active runs first, then finished ones a page at a time; live over the WebSocket."""
+    """Active runs first, then finished ones a page at a time; live over the WebSocket.
+
+    Asked for JSON (Accept: application/json), the same page as data: list-page.js reads the
+    description of a run that started after the page loaded from ?q=%23<id>.
+    """
+    if "application/json" in request.headers.get("Accept", ""):
+        return _list_json(request)
     return _list_page(request)
+
+
+def _list_json(request: HttpRequest) -> JsonResponse:
+    filters = listing.RunFilters.from_query(request.GET)
+    page = listing.run_page(OperationProgress.objects.visible_to(request.user), filters)
+    return JsonResponse(
+        {
+            "runs": [
+                {"id": op.pk, "status": op.status, "description": listing.run_description(op)}
+                for op in page.runs
+            ],
+            "older": page.older,
+            "newer": page.newer,
+        }
+    )
 
 
 def _list_page(

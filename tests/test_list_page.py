@@ -126,9 +126,13 @@ def test_a_new_run_arriving_live_keeps_a_description(browser, stack, curator):
     connected(page)
     stack.command("import_genes", PANEL, "--scope", "live-desc", "--user", "curator", "--no-bar")
     row = page.locator('[data-runs] > li[data-testid^="run-"]').first
-    expect(row.get_by_test_id("description")).to_have_text("Import genes — cegat.json, by curator")
+    # The frame names the pipeline and the file; the server adds the scope.
+    description = "Import genes — cegat.json → live-desc, by curator"
+    expect(row.get_by_test_id("description")).to_have_text(description)
     expect(row).to_have_attribute("data-status", "completed")
-    expect(row.get_by_test_id("description")).to_have_text("Import genes — cegat.json, by curator")
+    expect(row.get_by_test_id("description")).to_have_text(description)
+    link = row.get_by_role("link")
+    expect(link).to_have_accessible_name(re.compile(rf"^gene_import #\d+: {description}$"))
 
 
 def test_on_a_phone_the_first_run_is_on_the_first_screen(browser, stack, curator):
@@ -199,6 +203,8 @@ def test_a_refused_start_keeps_the_input_and_puts_errors_beside_their_fields(
     expect(scope).to_have_value("Big Synthetic!")
     assert form.locator("input[type=file]").evaluate("input => input.files.length") == 1
     expect(page).to_have_url(re.compile(r"/progress/$"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    form.screenshot(path=str(ARTIFACTS / "start-form-errors.png"))
     assert not OperationProgress.objects.exists()
 
 

@@ -318,3 +318,19 @@ def test_someone_elses_run_is_a_plain_not_found_page_even_with_debug(curator, vi
         assert response.status_code == 404
         html = response.content.decode()
         assert "Run not found" in html and "URLconf" not in html
+
+
+def test_the_list_as_json_describes_a_run_by_its_number(curator, viewer):
+    run = OperationProgressFactory(created_by=curator, metadata=IMPORT_METADATA)
+    theirs = OperationProgressFactory(created_by=viewer)
+    json_headers = {"Accept": "application/json"}
+    page = logged_in(curator).get("/progress/", {"q": f"#{run.pk}"}, headers=json_headers)
+    assert page.json()["runs"] == [
+        {
+            "id": run.pk,
+            "status": "running",
+            "description": "Import genes — big.csv → big-synthetic, by curator",
+        }
+    ]
+    hidden = logged_in(curator).get("/progress/", {"q": f"#{theirs.pk}"}, headers=json_headers)
+    assert hidden.json()["runs"] == []

@@ -99,8 +99,32 @@ setInterval(tick, TICK_MS);
 client.connect();
 
 function describe(op) {
-  // Built from each frame anew: a later frame may carry more than the first one did.
+  // Until the server describes a run that started after the page loaded (layout() asks
+  // for the ones shown), its description is built from the frame, without parameters.
   return descriptions.get(op.id) ?? describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
+}
+
+const asked = new Set(); // run ids whose description was asked of the server
+
+/** The server's description of a run that started after the page loaded (once per run). */
+async function fetchDescription(id) {
+  if (asked.has(id)) return;
+  asked.add(id);
+  try {
+    const response = await fetch(`${location.pathname}${filtersQuery({ q: `#${id}` })}`, {
+      headers: { Accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    if (!response.ok) return;
+    const body = await response.json();
+    const run = (Array.isArray(body?.runs) ? body.runs : []).find((entry) => entry?.id === id);
+    if (typeof run?.description !== 'string') return;
+    descriptions.set(id, run.description);
+    pending.add(id);
+    frame ??= requestAnimationFrame(paint);
+  } catch {
+    // The frame's description stays; it names the pipeline and the file.
+  }
 }
 
 function paint() {
@@ -167,6 +191,7 @@ function layout() {
   for (const name of ['active', 'recent']) {
     if (!lists[name]) continue;
     const ops = groups[name];
+    for (const op of ops) if (!descriptions.has(op.id)) fetchDescription(op.id);
     reorderChildren(lists[name], ops.map((op) => cardFor(op).root));
     setText(counts[name], ops.length ? `(${ops.length})` : '');
     setHidden(empties[name], ops.length > 0);
