@@ -317,7 +317,8 @@ async function startRun(form, permission) {
     });
     body = await response.json().catch(() => null);
   } catch {
-    showErrors(form, { fields: {}, form: 'Not started: the server could not be reached. Check the connection and try again.' });
+    const text = 'Not started: the server could not be reached. Check the connection and try again.';
+    showErrors(form, { fields: {}, form: text });
     setBusy(form, false);
     return;
   }
@@ -357,8 +358,9 @@ function showErrors(form, { fields, form: formText }) {
   }
   const box = form.querySelector('[data-form-errors]');
   if (box) {
-    box.replaceChildren(...(formText ? [h(doc, 'p', {}, formText.startsWith('Not started') ? formText : `Not started: ${formText}`)] : []));
-    setHidden(box, !formText);
+    const text = !formText || formText.startsWith('Not started') ? formText : `Not started: ${formText}`;
+    box.replaceChildren(...(text ? [h(doc, 'p', {}, text)] : []));
+    setHidden(box, !text);
   }
   first?.focus();
 }

@@ -16,14 +16,17 @@ const upload = { name: 'uploads/9f2c.csv', label: 'big.csv', kind: 'upload' };
 
 describe('describeRun', () => {
   test('names the pipeline by its title, the uploaded file by its label and the reader', () => {
-    const run = op({ operation_name: 'gene_import', created_by: 7, metadata: { pipeline: 'gene_import', files: [upload] } });
-    const text = describeRun(run, { titles: { gene_import: 'Import genes' }, user: { id: 7, name: 'curator' } });
+    const metadata = { pipeline: 'gene_import', files: [upload] };
+    const run = op({ operation_name: 'gene_import', created_by: 7, metadata });
+    const user = { id: 7, name: 'curator' };
+    const text = describeRun(run, { titles: { gene_import: 'Import genes' }, user });
     assert.equal(text, 'Import genes — big.csv, by curator');
   });
 
   test('prefers a description the run carries in its metadata', () => {
-    const run = op({ metadata: { pipeline: 'gene_import', description: 'Import genes — big.csv → kidney, by ann', files: [upload] } });
-    assert.equal(describeRun(run, { titles: { gene_import: 'Import genes' } }), 'Import genes — big.csv → kidney, by ann');
+    const description = 'Import genes — big.csv → kidney, by ann';
+    const run = op({ metadata: { pipeline: 'gene_import', description, files: [upload] } });
+    assert.equal(describeRun(run, { titles: { gene_import: 'Import genes' } }), description);
   });
 
   test("leaves out reports, storage names and other people's names", () => {
@@ -34,7 +37,8 @@ describe('describeRun', () => {
 });
 
 test('runLabel gives each run link a distinct accessible name', () => {
-  assert.equal(runLabel(op({ id: 12, operation_name: 'gene_import' }), 'Import genes — big.csv'), 'gene_import #12: Import genes — big.csv');
+  const run = op({ id: 12, operation_name: 'gene_import' });
+  assert.equal(runLabel(run, 'Import genes — big.csv'), 'gene_import #12: Import genes — big.csv');
   assert.equal(runLabel(op({ id: 3, operation_name: 'x' }), ''), 'x #3');
 });
 
@@ -107,8 +111,10 @@ describe('pageGroups', () => {
 
 describe('startErrors', () => {
   test('puts field errors beside their fields and the rest above the form', () => {
-    const body = { message: 'Not started: …', errors: { scope: ['Use only letters.'], other: ['Odd.'] }, form_errors: ['Busy.'] };
-    assert.deepEqual(startErrors(body, ['file', 'scope'], 400), { fields: { scope: 'Use only letters.' }, form: 'Odd. Busy.' });
+    const errors = { scope: ['Use only letters.'], other: ['Odd.'] };
+    const body = { message: 'Not started: …', errors, form_errors: ['Busy.'] };
+    const shown = startErrors(body, ['file', 'scope'], 400);
+    assert.deepEqual(shown, { fields: { scope: 'Use only letters.' }, form: 'Odd. Busy.' });
   });
 
   test('falls back to the message, or the status when the answer is not JSON', () => {
