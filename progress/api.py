@@ -15,6 +15,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_filters.fields import IsoDateTimeField
@@ -53,8 +54,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
-    elif isinstance(exc, RequestTooLarge):
-        exc = PayloadTooLarge(str(exc))
+    elif isinstance(exc, RequestTooLarge | RequestDataTooBig):
+        exc = PayloadTooLarge(str(exc) or None)
+    elif isinstance(exc, SuspiciousOperation):  # Django's "400 Bad Request" family
+        exc = exceptions.ParseError(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response

@@ -430,3 +430,12 @@ def test_files_of_someone_elses_run_or_gone_files_are_a_404(curator, viewer, sto
     assert client_for().get(f"/progress/{run.pk}/files/0/").status_code == 302  # to login
     files.storage().delete(report)
     assert client_for(curator).get(f"/progress/{run.pk}/files/0/").status_code == 404
+
+
+def test_a_body_over_djangos_memory_limit_is_a_json_413_not_a_500(curator, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100  # Django's limit for a form's non-file fields
+    response = client_for(curator).post(
+        "/api/v1/pipelines/calculate_scores/start/", {"scope": "x" * 500}, format="multipart"
+    )
+    assert (response.status_code, response["Content-Type"]) == (413, "application/json")
+    assert not OperationProgress.objects.exists()
