@@ -71,6 +71,15 @@ def test_older_links_page_through_all_45_runs(browser, stack, curator):
     expect(page.get_by_role("link", name="Older runs")).to_have_count(0)
     page.get_by_role("link", name="Newer runs").click()
     expect(rows.first).to_have_attribute("data-testid", newest_first[20])
+    # The same pages without JavaScript: the server renders the rows and the links.
+    plain = page_as(browser, stack, curator, java_script_enabled=False)
+    plain.goto("/progress/")
+    plain_rows = run_rows(plain)
+    expect(plain_rows).to_have_count(20)
+    plain.get_by_role("link", name="Older runs").click()
+    expect(plain_rows).to_have_count(20)
+    expect(plain_rows.first).to_have_attribute("data-testid", newest_first[20])
+    expect(plain_rows.first.get_by_test_id("description")).to_have_text("Import genes, by curator")
 
 
 def test_search_finds_runs_by_file_scope_and_owner_in_the_whole_history(
