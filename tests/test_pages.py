@@ -334,3 +334,19 @@ def test_the_list_as_json_describes_a_run_by_its_number(curator, viewer):
     ]
     hidden = logged_in(curator).get("/progress/", {"q": f"#{theirs.pk}"}, headers=json_headers)
     assert hidden.json()["runs"] == []
+
+
+def test_an_oversized_upload_is_refused_beside_the_file_field_unread(curator, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MAX_UPLOAD_BYTES = 1000
+    big = SimpleUploadedFile("big.csv", b"hgnc_id\n" + b"9008\n" * 20_000)
+    response = logged_in(curator).post(
+        "/progress/pipelines/gene_import/start/", {"file": big, "scope": "kept"}
+    )
+    assert response.status_code == 413
+    form = next(p for p in response.context["pipelines"] if p["name"] == "gene_import")
+    assert form["open"] is True
+    file = next(p for p in form["parameters"] if p["name"] == "file")
+    assert "uploads are limited to 1000 bytes" in file["errors"][0]
+    assert not OperationProgress.objects.exists()
