@@ -50,11 +50,12 @@ class RunFilters:
         status = str(params.get("status", "")).strip()
         # "name" is the old name of the search box, kept so old links still filter.
         text = str(params.get("q", "") or params.get("name", "")).strip()[:MAX_SEARCH_TEXT]
+        before = _cursor(params.get("before"))
         return cls(
             status=status if status in Status.values else "",
             q=text,
-            before=_cursor(params.get("before")),
-            after=None if _cursor(params.get("before")) else _cursor(params.get("after")),
+            before=before,
+            after=None if before is not None else _cursor(params.get("after")),
         )
 
     @property
@@ -90,6 +91,17 @@ class RunPage:
     @property
     def runs(self) -> list[OperationProgress]:
         return [*self.active, *self.finished]
+
+    @property
+    def floor(self) -> int:
+        """The oldest run id this page holds (0 when no older page): live runs older than
+        this belong to the next page."""
+        return self.finished[-1].pk if self.older and self.finished else 0
+
+    @property
+    def ceiling(self) -> int | None:
+        """The newest run id an older page holds (None on the first page, which grows)."""
+        return None if self.filters.is_first_page or not self.finished else self.finished[0].pk
 
 
 def run_page(runs: Any, filters: RunFilters, *, size: int = PAGE_SIZE) -> RunPage:

@@ -91,7 +91,6 @@ def _list_page(
     page = listing.run_page(visible, filters)
     typical = typical_durations(visible)
     rows = [_run_row(op, typical) for op in page.runs]
-    floor = page.finished[-1].pk if page.older and page.finished else 0
     return render(
         request,
         "progress/list.html",
@@ -109,22 +108,30 @@ def _list_page(
                 {"name": name, "title": _title(name), "text": listing.duration_text(seconds)}
                 for name, seconds in typical.items()
             ],
-            "list_config": {
-                "descriptions": {row["data"]["id"]: row["description"] for row in rows},
-                "typical": typical,
-                "titles": listing.pipeline_titles(),
-                "slowFactor": SLOW_FACTOR,
-                "firstPage": filters.is_first_page,
-                "floor": floor,
-                "ceiling": page.finished[0].pk
-                if not filters.is_first_page and page.finished
-                else None,
-                "filters": {"status": filters.status, "q": filters.q},
-                "user": {"id": request.user.pk, "name": request.user.get_username()},
-            },
+            "list_config": _list_config(request, page, rows, typical),
         },
         status=status,
     )
+
+
+def _list_config(
+    request: HttpRequest,
+    page: listing.RunPage,
+    rows: list[dict[str, Any]],
+    typical: dict[str, float],
+) -> dict[str, Any]:
+    """What list-page.js needs beside the runs: descriptions, the page's window, durations."""
+    return {
+        "descriptions": {row["data"]["id"]: row["description"] for row in rows},
+        "typical": typical,
+        "titles": listing.pipeline_titles(),
+        "slowFactor": SLOW_FACTOR,
+        "firstPage": page.filters.is_first_page,
+        "floor": page.floor,
+        "ceiling": page.ceiling,
+        "filters": {"status": page.filters.status, "q": page.filters.q},
+        "user": {"id": request.user.pk, "name": request.user.get_username()},
+    }
 
 
 def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[str, Any]:
