@@ -93,7 +93,6 @@ class ProgressTracker:
         "_countdown",
         "_estimator",
         "_last_clock",
-        "_next_submit",
         "_past",
         "_samples",
         "_stage_base",
@@ -111,8 +110,6 @@ class ProgressTracker:
         self.id: int = operation.pk
         self.state = self.handle.state
         self._broadcast_interval = conf.get("BROADCAST_INTERVAL")
-        # When the next throttled update may be published (monotonic seconds).
-        self._next_submit = 0.0
         # update() reads the clock every _stride calls (tqdm's miniters idea), see _tick().
         self._stride = self._countdown = 1
         self._last_clock = monotonic()
@@ -427,7 +424,8 @@ class ProgressTracker:
         MAX_STRIDE. If calls slow down after a fast burst, the writer's trailing publish
         (from the run's handle) still shows the newest counters within a second."""
         now = monotonic()
-        if now >= self._next_submit:
+        # The throttle counts from the last publish, the writer's trailing ones included.
+        if now >= self.handle.published_at + self._broadcast_interval:
             self._flush(must_write=False, wait=False, now=now)
         elapsed = now - self._last_clock
         if elapsed > 0:
@@ -440,7 +438,6 @@ class ProgressTracker:
         handle = self.handle
         with handle.lock:  # a trailing publish (writer thread) builds from the same state
             now = monotonic() if now is None else now
-            self._next_submit = now + self._broadcast_interval
             state = self.state
             state.seq = handle.next_seq()
             fraction = self._fraction()
