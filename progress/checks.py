@@ -68,3 +68,25 @@ def check_storage_alias_exists(**kwargs: Any) -> list[Error]:
             id="progress.E002",
         )
     ]
+
+
+# Apps whose templates the API's browsable pages render (DRF's pages, the filter form).
+API_TEMPLATE_APPS = ("rest_framework", "django_filters")
+
+
+@register()
+def check_api_template_apps_are_installed(**kwargs: Any) -> list[Warning]:
+    """The browsable API needs rest_framework's and django_filters' templates."""
+    from django.apps import apps
+
+    missing = [name for name in API_TEMPLATE_APPS if not apps.is_installed(name)]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"INSTALLED_APPS lacks {', '.join(map(repr, missing))}: the progress API's "
+            "browsable pages cannot find their templates (JSON clients are unaffected).",
+            hint=f"Add {', '.join(map(repr, missing))} to INSTALLED_APPS.",
+            id="progress.W002",
+        )
+    ]

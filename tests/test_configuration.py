@@ -179,3 +179,10 @@ async def test_an_idle_socket_under_daphne_with_redis_stays_open():
                 assert "data" in reply  # only run updates may come before the pong
     finally:
         await asyncio.to_thread(stack.stop)
+
+
+def test_the_api_templates_apps_missing_from_installed_apps_is_a_warning(settings):
+    assert "progress.W002" not in check_ids()
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_filters"]
+    warnings = [m for m in run_checks() if m.id == "progress.W002"]
+    assert len(warnings) == 1 and "'django_filters'" in warnings[0].msg
