@@ -131,6 +131,8 @@ def test_rows_describe_their_runs_and_links_have_distinct_names(browser, stack, 
 
 def test_a_new_run_arriving_live_keeps_a_description(browser, stack, curator):
     page = page_as(browser, stack, curator)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("/progress/")
     connected(page)
     stack.command("import_genes", PANEL, "--scope", "live-desc", "--user", "curator", "--no-bar")
@@ -142,6 +144,7 @@ def test_a_new_run_arriving_live_keeps_a_description(browser, stack, curator):
     expect(row.get_by_test_id("description")).to_have_text(description)
     link = row.get_by_role("link")
     expect(link).to_have_accessible_name(re.compile(rf"^gene_import #\d+: {description}$"))
+    assert errors == []
 
 
 def test_on_a_phone_the_first_run_is_on_the_first_screen(browser, stack, curator):

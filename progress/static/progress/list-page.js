@@ -72,6 +72,7 @@ const olderHref = pager.older?.hidden ? null : pager.older?.getAttribute('href')
 
 const cards = new Map(); // run id -> {root, update, extras}
 const lastStatus = new Map(); // run id -> status last rendered, to announce endings
+const asked = new Set(); // run ids whose description was asked of the server
 let filters = filterForm ? formFilters() : readFilters(location.search);
 let ready = false; // the page's own runs are neither highlighted nor announced
 
@@ -103,8 +104,6 @@ function describe(op) {
   // for the ones shown), its description is built from the frame, without parameters.
   return descriptions.get(op.id) ?? describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
 }
-
-const asked = new Set(); // run ids whose description was asked of the server
 
 /** The server's description of a run that started after the page loaded (once per run). */
 async function fetchDescription(id) {
