@@ -32,7 +32,7 @@ class TrackedOperationCommand(BaseCommand):
         parser.add_argument(
             "--enqueue",
             action="store_true",
-            help="Hand the run to the task backend (TASKS_BACKEND) and print its id.",
+            help="Hand the run to the task backend (the TASKS setting) and print its id.",
         )
 
     def enqueue(self, parameters: dict[str, Any], **options: Any) -> OperationProgress:

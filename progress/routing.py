@@ -4,7 +4,10 @@ from django.urls import path
 
 from progress.consumers import ProgressConsumer
 
+# The socket's path, defined once: the client learns it from progress.jsconfig.
+WS_PATH = "ws/progress/"
+
 websocket_urlpatterns = [
-    path("ws/progress/", ProgressConsumer.as_asgi()),
-    path("ws/progress/<int:operation_id>/", ProgressConsumer.as_asgi()),
+    path(WS_PATH, ProgressConsumer.as_asgi()),
+    path(f"{WS_PATH}<int:operation_id>/", ProgressConsumer.as_asgi()),
 ]

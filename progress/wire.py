@@ -8,8 +8,9 @@ MAX_SUMMARY_DEPTH, and the whole summary to about MAX_SUMMARY_BYTES (the largest
 first and are named in "truncated_keys").
 
 Server paths. Users who are not staff never see a traceback or a server path. The rule:
-any string value that starts with a server directory (BASE_DIR, MEDIA_ROOT, UPLOAD_DIR,
-the temp dir) has that directory replaced by "…", and the value of a key named "file"
+any string value that starts with a server directory (the working directory, the
+Python environment, MEDIA_ROOT, STATIC_ROOT, the run files' storage location, the temp
+dir) has that directory replaced by "…", and the value of a key named "file"
 or ending in "_path" that is an absolute path is reduced to its file name. Live frames
 go to owners too, so the summary and the frame's error_message follow the same rule.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ntpath
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import cache
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from progress import files
 from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
 
 DETAIL_KEYS = frozenset({"row_errors", "traceback", "parameters", "report_path", "stage_results"})
@@ -102,10 +105,22 @@ def path_redactor() -> Callable[[str], str]:
     return lambda text: pattern.sub(ELLIPSIS, text) if pattern is not None else text
 
 
+# Settings naming server directories; the storage's own location is added to them.
+ROOT_SETTINGS = ("MEDIA_ROOT", "STATIC_ROOT")
+
+
+def _storage_location() -> str:
+    """Where the run files' storage keeps them on this server, if it is a file system."""
+    try:
+        return str(getattr(files.storage(), "location", "") or "")
+    except Exception:  # a misconfigured alias is reported by the system checks
+        return ""
+
+
 @cache
 def _roots_pattern() -> re.Pattern[str] | None:
-    names = ("BASE_DIR", "MEDIA_ROOT", "UPLOAD_DIR")
-    roots = [str(getattr(settings, name, "") or "") for name in names] + [tempfile.gettempdir()]
+    roots = [str(getattr(settings, name, "") or "") for name in ROOT_SETTINGS]
+    roots += [os.getcwd(), sys.prefix, _storage_location(), tempfile.gettempdir()]
     # A root of "/" would redact every absolute path's first slash and nothing useful.
     stripped = {root.rstrip("/\\") for root in roots if len(root.rstrip("/\\")) > 1}
     if not stripped:
@@ -117,7 +132,7 @@ def _roots_pattern() -> re.Pattern[str] | None:
 
 @receiver(setting_changed)
 def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("BASE_DIR", "MEDIA_ROOT", "UPLOAD_DIR"):
+    if setting in (*ROOT_SETTINGS, "STORAGES", "PROGRESS"):
         _roots_pattern.cache_clear()
 
 

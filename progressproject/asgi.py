@@ -14,28 +14,12 @@ from progressproject.checks import refuse_to_serve_with_errors  # noqa: E402
 # production server would start with, say, the demo SECRET_KEY.
 refuse_to_serve_with_errors()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-
-from progress.origins import OriginValidator  # noqa: E402
-from progress.routing import websocket_urlpatterns  # noqa: E402
-from progress.server import ServerServices, defer_autobahn_debug_formatting  # noqa: E402
-from progress.start_guard import StartRequestGuard  # noqa: E402
-from progress.wsauth import SessionUserMiddlewareStack  # noqa: E402
+from progress.asgi import progress_application  # noqa: E402
+from progress.server import defer_autobahn_debug_formatting  # noqa: E402
 
 # Under daphne, autobahn is imported by now; see the function for the 15 % it saves.
 defer_autobahn_debug_formatting()
 
-# ServerServices starts the process-wide services (relay, stall sweep, broadcast watch)
-# once: at lifespan start-up, or with the first scope under daphne (no lifespan there).
-application = ServerServices(
-    ProtocolTypeRouter(
-        {
-            "http": StartRequestGuard(django_asgi_app),
-            # Scheme, host and port: see progress/origins.py for the rule. The user comes
-            # from the session cookie, looked up in batches (progress/wsauth.py).
-            "websocket": OriginValidator(
-                SessionUserMiddlewareStack(URLRouter(websocket_urlpatterns))
-            ),
-        }
-    )
-)
+# HTTP (behind the upload guard) and the progress sockets (Origin check, session login),
+# plus the process-wide services, started once (see progress/asgi.py).
+application = progress_application(django_asgi_app)

@@ -177,7 +177,7 @@ def test_a_250_character_file_name_is_accepted_and_never_used_as_a_path(curator,
     run = wait_for_final(response.json()["id"])
     assert (run.status, run.items_added) == (Status.COMPLETED, 1)
     stored = run.metadata["parameters"]["file"]
-    assert stored.startswith("uploads/") and len(stored) < 60
+    assert stored.startswith("progress/uploads/") and len(stored) < 60
     assert run.metadata["files"][0]["label"].startswith("ggg")
 
 
@@ -215,7 +215,7 @@ def test_an_upload_is_stored_by_name_and_the_task_reads_it_from_the_storage(cura
     run = OperationProgress.objects.get(pk=response.json()["id"])
     assert (run.status, run.items_added, run.items_failed) == (Status.COMPLETED, 1, 1)
     name = run.metadata["parameters"]["file"]
-    assert name.startswith("uploads/") and default_storage.exists(name)
+    assert name.startswith("progress/uploads/") and default_storage.exists(name)
     kinds = {entry["kind"]: entry["name"] for entry in run.metadata["files"]}
     assert kinds == {"upload": name, "report": f"reports/import-{run.pk}-errors.csv"}
     assert default_storage.exists(kinds["report"])
