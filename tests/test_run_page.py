@@ -430,3 +430,22 @@ def test_a_dropped_connection_greys_the_run_out_until_it_is_back(browser, stack,
     connected(page)
     expect(article).not_to_have_attribute("data-silent", "true")
     expect(silence).to_be_hidden()
+
+
+def test_the_stage_table_follows_a_running_run(browser, stack, curator):
+    with track_operation("staged_live", user=curator) as tracker:
+        tracker.set_stages(["fetch", "store"])
+        tracker.start_stage("fetch", total_items=20)
+        tracker.update(current_item=5, force=True)
+        page = page_as(browser, stack, curator)
+        page.goto(f"/progress/{tracker.id}/")
+        rows = page.get_by_test_id("stage-results").locator("tbody tr")
+        expect(rows).to_have_count(2)
+        items = rows.nth(0).locator("td").nth(1)
+        expect(items).to_have_text("5 of 20")
+        tracker.update(current_item=12, force=True)
+        expect(items).to_have_text("12 of 20")  # live, not the figure fetched on load
+        tracker.start_stage("store", total_items=10)
+        tracker.update(current_item=1, force=True)
+        expect(rows.nth(0).locator("td").nth(0)).to_have_text("Completed")
+        expect(rows.nth(1).locator("td").nth(1)).to_have_text("1 of 10")

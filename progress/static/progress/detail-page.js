@@ -84,6 +84,7 @@ let samples = [];
 let historySamples = [];
 let historyData = null;
 let historyAskedForFinal = initial != null && !isActive(initial);
+let historyStage = initial?.metadata?.stage?.index ?? null; // the stage the history was fetched in
 let lastRenderedStatus = initial?.status ?? null;
 let lastRenderedSeq = null;
 
@@ -133,6 +134,10 @@ client.subscribe((store, changed, state) => {
   if (!isActive(op) && !historyAskedForFinal) {
     historyAskedForFinal = true;
     fetchHistory();
+  } else if (isActive(op) && (op.metadata?.stage?.index ?? null) !== historyStage) {
+    // A stage ended: its final figures (and the next one's start) are in the history.
+    historyStage = op.metadata?.stage?.index ?? null;
+    fetchHistory();
   }
 });
 requestDetails();
@@ -178,6 +183,7 @@ function render(op) {
 
   renderChart();
   renderAverages(op);
+  if (historyData) renderStageResults(historyData.stage_results, op);
 }
 
 function renderChart() {
@@ -200,13 +206,19 @@ async function fetchHistory() {
   }
   const op = client.getOperation(operationId) ?? initial;
   historySamples = historyRateSamples(historyData.samples, parseTime(op?.started_at));
-  renderStageResults(historyData.stage_results);
+  renderStageResults(historyData.stage_results, op);
   if (op) render(op);
   else renderChart();
 }
 
-function renderStageResults(stages) {
-  const list = Array.isArray(stages) ? stages : [];
+/** The stage table; the running stage's items come from the live run, not the fetch. */
+function renderStageResults(stages, op) {
+  const live = op && isActive(op) ? op.metadata?.stage : null;
+  const list = (Array.isArray(stages) ? stages : []).map((stage) =>
+    live && stage?.status === 'running' && stage?.name === live.name
+      ? { ...stage, items: op.current_item, total: op.total_items, duration: null }
+      : stage,
+  );
   setHidden(part('stage-results-panel'), list.length < 2);
   if (list.length < 2) return;
   const num = (value) => h(doc, 'td', { class: 'num' }, formatCount(value ?? 0));
