@@ -20,7 +20,9 @@ from pathlib import Path, PurePath
 from typing import IO, Any
 
 import ijson
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage
+
+from progress import files
 
 FORMATS = ("auto", "csv", "tsv", "json")
 # Rows in one file. HGNC holds about 45,000 genes; a million leaves room for repeats.
@@ -101,7 +103,7 @@ class GeneFile:
     @classmethod
     def stored(cls, name: str, storage: Storage | None = None) -> GeneFile:
         """A file in the storage (uploads), readable from any worker machine."""
-        chosen = storage or default_storage
+        chosen = storage or files.storage()
         return cls(
             label=PurePath(name).name,
             opener=lambda: _open_stored(chosen, name),

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import reset_queries, transaction
 
 from curation.gene_files import MAX_LIST_ENTRIES, GeneFile, RawRow, count_rows, gene_file, iter_rows
@@ -37,7 +36,6 @@ MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
 # Characters of a bad row's value kept in the report file.
 MAX_REPORT_VALUE = 1000
 MAX_PANEL_CHARS = 200
-REPORTS_FOLDER = "reports"
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -128,7 +126,7 @@ def gene_import(
                 items_updated=result.updated,
                 items_failed=result.failed,
             )
-        result.report = report.save(f"{REPORTS_FOLDER}/import-{tracker.id}-errors.csv")
+        result.report = report.save(tracker, f"Row errors: {label}")
     _record_outcome(tracker, result, label, report)
     counts = f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, "
     counts += f"{result.failed} failed"
@@ -385,8 +383,8 @@ class ErrorReport:
             self._writer.writerow(["line", "value", "reason"])
         self._writer.writerow([error.line, _cell(error.value), _cell(error.reason)])
 
-    def save(self, name: str) -> str:
-        """Store the report (if any row failed); returns its storage name, "" if none.
+    def save(self, tracker: Reporter, label: str) -> str:
+        """Attach the report to the run (if any row failed); its storage name, "" if none.
 
         Rows are committed by now: a storage failure is noted on the run, never raised.
         """
@@ -395,9 +393,9 @@ class ErrorReport:
         try:
             self._text.flush()
             self._file.seek(0)
-            return default_storage.save(name, File(self._file))
+            return tracker.attach_file(label, File(self._file, name=label), kind=files.REPORT)
         except Exception as exc:
-            logger.exception("Could not save the row-error report %s", name)
+            logger.exception("Could not save the row-error report of run %s", tracker.id)
             self.error = f"The row-error report could not be saved ({type(exc).__name__})"
             return ""
 
@@ -411,7 +409,7 @@ def _cell(value: object) -> str:
 def _record_outcome(
     tracker: Reporter, result: ImportResult, label: str, report: ErrorReport
 ) -> None:
-    """Counts on the run; the report's storage name where the run's page and pruning find it."""
+    """What the counts do not say: unchanged and blank rows, a report that failed to save."""
     tracker.metadata["items_unchanged"] = result.unchanged
     if result.blank:
         # In the summary, so the run's page says it beside the counts.
@@ -422,13 +420,6 @@ def _record_outcome(
         tracker.metadata["summary"] = summary
     if report.error:
         tracker.metadata["report_error"] = report.error
-    if not result.report:
-        return
-    files.record_file(
-        tracker.metadata, name=result.report, label=f"Row errors: {label}", kind=files.REPORT
-    )
-    tracker.metadata["report_path"] = result.report
-    tracker.metadata["source_file"] = label
 
 
 def _chunks(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:

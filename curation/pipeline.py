@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.utils import timezone
 
 from curation.gene_files import UnparseableFile, count_rows
@@ -133,6 +134,12 @@ class StageView:
             self._tracker.metadata, line=line, value=value, reason=reason, source=self._label
         )
 
+    def attach_file(
+        self, name: str, content: str | bytes | File[Any], *, kind: str = files.REPORT
+    ) -> str:
+        """Straight onto the run, so every stage's files are the pipeline's downloads."""
+        return self._tracker.attach_file(name, content, kind=kind)
+
     def finish(self) -> None:
         """Merge the stage's notes into the run's metadata (failures are already there)."""
         for key in ("row_errors", "row_errors_total"):
@@ -141,7 +148,7 @@ class StageView:
             if key == files.FILES_KEY:  # every stage's files, so pruning deletes them all
                 self._tracker.metadata.setdefault(key, []).extend(value)
                 continue
-            self._tracker.metadata[f"{self._label}_{key}" if key == "report_path" else key] = value
+            self._tracker.metadata[key] = value
 
 
 def _add_counts(

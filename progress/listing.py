@@ -159,7 +159,6 @@ def _word_filter(word: str) -> Q:
         Q(operation_name__icontains=word)
         | Q(operation_name__in=titled)
         | Q(created_by__username__icontains=word)
-        | Q(metadata__source_file__icontains=word)
     )
     for key in searchable_parameters():
         condition |= Q(**{f"metadata__parameters__{key}__icontains": word})

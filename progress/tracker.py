@@ -74,6 +74,10 @@ class Reporter(Protocol):
 
     def record_failure(self, *, line: int | str | None, value: Any, reason: str) -> None: ...
 
+    def attach_file(
+        self, name: str, content: str | bytes | File[Any], *, kind: str = files.REPORT
+    ) -> str: ...
+
 
 class OperationCancelled(Exception):
     """Raised at an item boundary when someone asked the run to stop."""

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, SuspiciousFileOperation
-from django.core.files.storage import default_storage
+from django.core.exceptions import PermissionDenied
 from django.http import (
-    FileResponse,
-    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseForbidden,
@@ -27,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from progress import files, listing, pipelines
+from progress import listing, pipelines
 from progress.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.launch import (
     RequestTooLarge,
@@ -266,26 +262,6 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
             "cancel_url": reverse("progress:cancel", args=[operation.pk]),
         },
     )
-
-
-@login_required
-def operation_report(request: HttpRequest, operation_id: int) -> FileResponse:
-    """The run's row-error report (?n=2 for its second), for runs the user may see."""
-    operation = get_object_or_404(
-        OperationProgress.objects.visible_to(request.user), pk=operation_id
-    )
-    # Only report files the run recorded, by storage name: never a server path.
-    reports = files.run_files(operation.metadata, files.REPORT)
-    number = request.GET.get("n", "1")
-    index = int(number) - 1 if number.isascii() and number.isdecimal() and len(number) < 4 else -1
-    if not 0 <= index < len(reports):
-        raise Http404("This run has no report file")
-    name = reports[index]["name"]
-    try:
-        handle = default_storage.open(name, "rb")
-    except (FileNotFoundError, SuspiciousFileOperation):
-        raise Http404("This run's report file is gone (pruned or deleted)") from None
-    return FileResponse(handle, as_attachment=True, filename=PurePosixPath(name).name)
 
 
 @require_POST

@@ -115,7 +115,7 @@ def test_api_refuses_a_body_over_the_upload_limit_with_413_before_reading_it(cur
 
 def test_page_refuses_a_body_over_the_upload_limit_before_reading_it(curator):
     response = post_unreadable(page(curator), PAGE_START)
-    assert response.status_code == 302
+    assert response.status_code == 413
     assert UnreadableBody.reads == 0
     assert not OperationProgress.objects.exists()
 
@@ -217,7 +217,8 @@ def test_an_upload_is_stored_by_name_and_the_task_reads_it_from_the_storage(cura
     name = run.metadata["parameters"]["file"]
     assert name.startswith("progress/uploads/") and default_storage.exists(name)
     kinds = {entry["kind"]: entry["name"] for entry in run.metadata["files"]}
-    assert kinds == {"upload": name, "report": f"reports/import-{run.pk}-errors.csv"}
+    assert set(kinds) == {"upload", "report"} and kinds["upload"] == name
+    assert kinds["report"].startswith("progress/reports/")
     assert default_storage.exists(kinds["report"])
 
 
@@ -230,7 +231,7 @@ def test_the_report_downloads_from_the_storage_for_those_who_may_see_the_run(
     run_id = response.json()["id"]
     download = page(curator).get(f"/progress/{run_id}/report/")
     assert download.status_code == 200
-    assert download["Content-Disposition"].endswith(f'filename="import-{run_id}-errors.csv"')
+    assert download["Content-Disposition"].endswith('filename="Row errors: genes.csv"')
     assert "'=HYPERLINK(1)" in b"".join(download.streaming_content).decode()
     assert page(viewer).get(f"/progress/{run_id}/report/").status_code == 404
 

@@ -103,7 +103,7 @@ def test_planted_bad_rows_fail_with_line_and_reason_and_valid_rows_still_import(
         7: "Symbol 'PKD1' already belongs to HGNC:9008, not HGNC:12345; check the id or the symbol",
     }
     assert run.metadata["row_errors_total"] == 4
-    with default_storage.open(run.metadata["report_path"]) as handle:
+    with default_storage.open(report_name(run)) as handle:
         report = handle.read().decode().splitlines()
     assert report[0] == "line,value,reason"
     assert len(report) == 5
@@ -282,29 +282,31 @@ def test_a_bad_row_after_the_first_batch_fails_the_file_before_anything_is_writt
     assert Gene.objects.count() == 0
 
 
+def report_name(run):
+    """The storage name of the run's (only) report file."""
+    (name,) = [entry["name"] for entry in run.metadata["files"] if entry["kind"] == "report"]
+    return name
+
+
 def test_report_cells_a_spreadsheet_would_run_are_escaped(tmp_path):
     path = tmp_path / "formulas.csv"
     path.write_text('hgnc_id,symbol\n=1+1*cmd|x!A0,\n@SUM(A1),\n"-2+3",\n"+A",\n9008,PKD1\n')
     _, run = tracked_import(path)
-    with default_storage.open(run.metadata["report_path"]) as handle:
+    with default_storage.open(report_name(run)) as handle:
         values = [row[1] for row in csv.reader(io.StringIO(handle.read().decode()))][1:]
     assert values == ["'=1+1*cmd|x!A0", "'@SUM(A1)", "'-2+3", "'+A"]
 
 
-def test_the_report_name_comes_from_the_run_id_never_the_file_name(tmp_path):
+def test_the_report_is_a_download_of_the_run_stored_under_a_random_name(tmp_path):
     path = tmp_path / ("n" * 240 + ".csv")
     path.write_text("hgnc_id\n9008\nHGNC:abc\n")
     result, run = tracked_import(path)
     assert (run.status, result.added, result.failed) == (Status.COMPLETED, 1, 1)
-    assert run.metadata["report_path"] == f"reports/import-{run.pk}-errors.csv"
-    assert run.metadata["files"] == [
-        {
-            "name": run.metadata["report_path"],
-            "label": run.metadata["files"][0]["label"],
-            "kind": "report",
-        }
-    ]
-    assert default_storage.exists(run.metadata["report_path"])
+    (entry,) = run.metadata["files"]
+    assert entry["kind"] == "report" and entry["label"].startswith("Row errors: nnn")
+    assert entry["name"].startswith("progress/reports/") and len(entry["name"]) < 80
+    assert "nnnnn" not in entry["name"]
+    assert default_storage.exists(entry["name"])
 
 
 def test_a_report_that_cannot_be_saved_leaves_the_committed_import_completed(tmp_path, monkeypatch):
@@ -337,7 +339,7 @@ def test_row_errors_are_recorded_live_bounded_and_all_in_the_report(tmp_path, mo
     assert first_batch and first_batch[0].get("row_errors_total") == 300
     assert (result.failed, run.metadata["row_errors_total"]) == (300, 300)
     assert len(run.metadata["row_errors"]) == 200
-    with default_storage.open(run.metadata["report_path"]) as handle:
+    with default_storage.open(report_name(run)) as handle:
         assert len(handle.read().decode().splitlines()) == 301
 
 
@@ -399,5 +401,4 @@ def test_an_upload_is_named_by_the_users_file_name_never_its_storage_name(tmp_pa
     run = OperationProgress.objects.get(pk=tracker.id)
     assert source_label(GeneFile.stored(stored), run.metadata) == "big.csv"
     assert GeneFile.stored(stored).label == "a176885deb0a.csv"  # what the run said before
-    assert run.metadata["source_file"] == "big.csv"
     assert files.run_files(run.metadata, files.REPORT)[0]["label"] == "Row errors: big.csv"
