@@ -26,7 +26,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
-from progress import pipelines
+from progress import files, pipelines
 from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
 from progress.logcapture import line_data, line_text
 from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
@@ -245,15 +245,24 @@ class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
             ((e.get("line"), e.get("value"), e.get("reason")) for e in errors),
         )
         total = obj.metadata.get("row_errors_total", len(errors))
-        report = obj.metadata.get("report_path", "")
         return format_html(
             "<p>{} of {} shown{}</p><table><thead><tr><th>line</th><th>value</th><th>reason</th>"
             "</tr></thead><tbody>{}</tbody></table>",
             len(errors),
             total,
-            f"; all in {report}" if report else "",
+            self._report_link(obj),
             rows,
         )
+
+    @staticmethod
+    def _report_link(obj: OperationProgress) -> str:
+        """ "; all in <the first report's download>", if the run attached one."""
+        entries = files.run_files(obj.metadata)
+        for index, entry in enumerate(entries):
+            if entry.get("kind") == files.REPORT:
+                url = reverse("progress:file", args=[obj.pk, index])
+                return format_html('; all in <a href="{}">{}</a>', url, entry.get("label"))
+        return ""
 
     @admin.display(description="stage results")
     def stage_results_table(self, obj: OperationProgress) -> str:

@@ -126,6 +126,24 @@ def test_change_view_renders_error_traceback_stages_and_row_failures(admin_user,
     assert 'name="_save"' not in page  # read-only
 
 
+def test_row_failures_link_to_the_runs_report_download_by_its_label(admin_user, curator):
+    run = OperationProgressFactory(
+        created_by=curator,
+        status=Status.COMPLETED,
+        metadata={
+            "row_errors": [{"line": 7, "value": "HGNC:abc", "reason": "not an HGNC id"}],
+            "row_errors_total": 300,
+            "files": [
+                {"name": "progress/uploads/0f3a.csv", "label": "big.csv", "kind": "upload"},
+                {"name": "progress/reports/77e1.csv", "label": "Row errors: big.csv", "kind": "report"},
+            ],
+        },
+    )
+    page = logged_in(admin_user).get(change_page(run)).content.decode()
+    assert "1 of 300 shown; all in" in page
+    assert f'<a href="/progress/{run.pk}/files/1/">Row errors: big.csv</a>' in page
+
+
 def test_change_view_shows_the_live_card_and_keeps_internals_in_a_collapsed_section(
     admin_user, curator
 ):

@@ -449,3 +449,42 @@ def test_the_stage_table_follows_a_running_run(browser, stack, curator):
         tracker.update(current_item=1, force=True)
         expect(rows.nth(0).locator("td").nth(0)).to_have_text("Completed")
         expect(rows.nth(1).locator("td").nth(1)).to_have_text("1 of 10")
+
+
+def test_the_files_a_run_made_are_offered_by_their_labels(browser, stack, curator):
+    run = live_run(
+        curator,
+        status=Status.COMPLETED,
+        completed_at=timezone.now(),
+        metadata={
+            "files": [
+                {"name": "progress/uploads/0f3a9c.csv", "label": "big.csv", "kind": "upload"},
+                {"name": "progress/reports/77e1.csv", "label": "Row errors: big.csv", "kind": "report"},
+            ],
+        },
+    )
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    links = page.get_by_test_id("downloads").get_by_role("link")
+    expect(links).to_have_count(1)  # the upload is under Settings, not a download of the run's
+    expect(links).to_have_text("Download Row errors: big.csv")
+    expect(links).to_have_attribute("href", f"/progress/{run.pk}/files/1/")
+    expect(page.get_by_test_id("downloads")).not_to_contain_text("77e1")
+
+
+def test_a_signed_out_page_stops_looking_live_and_offers_no_cancel(browser, stack, curator):
+    from django.contrib.sessions.models import Session
+
+    run = live_run(curator, estimated_completion=timezone.now() + timedelta(minutes=5))
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    connected(page)
+    Session.objects.all().delete()  # signed out elsewhere; the socket is refused on return
+    stack.kill_daphne()
+    stack.start_daphne()
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "refused"
+    )
+    expect(page.get_by_test_id("silence")).to_contain_text("You are signed out")
+    expect(page.locator("article.detail")).to_have_attribute("data-silent", "true")
+    expect(page.get_by_test_id("cancel-button")).to_be_disabled()

@@ -123,7 +123,10 @@ client.subscribe((store, changed, state) => {
     lastConnectionState = state;
     renderSilence();
     const held = client.getOperation(operationId);
-    if (held) renderClock(held);
+    if (held) {
+      renderClock(held);
+      renderStatus(held);
+    }
   }
   const op = client.getOperation(operationId);
   if (!op || op.seq === lastRenderedSeq) return;
@@ -488,6 +491,10 @@ function renderStatus(op) {
     cancelConfirm.reset();
     button.disabled = true;
     setText(button, 'Cancelling…');
+  } else if (button && active && client.state === CONNECTION_STATES.REFUSED) {
+    // Signed out: a cancel would be refused; the alert says to sign in again.
+    cancelConfirm.reset();
+    button.disabled = true;
   }
 }
 
@@ -538,7 +545,10 @@ function renderClock(op) {
 function quietForMs(now) {
   const last = client.lastFrameAt;
   if (last == null) return 0;
-  if (client.state === CONNECTION_STATES.SILENT) return Math.max(0, now - last);
+  // Signed out (or refused): nothing more will arrive on this page.
+  if (client.state === CONNECTION_STATES.SILENT || client.state === CONNECTION_STATES.REFUSED) {
+    return Math.max(0, now - last);
+  }
   const away = [CONNECTION_STATES.RECONNECTING, CONNECTION_STATES.OFFLINE].includes(client.state);
   return away && now - last >= SILENCE_MS ? now - last : 0;
 }
@@ -551,7 +561,14 @@ function renderSilence(now = Date.now()) {
   const notice = part('silence');
   setHidden(notice, quiet === 0);
   if (quiet === 0) return;
-  const why = client.state === CONNECTION_STATES.SILENT ? 'The server has gone quiet' : 'Reconnecting';
+  const why =
+    client.state === CONNECTION_STATES.REFUSED
+      ? client.refusal === 'signed-out'
+        ? 'You are signed out'
+        : 'The server refused this page'
+      : client.state === CONNECTION_STATES.SILENT
+        ? 'The server has gone quiet'
+        : 'Reconnecting';
   setText(notice, `${silenceText(quiet)}. ${why}; what this page shows may be out of date.`);
 }
 
@@ -606,7 +623,7 @@ function renderDetails(op) {
   renderError(freshest.error_message, meta.traceback);
   const total = Math.max(op.metadata?.row_errors_total ?? 0, meta.row_errors_total ?? 0);
   renderRowErrors(meta.row_errors, total, isActive(op));
-  renderSummary(freshest.metadata ?? {}, meta.report_path);
+  renderSummary(freshest.metadata ?? {}, details?.files ?? []);
   renderSettings(details, op);
 }
 
@@ -703,18 +720,25 @@ function setUpRowErrorsToggle() {
   });
 }
 
-function renderSummary(metadata, reportPathValue) {
+function renderSummary(metadata, files) {
   const summary = metadata.summary;
   const entries = summary && typeof summary === 'object' && !Array.isArray(summary) ? Object.entries(summary) : [];
-  const reportPath = reportPathValue ? String(reportPathValue) : '';
-  setHidden(part('summary-panel'), entries.length === 0 && !reportPath);
+  // Files the run made (reports, exports); uploads are listed under Settings.
+  const made = (Array.isArray(files) ? files : []).filter((file) => file?.kind !== 'upload' && file?.url);
+  setHidden(part('summary-panel'), entries.length === 0 && made.length === 0);
   const list = part('summary');
   setHidden(list, entries.length === 0);
   list.replaceChildren(
     ...entries.flatMap(([key, value]) => [h(doc, 'dt', {}, humanizeKey(key)), h(doc, 'dd', {}, formatValue(value))]),
   );
-  // The link is enough: the report's storage name is internal (issue 17, item 7).
-  setHidden(part('report'), !reportPath);
+  // Links named by the file's label: the storage name is internal (issue 17, item 7).
+  const downloads = part('downloads');
+  setHidden(downloads, made.length === 0);
+  downloads.replaceChildren(
+    ...made.map((file) =>
+      h(doc, 'li', {}, h(doc, 'a', { href: file.url, download: '', 'data-testid': 'report-link' }, `Download ${file.label}`)),
+    ),
+  );
 }
 
 function renderTimes(op) {
