@@ -95,7 +95,7 @@ def _list_page(
             "active_rows": rows[: len(page.active)],
             "finished_rows": rows[len(page.active) :],
             "page": page,
-            "pipelines": _start_forms(request.user, attempt, typical),
+            "pipelines": _start_forms(request.user, attempt or _prefill(request), typical),
             "filters": filters,
             "attempt": attempt,
             "attempt_title": _title(attempt.name) if attempt is not None else "",
@@ -154,6 +154,20 @@ def _title(name: str) -> str:
     return listing.pipeline_titles().get(name, name)
 
 
+def _prefill(request: HttpRequest) -> StartAttempt | None:
+    """A start form opened with settings from the link ("Run again with these settings").
+
+    ?start=<pipeline>&<parameter>=<value>...; files never come from a link.
+    """
+    name = request.GET.get("start", "")
+    pipeline = next((p for p in pipelines.available(request.user) if p.name == name), None)
+    if pipeline is None:
+        return None
+    names = {param["name"] for param in pipeline.describe()["parameters"]}
+    values = {key: request.GET[key] for key in names if key in request.GET}
+    return StartAttempt(name=name, values=values)
+
+
 def _start_forms(
     user: Any, attempt: StartAttempt | None, typical: dict[str, float]
 ) -> list[dict[str, Any]]:
@@ -177,7 +191,7 @@ def _start_forms(
             multipart=any(p["type"] == "file" for p in described["parameters"]),
         )
         forms.append(described)
-    if attempt is not None:
+    if attempt is not None and (attempt.errors or attempt.form_errors):
         _focus_first_error(forms, attempt.name)
     return forms
 

@@ -273,6 +273,18 @@ def test_start_forms_post_to_their_own_page_and_name_things_plainly(curator):
     assert '<option value="heart"></option><option value="kidney"></option>' in html
 
 
+def test_run_again_links_open_the_start_form_with_the_runs_settings(curator):
+    ScopeFactory(name="kidney")
+    link = "/progress/?start=gene_import&scope=kidney&format=csv&file=/etc/passwd"
+    html = logged_in(curator).get(link).content.decode()
+    form = html[html.index('id="start-gene_import"') :]
+    form = form[: form.index("</details>")]
+    assert "data-pipeline-details open" in html[html.index('id="start-gene_import"') - 80 :]
+    assert 'value="kidney"' in form and '<option value="csv" selected>' in form
+    assert "/etc/passwd" not in html  # a file never comes from a link
+    assert 'data-testid="start-refused"' not in html and 'aria-invalid="true"' not in form
+
+
 def test_a_refused_start_without_javascript_keeps_the_input_beside_its_errors(curator):
     response = logged_in(curator).post(
         "/progress/pipelines/gene_import/start/", {"scope": "Big Synthetic!", "format": "csv"}
