@@ -135,7 +135,11 @@ def test_row_failures_link_to_the_runs_report_download_by_its_label(admin_user, 
             "row_errors_total": 300,
             "files": [
                 {"name": "progress/uploads/0f3a.csv", "label": "big.csv", "kind": "upload"},
-                {"name": "progress/reports/77e1.csv", "label": "Row errors: big.csv", "kind": "report"},
+                {
+                    "name": "progress/reports/77e1.csv",
+                    "label": "Row errors: big.csv",
+                    "kind": "report",
+                },
             ],
         },
     )

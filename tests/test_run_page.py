@@ -459,7 +459,11 @@ def test_the_files_a_run_made_are_offered_by_their_labels(browser, stack, curato
         metadata={
             "files": [
                 {"name": "progress/uploads/0f3a9c.csv", "label": "big.csv", "kind": "upload"},
-                {"name": "progress/reports/77e1.csv", "label": "Row errors: big.csv", "kind": "report"},
+                {
+                    "name": "progress/reports/77e1.csv",
+                    "label": "Row errors: big.csv",
+                    "kind": "report",
+                },
             ],
         },
     )
