@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ class StateJob:
     handle: RunHandle
     fields: dict[str, Any]
     must_write: bool  # start, final states and force=True skip the DB_INTERVAL throttle
+    # Resolved once the state is handled (written, or found finished elsewhere); a newer
+    # state of the run that replaces this one takes them over.
+    futures: list[Future[None]] = field(default_factory=list)
 
     @property
     def is_final(self) -> bool:

@@ -46,7 +46,6 @@ class ProgressWriter:
     def __init__(self, policy: WritePolicy | None = None) -> None:
         self._cond = threading.Condition()
         self._pending: dict[int, StateJob] = {}
-        self._futures: dict[int, list[Future[None]]] = {}
         self._calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         self._jobs: dict[int, StateJob] = {}  # the newest state of each dirty run
         self._handles: dict[int, RunHandle] = {}
@@ -69,9 +68,10 @@ class ProgressWriter:
         with self._cond:
             previous = self._pending.get(job.handle.id)
             if previous is not None:
+                job.futures.extend(previous.futures)
                 job.must_write = job.must_write or previous.must_write
             if future is not None:
-                self._futures.setdefault(job.handle.id, []).append(future)
+                job.futures.append(future)
             self._pending[job.handle.id] = job
             self._cond.notify()
         return future
@@ -148,6 +148,9 @@ class ProgressWriter:
             future.set_exception(exc)
 
     def _handle(self, job: StateJob) -> None:
+        older = self._jobs.pop(job.handle.id, None)
+        if older is not None:  # a state still waiting for its write: this one replaces it
+            job.futures.extend(older.futures)
         # Lines logged before this state are stored before it (a final state last of all).
         self._drain_log(job.handle)
         final, must_write = job.is_final, job.must_write
@@ -166,7 +169,7 @@ class ProgressWriter:
         else:
             self._jobs.pop(job.handle.id, None)
             if Step.WRITE in steps or not job.is_final:
-                self._resolve(job.handle.id)
+                self._resolve(job)
 
     def _write(self, job: StateJob) -> list[Step]:
         """Write the job's fields (only while the run is active); returns the next steps."""
@@ -200,12 +203,13 @@ class ProgressWriter:
         elif status not in ACTIVE_STATUSES:
             signals.send_transition(signals.operation_finished, operation, status=status)
 
-    def _resolve(self, run_id: int) -> None:
-        with self._cond:
-            futures = self._futures.pop(run_id, [])
-        for future in futures:
+    @staticmethod
+    def _resolve(job: StateJob) -> None:
+        """Wake whoever waits for this state (start and final states wait for their write)."""
+        for future in job.futures:
             if not future.done():
                 future.set_result(None)
+        job.futures.clear()
 
     def _finished_elsewhere(self, handle: RunHandle) -> None:
         handle.finished_elsewhere.set()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 import weakref
 
 import pytest
+from django.db import connection
 
 from progress.handle import RunHandle
 from progress.models import OperationProgress, Status
@@ -108,3 +110,35 @@ def test_calls_run_on_the_writers_own_connection_and_return_their_result(transac
     assert get_writer().call(lambda: OperationProgress.objects.count(), timeout=5) == 0
     with pytest.raises(ZeroDivisionError):
         get_writer().call(lambda: 1 / 0, timeout=5)
+
+
+def test_a_final_state_is_waited_for_even_while_an_earlier_state_is_being_handled(
+    fast_progress, recording_publisher
+):
+    tracker = ProgressTracker.create("overlap")
+    tracker.start()
+    in_broadcast, release = threading.Event(), threading.Event()
+
+    def hold_the_live_state(message):  # on the writer thread, before that state's write
+        if json.loads(message["text"])["data"]["current_item"] == 5:
+            in_broadcast.set()
+            release.wait(10)
+
+    recording_publisher.on_publish = hold_the_live_state
+    tracker.update(current_item=5, force=True)
+    assert in_broadcast.wait(5)
+    seen = []
+
+    def finish():
+        tracker.complete()  # returns once the table holds the final state
+        try:
+            seen.append(OperationProgress.objects.get(pk=tracker.id).status)
+        finally:
+            connection.close()
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    eventually(lambda: tracker.id in get_writer()._pending)  # queued behind the held state
+    release.set()
+    finisher.join(10)
+    assert seen == [Status.COMPLETED]
