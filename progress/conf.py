@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "BROADCAST_INTERVAL": 0.25,
     # Seconds between heartbeats of a live run, even when its pipeline is busy in one item.
     "HEARTBEAT_INTERVAL": 10.0,
+    # Seconds between the server's {"type": "heartbeat"} frames on every socket, so a page
+    # can tell a quiet run from a silent server (it greys out after two are missed).
+    "SOCKET_HEARTBEAT_INTERVAL": 3.0,
     # A running run whose heartbeat is older than this is marked stalled.
     "STALL_TIMEOUT": 60.0,
     # Seconds between checks for a cancel request made from another process.

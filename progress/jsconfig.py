@@ -33,6 +33,8 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
         "runUrl": url_pattern("progress:detail"),
         "apiRunUrl": url_pattern("operation-detail"),
         "apiRunsUrl": _reverse("operation-list"),
+        "apiPipelinesUrl": _reverse("pipeline-list"),
+        "listUrl": _reverse("progress:list"),
         "loginUrl": resolve_url(settings.LOGIN_URL),
         "closeCodes": {
             "unauthenticated": protocol.CLOSE_UNAUTHENTICATED,
@@ -51,6 +53,7 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
             for value, label in Status.choices
         ],
         "heartbeatMs": _ms(conf.get("HEARTBEAT_INTERVAL")),
+        "socketHeartbeatMs": _ms(conf.get("SOCKET_HEARTBEAT_INTERVAL")),
         "stallTimeoutMs": _ms(conf.get("STALL_TIMEOUT")),
         "maxResyncIds": conf.get("MAX_RESYNC_IDS"),
         "maxMessageBytes": conf.get("MAX_MESSAGE_BYTES"),

@@ -21,6 +21,6 @@ $py manage.py makemigrations --check --dry-run >/dev/null || {
   exit 1
 }
 # The JS client's state logic (seq ordering, backoff, resync) with Node's own test runner.
-node --test progress/tests/js/
+node --import ./progress/tests/js/setup.mjs --test progress/tests/js/
 # pytest exits 5 when it collects nothing; that must fail too (set -e does it).
 $py -m pytest "$@"

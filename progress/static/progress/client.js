@@ -3,6 +3,7 @@
 // Every browser dependency (socket, timers, clock, window, document) can be injected,
 // so the reconnect flow is tested in Node with fakes.
 
+import { config, runPath } from './config.js';
 import {
   applyMessage,
   backoffDelay,
@@ -31,9 +32,9 @@ export const CONNECTION_STATES = Object.freeze({
 // Close codes after which retrying cannot help; anything else is worth a reconnect
 // (4008 rate limited, 4009 frame too big, 4029 too many sockets open for this user:
 // after a backoff another tab may have closed one).
-export const CLOSE_UNAUTHENTICATED = 4001;
-export const CLOSE_FORBIDDEN = 4003;
-export const CLOSE_TOO_MANY_SOCKETS = 4029;
+export const CLOSE_UNAUTHENTICATED = config.closeCodes.unauthenticated;
+export const CLOSE_FORBIDDEN = config.closeCodes.forbidden;
+export const CLOSE_TOO_MANY_SOCKETS = config.closeCodes.tooManySockets;
 export const REFUSALS = Object.freeze({
   [CLOSE_UNAUTHENTICATED]: 'signed-out',
   [CLOSE_FORBIDDEN]: 'forbidden',
@@ -63,7 +64,7 @@ const ABNORMAL_CLOSURE = 1006;
 export function defaultUrl(operationId, loc = globalThis.location) {
   if (!loc) throw new Error('ProgressClient needs a url outside a browser page');
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
-  const path = operationId == null ? '/ws/progress/' : `/ws/progress/${encodeURIComponent(operationId)}/`;
+  const path = operationId == null ? config.wsUrl : runPath(config.wsRunUrl, operationId);
   return `${scheme}//${loc.host}${path}`;
 }
 

@@ -2,6 +2,7 @@
 
 import { addSample, createSparkline, renderSparkline, sparklineSummary } from './chart.js';
 import { CONNECTION_STATES, ProgressClient } from './client.js';
+import { config, runPath } from './config.js';
 import {
   etaFromHistory,
   historyRateSamples,
@@ -68,9 +69,10 @@ const root = doc.querySelector('[data-operation-id]');
 const operationId = Number(root.dataset.operationId);
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
 
-const detailUrl = root.dataset.detailUrl || `/api/v1/operations/${operationId}/`;
-const pipelinesUrl = root.dataset.pipelinesUrl || '/api/v1/pipelines/';
-const listUrl = root.dataset.listUrl || '/progress/';
+// The page names its URLs (detail.html); a restyled page that omits them gets the config's.
+const detailUrl = root.dataset.detailUrl || runPath(config.apiRunUrl, operationId);
+const pipelinesUrl = root.dataset.pipelinesUrl || config.apiPipelinesUrl;
+const listUrl = root.dataset.listUrl || config.listUrl;
 const historyUrl = `${detailUrl.replace(/\/$/, '')}/history/`;
 const logsUrl = `${detailUrl.replace(/\/$/, '')}/logs/`;
 

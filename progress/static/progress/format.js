@@ -1,6 +1,8 @@
 // Human-readable text for counts, durations, rates and times.
 // Pure functions: no DOM and no hidden clock, so every caller (and test) passes "now".
 
+import { config } from './config.js';
+
 const SECOND_MS = 1000;
 const MINUTE_S = 60;
 const HOUR_S = 60 * MINUTE_S;
@@ -15,14 +17,7 @@ const SLOW_RATE_PER_S = 1;
 // Under this many items/s one decimal place still carries information.
 const ONE_DECIMAL_RATE_PER_S = 10;
 
-export const STATUS_LABELS = Object.freeze({
-  queued: 'Queued',
-  running: 'Running',
-  completed: 'Completed',
-  failed: 'Failed',
-  cancelled: 'Cancelled',
-  stalled: 'Stalled',
-});
+export const STATUS_LABELS = Object.freeze(Object.fromEntries(config.statuses.map((s) => [s.value, s.label])));
 
 /** Visible text for a status ("running" -> "Running"); unknown values are capitalised. */
 export function statusLabel(status) {

@@ -3,6 +3,7 @@
 // only touch the document they are given, and only write what actually changed, so
 // screen readers are not re-announced and selections are not lost on every update.
 
+import { config, runPath } from './config.js';
 import {
   elapsedMs,
   etaText,
@@ -38,7 +39,7 @@ export const CONNECTION_TEXT = Object.freeze({
 
 /** Where a run's detail page lives. */
 export function detailUrl(id) {
-  return `/progress/${encodeURIComponent(id)}/`;
+  return runPath(config.runUrl, id);
 }
 
 // --- pure models ----------------------------------------------------------------
@@ -338,7 +339,7 @@ function renderRefusal(doc, alert, refusal) {
   alert.dataset.refusal = refusal;
   if (refusal === 'signed-out') {
     const next = encodeURIComponent(doc.location?.pathname ?? '/');
-    const href = `${alert.dataset.loginUrl || '/admin/login/'}?next=${next}`;
+    const href = `${alert.dataset.loginUrl || config.loginUrl}?next=${next}`;
     alert.replaceChildren(
       h(doc, 'p', {}, 'You have been signed out, so updates have stopped. ', h(doc, 'a', { href }, 'Sign in again')),
     );

@@ -2,19 +2,16 @@
 // No DOM, no WebSocket, no clock: everything the browser or a test needs is passed in,
 // which is what lets client.js, the pages and Node's test runner share it.
 
+import { config } from './config.js';
+
 export * from './format.js';
 
-export const ACTIVE_STATUSES = Object.freeze(['queued', 'running']);
-export const FINAL_STATUSES = Object.freeze(['completed', 'failed', 'cancelled', 'stalled']);
+// Statuses and the event types that carry them come from the server (progress.models.Status).
+export const ACTIVE_STATUSES = Object.freeze(config.statuses.filter((s) => s.active).map((s) => s.value));
+export const FINAL_STATUSES = Object.freeze(config.statuses.filter((s) => !s.active).map((s) => s.value));
 
 // Server -> client message types that carry one run in `data`.
-export const EVENT_TYPES = Object.freeze([
-  'progress_update',
-  'task_completed',
-  'task_failed',
-  'task_cancelled',
-  'task_stalled',
-]);
+export const EVENT_TYPES = Object.freeze([...new Set(config.statuses.map((s) => s.event))]);
 // Server -> client message types that carry a list of runs in `operations`.
 export const LIST_TYPES = Object.freeze(['snapshot', 'resync']);
 // Server -> client: several runs' event frames in one, sent to a client that lags
@@ -22,12 +19,12 @@ export const LIST_TYPES = Object.freeze(['snapshot', 'resync']);
 export const BATCH_TYPE = 'batch';
 
 // The server refuses a resync naming more runs than this (PROGRESS["MAX_RESYNC_IDS"]).
-export const MAX_RESYNC_IDS = 1000;
+export const MAX_RESYNC_IDS = config.maxResyncIds;
 // A seq lower than any real one: asks the server for a run the client does not hold yet.
 export const UNKNOWN_SEQ = -1;
 
 // The server beats a running run's heartbeat this often (PROGRESS["HEARTBEAT_INTERVAL"]).
-export const HEARTBEAT_MS = 10_000;
+export const HEARTBEAT_MS = config.heartbeatMs;
 // Slack on top of the heartbeat before a silent run counts as stale: network and
 // broadcast throttling add delay, and a resync for a healthy run is wasted traffic.
 export const STALE_MARGIN_MS = 5_000;
@@ -35,10 +32,10 @@ export const STALE_MARGIN_MS = 5_000;
 // The server sends an app-level {"type": "heartbeat"} frame on every socket this often,
 // so a healthy connection is never quiet for long, even when no run changes.
 export const HEARTBEAT_FRAME = 'heartbeat';
-export const SOCKET_HEARTBEAT_MS = 3_000;
+export const SOCKET_HEARTBEAT_MS = config.socketHeartbeatMs;
 // No frame at all for this long (two heartbeats missed, plus slack) and the connection is
 // "silent": the server or the network has stalled, so what the page shows may be stale.
-export const SILENCE_MS = 7_000;
+export const SILENCE_MS = 2 * SOCKET_HEARTBEAT_MS + 1_000;
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 20_000;
