@@ -14,7 +14,7 @@ from django.test import Client
 from progress import protocol, server, snapshots
 from progress.consumers import BATCH_TYPE, ProgressConsumer, _frames
 from progress.tests.factories import OperationProgressFactory, StaffFactory
-from progress.tests.waiting import eventually
+from progress.tests.waiting import aeventually
 from progress.tests.wsutil import open_socket, receive, receive_until
 from progress.tracker import track_operation
 from progress.wsauth import _forget_logged_out_session, session_users
@@ -47,21 +47,21 @@ async def test_concurrent_staff_connects_share_one_snapshot_query(
 ):
     staff = [await sync_to_async(StaffFactory)() for _ in range(6)]
     run = await sync_to_async(OperationProgressFactory)(created_by=user)
-    # The query waits until all six connects have asked for a snapshot, so they overlap
-    # however slowly a busy machine runs them.
+    # The load waits (in the loop, not the database thread) until all six connects have
+    # asked for a snapshot, so they overlap however slowly a busy machine runs them.
     asked = []
-    share, load = snapshots.shared_snapshots.get, snapshots.snapshot_for
+    share = snapshots.shared_snapshots.get
 
     async def asking(key, loader):
         asked.append(key)
-        return await share(key, loader)
 
-    def held(user, **kwargs):
-        eventually(lambda: len(asked) == len(staff))
-        return load(user, **kwargs)
+        async def held():
+            await aeventually(lambda: len(asked) == len(staff))
+            return await loader()
+
+        return await share(key, held)
 
     monkeypatch.setattr(snapshots.shared_snapshots, "get", asking)
-    monkeypatch.setattr(snapshots, "snapshot_for", held)
     sockets = await open_many("/ws/progress/", staff)
     received = [await receive(communicator) for communicator, _ in sockets]
     assert all(s["operations"] == received[0]["operations"] for s in received)
