@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -36,6 +38,13 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     # Open sockets per user id in this process (in memory, not shared between processes:
     # the cap bounds one process's memory per user, which is what a flood exhausts).
     open_sockets: ClassVar[Counter[int]] = Counter()
+    _heartbeat: asyncio.Task[None] | None = None
+    _last_sent_at = 0.0
+
+    @property
+    def channel_layer_alias(self) -> str:
+        """PROGRESS["CHANNEL_LAYER"]: the layer the publisher sends on."""
+        return conf.get("CHANNEL_LAYER")
 
     async def connect(self) -> None:
         """Accept, then close with 4001/4003/4029 if refused, so the browser learns why."""
@@ -65,6 +74,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self.sent[run_id] = max(seq, self.sent.get(run_id, -1))
         for frame in snapshot.frames:
             await self.send(text_data=frame)
+        self._heartbeat = asyncio.create_task(self._beat(conf.get("SOCKET_HEARTBEAT_INTERVAL")))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run the consumer; however it ends (even by an exception), free its socket place."""
@@ -72,10 +82,32 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._uncount_socket()
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._heartbeat
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """Send a frame; the heartbeat is skipped while frames flow anyway."""
+        self._last_sent_at = time.monotonic()
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def _beat(self, interval: float) -> None:
+        """A heartbeat frame whenever the socket has been quiet for interval seconds."""
+        while True:
+            quiet = time.monotonic() - self._last_sent_at
+            if quiet >= interval:
+                await self.send(text_data=protocol.HEARTBEAT_FRAME)
+                quiet = 0.0
+            await asyncio.sleep(interval - quiet)
 
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close from the server end; the socket's place is free from now on."""
         self._uncount_socket()
+        if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
+            self._heartbeat.cancel()
         await super().close(code=code, reason=reason)
 
     async def disconnect(self, code: int) -> None:

@@ -44,6 +44,10 @@ MAX_RUN_BYTES = MAX_FRAME_BYTES - FRAME_ENVELOPE_BYTES
 # Characters of error_message kept when a run is too big to send whole.
 STRIPPED_ERROR_TEXT = 200
 
+# Server -> client on a socket that has sent nothing for SOCKET_HEARTBEAT_INTERVAL: proof
+# that the server is alive, so a page can tell a quiet run from a silent server.
+HEARTBEAT_FRAME = '{"type":"heartbeat"}'
+
 # The channel-layer message type the consumer handles (dispatched to progress_event).
 LAYER_EVENT = "progress.event"
 

@@ -111,16 +111,6 @@ def test_the_wheel_holds_the_app_and_only_the_app(installed):
     assert "site-packages" in where
 
 
-# Until the consumer reads PROGRESS["CHANNEL_LAYER"] (channel_layer_alias), a socket in a
-# project without a "default" layer cannot join its groups. The mark lifts itself then.
-CONSUMER_IGNORES_ALIAS = "channel_layer_alias" not in (ROOT / "progress/consumers.py").read_text()
-
-
-@pytest.mark.xfail(
-    CONSUMER_IGNORES_ALIAS,
-    reason="ProgressConsumer does not set channel_layer_alias from PROGRESS['CHANNEL_LAYER']",
-    strict=True,
-)
 def test_an_example_project_migrates_runs_a_tracked_job_and_sees_it_live(installed):
     python, example, timings = installed
     started = time.monotonic()

@@ -330,3 +330,34 @@ async def test_a_trusted_origin_is_accepted_from_another_host(user, settings):
         "/ws/progress/", user, origin="https://app.example.org:8443", host="localhost:8000"
     )
     assert not accepted
+
+
+async def test_a_quiet_socket_gets_heartbeat_frames(user, settings):
+    settings.PROGRESS = {"SOCKET_HEARTBEAT_INTERVAL": 0.05}
+    communicator, _ = await open_socket("/ws/progress/", user)
+    assert (await receive(communicator))["type"] == "snapshot"
+    beats = [await receive(communicator) for _ in range(3)]
+    assert beats == [{"type": "heartbeat"}] * 3
+    await communicator.disconnect()
+
+
+async def test_no_heartbeat_before_the_interval_has_passed(user, settings):
+    settings.PROGRESS = {"SOCKET_HEARTBEAT_INTERVAL": 60.0}
+    communicator, _ = await open_socket("/ws/progress/", user)
+    assert (await receive(communicator))["type"] == "snapshot"
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_sockets_listen_on_the_configured_layer_alias(user, settings, fast_progress):
+    from progress.tests.conftest import IN_MEMORY_LAYERS
+
+    # No "default" layer at all: a consumer on the default alias could not join its groups.
+    settings.CHANNEL_LAYERS = {"progress": IN_MEMORY_LAYERS["default"]}
+    settings.PROGRESS = {**fast_progress, "CHANNEL_LAYER": "progress"}
+    communicator, _ = await open_socket("/ws/progress/", user)
+    assert (await receive(communicator))["operations"] == []
+    run_id = await asyncio.to_thread(run_tracked, "aliased", 3, user)
+    messages = await receive_until(communicator, lambda m: m["type"] == "task_completed")
+    assert messages[-1]["data"]["id"] == run_id
+    await communicator.disconnect()

@@ -1,4 +1,4 @@
-"""Helpers to open WebSockets through the project's real ASGI stack (origin check, session auth)."""
+"""Helpers to open WebSockets through the app's real ASGI stack (origin check, session auth)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import json
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.asgi import get_asgi_application
 from django.test import Client
 
-from progressproject.asgi import application
+from progress.asgi import progress_application
+
+# What a project's asgi.py serves, built by the app itself: the tests need no project.
+application = progress_application(get_asgi_application())
 
 
 def session_cookie(user) -> bytes:
