@@ -21,8 +21,8 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
 from progress import conf, pipelines
+from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
-from progress.services import operation_broadcast
 
 logger = logging.getLogger(__name__)
 

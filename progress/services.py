@@ -37,3 +37,10 @@ def stalled_runs_mark(*, timeout: float | None = None) -> list[int]:
             marked.append(operation.pk)
             logger.warning("Run %s (%s) marked stalled", operation.pk, operation.operation_name)
     return marked
+
+
+def dead_runs_sweep() -> list[int]:
+    """One sweep: running runs whose heartbeat stopped, queued runs whose task has ended."""
+    from progress.queued_sweep import queued_runs_sweep  # it reads the task backends
+
+    return stalled_runs_mark() + queued_runs_sweep()

@@ -16,7 +16,7 @@ import logging
 from channels.db import database_sync_to_async
 
 from progress.policy import sweep_interval
-from progress.services import stalled_runs_mark
+from progress.services import dead_runs_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def ensure_sweeper() -> None:
 
 
 async def _sweep_forever() -> None:
-    sweep = database_sync_to_async(stalled_runs_mark)
+    sweep = database_sync_to_async(dead_runs_sweep)
     while True:
         await asyncio.sleep(sweep_interval())
         try:

@@ -290,10 +290,10 @@ class ProgressWriter:
             self._note_db_down(exc)
 
     def _sweep(self) -> None:
-        from progress.services import stalled_runs_mark
+        from progress.services import dead_runs_sweep
 
         try:
-            stalled_runs_mark()
+            dead_runs_sweep()
         except Exception as exc:
             self._note_db_down(exc)
 

@@ -101,3 +101,13 @@ def test_the_mark_stalled_command_also_sweeps_queued_runs(thread_pool, capsys):
     run.refresh_from_db()
     assert run.status == Status.FAILED
     assert f"Failed 1 queued run(s) whose task had ended: [{run.pk}]" in capsys.readouterr().out
+
+
+def test_the_servers_and_writers_sweep_covers_queued_runs_too(thread_pool, settings):
+    from progress.services import dead_runs_sweep
+
+    settings.PROGRESS = {"STALL_TIMEOUT": 0}  # the grace a queued run's task gets, too
+    run = queued_run(takes_only_the_run, path="data/x.json")
+    assert dead_runs_sweep() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == Status.FAILED
