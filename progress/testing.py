@@ -26,10 +26,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from progress.routing import websocket_urlpatterns
+from progress import protocol, routing
 
 # The socket for every run the user may see, e.g. "/ws/progress/".
-ALL_RUNS_PATH = "/" + str(websocket_urlpatterns[0].pattern)
+ALL_RUNS_PATH = "/" + routing.WS_PATH
+_HEARTBEAT = json.loads(protocol.HEARTBEAT_FRAME)
 
 
 def session_cookie(user: Any) -> bytes:
@@ -68,8 +69,11 @@ async def connect(
 
 
 async def receive_json(communicator: WebsocketCommunicator, timeout: float = 5.0) -> Any:
-    """The next frame, decoded."""
-    return json.loads(await communicator.receive_from(timeout))
+    """The next frame, decoded; the server's {"type": "heartbeat"} frames are skipped."""
+    while True:
+        message = json.loads(await communicator.receive_from(timeout))
+        if message != _HEARTBEAT:
+            return message
 
 
 async def receive_until(

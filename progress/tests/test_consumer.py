@@ -336,7 +336,7 @@ async def test_a_quiet_socket_gets_heartbeat_frames(user, settings):
     settings.PROGRESS = {"SOCKET_HEARTBEAT_INTERVAL": 0.05}
     communicator, _ = await open_socket("/ws/progress/", user)
     assert (await receive(communicator))["type"] == "snapshot"
-    beats = [await receive(communicator) for _ in range(3)]
+    beats = [json.loads(await communicator.receive_from(5)) for _ in range(3)]
     assert beats == [{"type": "heartbeat"}] * 3
     await communicator.disconnect()
 

@@ -35,7 +35,7 @@ frames = st.one_of(
     messages.map(lambda m: ("text", json.dumps(m))),
     st.integers(70_000, 200_000).map(lambda n: ("text", "x" * n)),
 )
-ALLOWED_REPLIES = {"error", "pong", "resync"}
+ALLOWED_REPLIES = {"error", "pong", "resync", "heartbeat"}
 ALLOWED_CLOSES = {protocol.CLOSE_RATE_LIMITED, protocol.CLOSE_MESSAGE_TOO_BIG}
 
 

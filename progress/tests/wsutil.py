@@ -9,10 +9,12 @@ from channels.testing import WebsocketCommunicator
 from django.core.asgi import get_asgi_application
 from django.test import Client
 
+from progress import protocol
 from progress.asgi import progress_application
 
 # What a project's asgi.py serves, built by the app itself: the tests need no project.
 application = progress_application(get_asgi_application())
+HEARTBEAT = json.loads(protocol.HEARTBEAT_FRAME)
 
 
 def session_cookie(user) -> bytes:
@@ -34,7 +36,11 @@ async def open_socket(
 
 
 async def receive(communicator, timeout: float = 5.0) -> dict:
-    return json.loads(await communicator.receive_from(timeout))
+    """The next frame, decoded; the server's heartbeat frames are skipped, as clients do."""
+    while True:
+        message = json.loads(await communicator.receive_from(timeout))
+        if message != HEARTBEAT:
+            return message
 
 
 async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[dict]:
@@ -53,10 +59,12 @@ async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[
 
 
 async def receive_frames_until(communicator, predicate, timeout: float = 10.0) -> list[str]:
-    """Collect raw text frames until one's decoded message satisfies predicate."""
+    """Collect raw text frames (heartbeats skipped) until one satisfies predicate."""
     seen = []
     while True:
         text = await communicator.receive_from(timeout)
+        if text == protocol.HEARTBEAT_FRAME:
+            continue
         seen.append(text)
         if predicate(json.loads(text)):
             return seen
