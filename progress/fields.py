@@ -8,6 +8,7 @@ publish compares (counters). A new column the tracker owns is added here once.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,13 +52,13 @@ class RunState:
 
     def counters(self) -> tuple[Any, ...]:
         """The counter fields' values, to tell whether anything a bar shows has changed."""
-        return tuple(getattr(self, name) for name in COUNTER_FIELDS)
+        return _counter_values(self)
 
     def row_fields(
         self, *, percentage: float | None, metadata: dict[str, Any], samples: list[Any]
     ) -> dict[str, Any]:
         """Every column a tracker write sets, from this state and what is derived from it."""
-        values = {name: getattr(self, name) for name in STATE_FIELDS}
+        values = dict(zip(STATE_FIELDS, _state_values(self), strict=True))
         values.update(
             current_operation=self.current_operation[:MAX_OPERATION_TEXT],
             rate=None if self.rate is None else round(self.rate, 3),
@@ -71,6 +72,9 @@ class RunState:
 
 STATE_FIELDS = tuple(f.name for f in dataclasses.fields(RunState))
 COUNTER_FIELDS = tuple(f.name for f in dataclasses.fields(RunState) if f.metadata.get("counter"))
+# Read all of them in one C call: a state is built on every publish (bench figure 2).
+_state_values = operator.attrgetter(*STATE_FIELDS)
+_counter_values = operator.attrgetter(*COUNTER_FIELDS)
 
 
 def fixed_fields(operation: OperationProgress) -> dict[str, Any]:
