@@ -24,7 +24,7 @@ async def test_the_sweep_runs_every_interval_and_survives_a_failure(monkeypatch)
         return []
 
     monkeypatch.setattr(sweeper, "sweep_interval", lambda: 0.01)
-    monkeypatch.setattr(sweeper, "stalled_runs_mark", sweep)
+    monkeypatch.setattr(sweeper, "dead_runs_sweep", sweep)
     sweeper._sweep_task = None
     sweeper.ensure_sweeper()
     try:
