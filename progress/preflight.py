@@ -39,12 +39,14 @@ def problems() -> list[str]:
     return [problem for check in _checks.values() if (problem := check())]
 
 
-def database_problem() -> str | None:
-    """None if the default database answers, else one line saying what to do."""
+def database_problem(
+    describe: Callable[[BaseException], str] | None = None,
+) -> str | None:
+    """None if the default database answers, else one line (by describe) saying what to do."""
     try:
         connection.ensure_connection()
     except OperationalError as exc:
-        return describe_database_error(exc)
+        return (describe or describe_database_error)(exc)
     return None
 
 

@@ -8,24 +8,21 @@ for any command that cannot reach the database.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import OperationalError, connection
 
+from progress import preflight
 from progress.preflight import database_address, first_line, redis_address, redis_ping
 
 
 def database_problem() -> str | None:
-    """None if the database answers, else one line saying what to do."""
-    try:
-        connection.ensure_connection()
-    except OperationalError as exc:
-        return describe_database_error(exc)
-    return None
+    """None if the database answers, else one line naming DATABASE_URL."""
+    return preflight.database_problem(describe_database_error)
 
 
 def describe_database_error(exc: BaseException) -> str:
+    """The app's line for SQLite; for PostgreSQL, which variable to fix."""
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
-        return f"SQLite database {db['NAME']} cannot be opened ({exc}); check path and permissions."
+        return preflight.describe_database_error(exc)
     return (
         f"DATABASE_URL points at PostgreSQL {database_address(db)}, which refused: "
         f"{first_line(exc)}. Start PostgreSQL, fix DATABASE_URL, or unset it to use the "
