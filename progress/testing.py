@@ -69,9 +69,13 @@ async def connect(
 
 
 async def receive_json(communicator: WebsocketCommunicator, timeout: float = 5.0) -> Any:
-    """The next frame, decoded; the server's {"type": "heartbeat"} frames are skipped."""
+    """The next frame within timeout, decoded; {"type": "heartbeat"} frames are skipped."""
+    deadline = time.monotonic() + timeout
     while True:
-        message = json.loads(await communicator.receive_from(timeout))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no frame but heartbeats within {timeout}s")
+        message = json.loads(await communicator.receive_from(left))
         if message != _HEARTBEAT:
             return message
 

@@ -8,6 +8,8 @@ variable.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
+    }
+    # The test database on a file, not Django's shared-cache in-memory one: the writer
+    # thread and the test share it, and shared-cache locks fail at once ("database table is
+    # locked") instead of waiting out the timeout as file locks do.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"progress-test-{os.getpid()}.sqlite3")
     }
 else:
     # Snapshots on connect reuse a connection instead of opening one each time.

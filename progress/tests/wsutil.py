@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -36,9 +37,13 @@ async def open_socket(
 
 
 async def receive(communicator, timeout: float = 5.0) -> dict:
-    """The next frame, decoded; the server's heartbeat frames are skipped, as clients do."""
+    """The next frame within timeout, decoded; heartbeat frames are skipped, as clients do."""
+    deadline = time.monotonic() + timeout
     while True:
-        message = json.loads(await communicator.receive_from(timeout))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no frame but heartbeats within {timeout}s")
+        message = json.loads(await communicator.receive_from(left))
         if message != HEARTBEAT:
             return message
 
@@ -60,10 +65,13 @@ async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[
 
 async def receive_frames_until(communicator, predicate, timeout: float = 10.0) -> list[str]:
     """Collect raw text frames (heartbeats skipped) until one satisfies predicate."""
+    deadline = time.monotonic() + timeout
     seen = []
     while True:
-        text = await communicator.receive_from(timeout)
+        text = await communicator.receive_from(max(deadline - time.monotonic(), 0.01))
         if text == protocol.HEARTBEAT_FRAME:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no frame but heartbeats within {timeout}s")
             continue
         seen.append(text)
         if predicate(json.loads(text)):
