@@ -99,7 +99,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         while True:
             quiet = time.monotonic() - self._last_sent_at
             if quiet >= interval:
-                await self.send(text_data=protocol.HEARTBEAT_FRAME)
+                try:
+                    await self.send(text_data=protocol.HEARTBEAT_FRAME)
+                except Exception:  # the socket is closing; its end cancels this task anyway
+                    return
                 quiet = 0.0
             await asyncio.sleep(interval - quiet)
 
