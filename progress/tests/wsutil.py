@@ -5,47 +5,24 @@ from __future__ import annotations
 import json
 import time
 
-from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.core.asgi import get_asgi_application
-from django.test import Client
 
-from progress import protocol
+from progress import protocol, testing
 from progress.asgi import progress_application
 
 # What a project's asgi.py serves, built by the app itself: the tests need no project.
 application = progress_application(get_asgi_application())
-HEARTBEAT = json.loads(protocol.HEARTBEAT_FRAME)
 
-
-def session_cookie(user) -> bytes:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}".encode()
+# The helpers host projects use (progress.testing), under the names this suite uses.
+session_cookie = testing.session_cookie
+receive = testing.receive_json  # heartbeat frames skipped, as clients do
 
 
 async def open_socket(
     path: str, user=None, *, origin: str = "http://localhost", host: str = "localhost"
 ):
-    """Connect like a browser would; returns (communicator, accepted)."""
-    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
-    if user is not None:
-        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    accepted, _ = await communicator.connect(timeout=5)
-    return communicator, accepted
-
-
-async def receive(communicator, timeout: float = 5.0) -> dict:
-    """The next frame within timeout, decoded; heartbeat frames are skipped, as clients do."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no frame but heartbeats within {timeout}s")
-        message = json.loads(await communicator.receive_from(left))
-        if message != HEARTBEAT:
-            return message
+    """Connect like a browser would, through the whole stack; returns (communicator, accepted)."""
+    return await testing.connect(path, user=user, application=application, origin=origin, host=host)
 
 
 async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[dict]:
