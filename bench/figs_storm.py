@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import time
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -248,7 +249,8 @@ def overload(
         rss_connected = [p.memory_info().rss for p in procs]
         worker, ids = _worker(runs, hz, window + 4, "overload")
         time.sleep(1.5)
-        cpu0 = _cpu(procs)
+        client_procs = [psutil.Process(c.pid) for c in clients]
+        cpu0, client_cpu0 = _cpu(procs), _cpu(client_procs)
         starts = _ask_all(clients, "reset", 30)
         ids_json = json.dumps(ids, separators=(",", ":"))
         spy = _profile(servers[0], f"overload-{'before' if source else 'after'}-{hz:g}")
@@ -258,7 +260,7 @@ def overload(
             spy.wait(30)
         paths = [TMP_DIR / f"olat-{i}.bin" for i in range(len(clients))]
         reports = [c.ask(f"report {p}", 30) for c, p in zip(clients, paths, strict=True)]
-        cpu1 = _cpu(procs)
+        cpu1, client_cpu1 = _cpu(procs), _cpu(client_procs)
         rss_peak = [p.memory_info().rss for p in procs]
         worker.expect("DONE", 60)
         finals = _ask_all(clients, f"finals {ids_json} 10", 90)
@@ -271,8 +273,12 @@ def overload(
         for d in servers:
             d.stop()
         reset_channel_layer()
+    delivered = array("d")
     for path in paths:
+        with path.open("rb") as handle:
+            delivered.frombytes(handle.read())
         path.unlink(missing_ok=True)
+    delivered_sorted = sorted(delivered)
     elapsed = statistics.fmean(r["t"] for r in reports) - statistics.fmean(s["t"] for s in starts)
     # Staleness: the clients sample it; merge their percentiles weighted by sample count.
     p99 = max((s["p99"] for s in stale if s["p99"] is not None), default=float("nan"))
@@ -288,9 +294,13 @@ def overload(
         "stale_p99_s": p99,
         "stale_max_s": max((s["max"] for s in stale if s["max"] is not None), default=None),
         "stale_samples": sum(s["n"] for s in stale),
+        # Producer's send -> the client read the state (the age when it arrived).
+        "delivery_p50_s": percentile(delivered_sorted, 50),
+        "delivery_p99_s": percentile(delivered_sorted, 99),
         "frames_per_s": sum(r["msgs"] for r in reports) / elapsed,
         "states_per_s": sum(r["n_lat"] for r in reports) / elapsed,
         "daphne_cpu_util": (cpu1 - cpu0) / elapsed,
+        "client_cpu_util": (client_cpu1 - client_cpu0) / elapsed,
         "rss_connected_mib": [r / 2**20 for r in rss_connected],
         "rss_peak_mib": [r / 2**20 for r in rss_peak],
         "finals": f,
@@ -347,8 +357,11 @@ def _overload_row(rid: str, title: str, after: dict, before: dict | None) -> dic
         "target": "p99 ≤ 250 ms, 100 % finals live",
         "met": after["stale_p99_s"] <= 0.25
         and after["finals"]["live"] == after["finals"]["clients"] == after["clients"],
-        "note": f"{after['frames_per_s']:,.0f} frames/s carrying {after['states_per_s']:,.0f} "
-        f"states/s; daphne CPU {after['daphne_cpu_util']:.0%}; "
+        "note": f"delivery p50 {fmt_seconds(after['delivery_p50_s'])} "
+        f"p99 {fmt_seconds(after['delivery_p99_s'])}; "
+        f"{after['frames_per_s']:,.0f} frames/s carrying {after['states_per_s']:,.0f} "
+        f"states/s; daphne CPU {after['daphne_cpu_util']:.0%}, "
+        f"client processes {after['client_cpu_util']:.0%}; "
         f"RSS connected {'/'.join(f'{m:.0f}' for m in after['rss_connected_mib'])} MiB; "
         f"finals {after['finals']}"
         + (
@@ -411,6 +424,37 @@ def fig_storms(sessions: Path, *, n: int = 1000, quick: bool = False) -> dict[st
             "O3", f"overload: {n} clients x 10 runs x 10 Hz, two daphnes", raw["O_two"], None
         )
     )
+    return {"rows": rows, "raw": raw}
+
+
+def fig_overload(
+    sessions: Path,
+    *,
+    n: int = 1000,
+    quick: bool = False,
+    before: bool = False,
+    rates: tuple[int, ...] = (10, 20),
+    two: bool = True,
+) -> dict[str, Any]:
+    """O alone (`--only O`; `--only O1`: 10 Hz, one daphne): after, and before with `before`."""
+    source = baseline_source(BASELINE_REVISION) if before else None
+    raw: dict[str, Any] = {"baseline_revision": BASELINE_REVISION if before else None}
+    rows = []
+    window = 5 if quick else 10
+    for hz, rid in ((10, "O1"), (20, "O2")):
+        if hz not in rates:
+            continue
+        after = overload(sessions, n, source=None, hz=hz, window=window)
+        old = overload(sessions, n, source=source, hz=hz, window=window) if source else None
+        raw[f"{rid}_after"], raw[f"{rid}_before"] = after, old
+        rows.append(_overload_row(rid, f"overload: {n} clients x 10 runs x {hz} Hz", after, old))
+    if two:
+        raw["O_two"] = overload(sessions, n, source=None, daphnes=2, window=window)
+        rows.append(
+            _overload_row(
+                "O3", f"overload: {n} clients x 10 runs x 10 Hz, two daphnes", raw["O_two"], None
+            )
+        )
     return {"rows": rows, "raw": raw}
 
 

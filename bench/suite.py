@@ -143,6 +143,9 @@ def main() -> int:
     parser.add_argument(
         "--no-what-if", dest="what_if", action="store_false", help="skip the what-if figures"
     )
+    parser.add_argument(
+        "--before", action="store_true", help="figure O: also the app before issue 12"
+    )
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if "7" in only:
@@ -245,6 +248,19 @@ def main() -> int:
 
         run(
             "S", figs_storm.fig_storms, figs_ws.SESSIONS_FILE, n=200 if quick else 1000, quick=quick
+        )
+    if "O" in only or "O1" in only:
+        import figs_storm
+
+        run(
+            "O",
+            figs_storm.fig_overload,
+            figs_ws.SESSIONS_FILE,
+            n=200 if quick else 1000,
+            quick=quick,
+            before=args.before,
+            rates=(10, 20) if "O" in only else (10,),
+            two="O" in only,
         )
     if "L" in only:
         import figs_storm

@@ -21,8 +21,11 @@ With --reconnect, a connection that drops reconnects on static/progress/client.j
 schedule (full jitter: uniform in [0, min(20 s, 0.5 s * 2**attempt)), attempt from 0, reset
 by a snapshot) and records when its new snapshot arrived.
 
-Receiving is deliberately cheap so that the client is not the bottleneck: frames are
-received as bytes (no UTF-8 decode), counted, and the send time is read from the
+Receiving is deliberately cheap so that the client is not the bottleneck: each connection
+is an asyncio Protocol driving websockets' Sans-I/O ClientProtocol (no task, queue or
+future per frame; the stock asyncio client cost about 40 µs per frame, which on this
+2-core machine was CPU taken from the server under test). Frames are handled as bytes in
+data_received (no UTF-8 decode), counted, and the send time is read from the
 `"current_operation":"t=<seconds>"` substring; only final and resync frames are parsed.
 """
 
@@ -33,17 +36,20 @@ import asyncio
 import contextlib
 import json
 import random
-import re
 import sys
 import time
 from array import array
 
-from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.typing import Origin
+from websockets.uri import parse_uri
 
 PROGRESS_PREFIX = b'{"type":"progress_update"'
 STAMP = b'"current_operation":"t='
 BATCH_PREFIX = b'{"type":"batch"'
-RUN_STATE = re.compile(rb'"data":\{"id":(\d+),.*?"current_operation":"t=([0-9.]+)"')
+RUN_ID = b'"data":{"id":'
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 20.0
@@ -63,16 +69,127 @@ class State:
         self.reconnect_failures = 0
 
 
+def stamps(data: bytes):
+    """(run id, send time) of each state in a frame; find() is 5x cheaper than a regex."""
+    at = data.find(RUN_ID)
+    while at >= 0:
+        start = at + len(RUN_ID)
+        end = data.index(b",", start)
+        after = data.find(RUN_ID, end)
+        stamp = data.find(STAMP, end, after if after >= 0 else len(data))
+        if stamp >= 0:
+            stamp += len(STAMP)
+            yield int(data[start:end]), float(data[stamp : data.index(b'"', stamp)])
+        at = after
+
+
+class Connection(asyncio.Protocol):
+    """One WebSocket: websockets' Sans-I/O protocol on an asyncio transport."""
+
+    def __init__(self, url: str, origin: str, cookie: str, on_frame) -> None:
+        self.ws = ClientProtocol(parse_uri(url), origin=Origin(origin), max_size=None)
+        self.cookie = cookie
+        self.on_frame = on_frame
+        loop = asyncio.get_running_loop()
+        self.first: asyncio.Future[bytes] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self._parts: list[bytes] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        request = self.ws.connect()
+        request.headers["Cookie"] = self.cookie
+        self.ws.send_request(request)
+        self._write()
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Response):
+                if self.ws.handshake_exc is not None and not self.first.done():
+                    self.first.set_exception(self.ws.handshake_exc)
+            elif isinstance(event, Frame):
+                self._frame(event)
+        self._write()
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.opcode not in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+            return
+        if not frame.fin or self._parts:
+            self._parts.append(frame.data)
+            if not frame.fin:
+                return
+            data, self._parts = b"".join(self._parts), []
+        else:
+            data = frame.data
+        if not self.first.done():
+            self.first.set_result(data)
+        else:
+            self.on_frame(data)
+
+    def _write(self) -> None:
+        for chunk in self.ws.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            elif self.transport.can_write_eof():
+                self.transport.write_eof()
+
+    def connection_lost(self, exc) -> None:
+        if not self.first.done():
+            self.first.set_exception(exc or ConnectionError("closed before the first frame"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def send_text(self, text: str) -> None:
+        self.ws.send_text(text.encode())
+        self._write()
+
+    async def close(self, timeout: float) -> None:
+        """Close handshake, then the TCP connection (aborted after timeout)."""
+        if self.closed.done():
+            return
+        with contextlib.suppress(Exception):
+            self.ws.send_close()
+            self._write()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+        except TimeoutError:
+            self.transport.abort()
+
+
+async def open_ws(url: str, origin: str, cookie: str, on_frame, timeout: float):
+    """A connected Connection and its first frame (the snapshot)."""
+    uri = parse_uri(url)
+    loop = asyncio.get_running_loop()
+    _, conn = await asyncio.wait_for(
+        loop.create_connection(
+            lambda: Connection(url, origin, cookie, on_frame), uri.host, uri.port
+        ),
+        timeout,
+    )
+    try:
+        first = await asyncio.wait_for(asyncio.shield(conn.first), timeout)
+    except BaseException:
+        conn.transport.abort()
+        raise
+    return conn, first
+
+
 class Client:
     def __init__(self, state: State) -> None:
         self.state = state
-        self.ws = None
+        self.ws: Connection | None = None
         self.finals: set[int] = set()
         self.resync_finals: set[int] = set()
         self.resynced = asyncio.Event()
         self.snapshot_at = 0.0
         self.open = False
         self.held: dict[int, float] = {}
+
+    async def _open(self, url: str, origin: str, cookie: str) -> bytes:
+        self.ws, first = await open_ws(url, origin, cookie, self.on_frame, 60)
+        return first
 
     async def run(self, url: str, origin: str, cookie: str, sem: asyncio.Semaphore, ready) -> None:
         """Connect and wait for the snapshot; on failure retry like static/progress/client.js
@@ -84,17 +201,7 @@ class Client:
                 await asyncio.sleep(random.uniform(0, min(20.0, 0.5 * 2 ** (attempt - 1))))
             try:
                 async with sem:
-                    self.ws = await connect(
-                        url,
-                        origin=origin,
-                        additional_headers={"Cookie": cookie},
-                        compression=None,
-                        ping_interval=None,
-                        max_size=None,
-                        open_timeout=60,
-                        close_timeout=5,
-                    )
-                    first = await asyncio.wait_for(self.ws.recv(decode=False), 60)
+                    first = await self._open(url, origin, cookie)
                     if not first.startswith(b'{"type":"snapshot"'):
                         raise RuntimeError(f"first frame was not a snapshot: {first[:80]!r}")
                     self.snapshot_at = time.time()
@@ -103,18 +210,21 @@ class Client:
             except Exception as exc:
                 error = exc
                 self.state.errors.append(f"{type(exc).__name__}: {exc}"[:160])
-                if self.ws is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(self.ws.close(), 2)
-                    self.ws = None
+                await self._drop()
         if not self.open:
             ready(self, error)
             return
         ready(self, None)
-        await self.receive_loop()
+        await self.until_closed()
         while self.state.reconnect:
             await self.reconnect(url, origin, cookie)
-            await self.receive_loop()
+            await self.until_closed()
+
+    async def _drop(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await self.ws.close(2)
+            self.ws = None
 
     async def reconnect(self, url: str, origin: str, cookie: str) -> None:
         """Reconnect until a snapshot arrives, on client.js's backoff schedule."""
@@ -123,17 +233,7 @@ class Client:
             await asyncio.sleep(random.random() * min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
             attempt += 1
             try:
-                self.ws = await connect(
-                    url,
-                    origin=origin,
-                    additional_headers={"Cookie": cookie},
-                    compression=None,
-                    ping_interval=None,
-                    max_size=None,
-                    open_timeout=60,
-                    close_timeout=5,
-                )
-                first = await asyncio.wait_for(self.ws.recv(decode=False), 60)
+                first = await self._open(url, origin, cookie)
                 if first.startswith(b'{"type":"snapshot"'):
                     self.state.resnapshots.append(time.time())
                     self.open = True
@@ -141,45 +241,41 @@ class Client:
             except Exception:
                 pass
             self.state.reconnect_failures += 1
-            if self.ws is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.ws.close(), 2)
-                self.ws = None
+            await self._drop()
 
-    async def receive_loop(self) -> None:
-        state = self.state
-        ws = self.ws
+    async def until_closed(self) -> None:
+        """Frames are handled by on_frame as they arrive; this waits for the end."""
         try:
-            while True:
-                data = await ws.recv(decode=False)
-                now = time.time()
-                if state.active:
-                    state.msgs += 1
-                    state.bytes += len(data)
-                if data.startswith(PROGRESS_PREFIX) or data.startswith(BATCH_PREFIX):
-                    for match in RUN_STATE.finditer(data):
-                        sent = float(match[2])
-                        self.held[int(match[1])] = sent
-                        if state.active:
-                            state.latencies.append(now - sent)
-                    if data.startswith(BATCH_PREFIX) and b'{"type":"task_' in data:
-                        for event in json.loads(data)["events"]:
-                            if event["type"] == "task_completed":
-                                self.finals.add(event["data"]["id"])
-                elif data.startswith(b'{"type":"task_'):
-                    message = json.loads(data)
-                    if message["type"] == "task_completed":
-                        self.finals.add(message["data"]["id"])
-                elif data.startswith(b'{"type":"resync"'):
-                    for op in json.loads(data)["operations"]:
-                        if op["status"] == "completed":
-                            self.resync_finals.add(op["id"])
-                    self.resynced.set()
-        except Exception:
-            if self.open:
-                state.closed_unexpectedly += 1
+            await self.ws.closed
         finally:
+            if self.open:
+                self.state.closed_unexpectedly += 1
             self.open = False
+
+    def on_frame(self, data: bytes) -> None:
+        state = self.state
+        now = time.time()
+        if state.active:
+            state.msgs += 1
+            state.bytes += len(data)
+        if data.startswith(PROGRESS_PREFIX) or data.startswith(BATCH_PREFIX):
+            for run_id, sent in stamps(data):
+                self.held[run_id] = sent
+                if state.active:
+                    state.latencies.append(now - sent)
+            if data.startswith(BATCH_PREFIX) and b'{"type":"task_' in data:
+                for event in json.loads(data)["events"]:
+                    if event["type"] == "task_completed":
+                        self.finals.add(event["data"]["id"])
+        elif data.startswith(b'{"type":"task_'):
+            message = json.loads(data)
+            if message["type"] == "task_completed":
+                self.finals.add(message["data"]["id"])
+        elif data.startswith(b'{"type":"resync"'):
+            for op in json.loads(data)["operations"]:
+                if op["status"] == "completed":
+                    self.resync_finals.add(op["id"])
+            self.resynced.set()
 
 
 async def main() -> None:
@@ -292,7 +388,7 @@ async def main() -> None:
             for c in need:
                 since = {str(i): 0 for i in ids - c.finals}
                 with contextlib.suppress(Exception):
-                    await c.ws.send(json.dumps({"type": "resync", "since": since}))
+                    c.ws.send_text(json.dumps({"type": "resync", "since": since}))
             if need:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.gather(*(c.resynced.wait() for c in need)), 30)
@@ -344,7 +440,7 @@ async def main() -> None:
             async def close(c: Client) -> None:
                 if c.ws is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(c.ws.close(), 5)
+                        await c.ws.close(5)
 
             closing = asyncio.Semaphore(200)
 

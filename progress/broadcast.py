@@ -14,7 +14,7 @@ from progress.models import OperationProgress
 from progress.protocol import layer_message
 from progress.publisher import get_publisher
 from progress.serializers import operation_data
-from progress.visibility import operation_group, run_groups
+from progress.visibility import log_group, run_groups
 
 logger = logging.getLogger(__name__)
 
@@ -43,5 +43,5 @@ async def operation_send(layer: Any, operation: OperationProgress) -> None:
 
 
 def log_broadcast(run_id: int, message: dict[str, Any]) -> None:
-    """Send a run's new log lines to the run's own group only (not coalesced)."""
-    get_publisher().publish_log(operation_group(run_id), message)
+    """Send a run's new log lines to its page's log group only (not coalesced)."""
+    get_publisher().publish_log(log_group(run_id), message)

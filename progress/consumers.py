@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from progress import conf, protocol, snapshots, visibility
+from progress.fanout import Subscription, fanout_for
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +25,6 @@ MAX_RUN_ID_DIGITS = len(str(MAX_RUN_ID))
 SEQ_BOUND = 2**63
 # Characters of a client's key echoed back in an error message.
 ECHO_CHARS = 40
-# A client that lags gets the runs' states queued for it in one frame:
-# {"type": "batch", "events": [<event frame>, ...]}, each event as it is sent alone.
-BATCH_TYPE = "batch"
-BATCH_PREFIX = f'{{"type":"{BATCH_TYPE}","events":['
-MAX_BATCH_EVENTS = 100
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -39,6 +35,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     # the cap bounds one process's memory per user, which is what a flood exhausts).
     open_sockets: ClassVar[Counter[int]] = Counter()
     _heartbeat: asyncio.Task[None] | None = None
+    _subscription: Subscription | None = None
     _last_sent_at = 0.0
 
     @property
@@ -64,16 +61,22 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
-        # Channels' own attribute: websocket_disconnect() leaves these groups.
-        self.groups = visibility.user_groups(self.user, operation_id=self.operation_id)
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        # Joined first, so nothing that changes after the snapshot's query is missed.
+        # Run states come through this process's feed of the socket's group (progress/fanout.py);
+        # a run page's log lines through its own channel. Channels' own attribute
+        # self.groups: websocket_disconnect() leaves these groups.
+        if self.operation_id is not None:
+            self.groups = [visibility.log_group(self.operation_id)]
+            await self.channel_layer.group_add(self.groups[0], self.channel_name)
+        (group,) = visibility.user_groups(self.user, operation_id=self.operation_id)
+        self._subscription = await fanout_for(self.channel_layer).subscribe(group, self)
+        # Subscribed first, so nothing that changes after the snapshot's query is missed;
+        # the feed holds states for this socket until the snapshot is out.
         snapshot = await self._snapshot()
         for run_id, seq in snapshot.seqs.items():
             self.sent[run_id] = max(seq, self.sent.get(run_id, -1))
         for frame in snapshot.frames:
             await self.send(text_data=frame)
+        self._subscription.start()
         self._heartbeat = asyncio.create_task(self._beat(conf.get("SOCKET_HEARTBEAT_INTERVAL")))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -82,6 +85,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await super().__call__(scope, receive, send)
         finally:
             self._uncount_socket()
+            self._unsubscribe()
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -109,6 +113,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
         """Close from the server end; the socket's place is free from now on."""
         self._uncount_socket()
+        self._unsubscribe()
         if self._heartbeat is not None and self._heartbeat is not asyncio.current_task():
             self._heartbeat.cancel()
         await super().close(code=code, reason=reason)
@@ -116,6 +121,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         """Free the socket's place under the cap (Channels leaves self.groups before this)."""
         self._uncount_socket()
+        self._unsubscribe()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Enforce size and rate limits, then decode JSON."""
@@ -157,51 +163,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         which closes old connections itself, and that hop per message (and per connect)
         was the largest cost in the fan-out and storm benchmarks (bench/, W4 and S).
         """
-        if message["type"] == protocol.LAYER_EVENT:
-            await self.progress_event(message)
-            return
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
-
-    async def progress_event(self, event: dict[str, Any]) -> None:
-        """A run's new state from the channel layer: forward it unless the client has newer.
-
-        States already queued behind it (a client that lags) go in the same frame, as a
-        batch. A frame that cannot be sent is logged and skipped, never allowed to close
-        the socket: the client catches up by snapshot or resync.
-        """
-        try:
-            for frame in _frames(self._unsent([event, *self._queued_events()])):
-                await self.send(text_data=frame)
-        except Exception:
-            logger.exception("Could not forward a progress event to %s", self.channel_name)
-
-    def _queued_events(self) -> list[dict[str, Any]]:
-        take = getattr(self.channel_layer, "take_events", None)
-        return take(self.channel_name, MAX_BATCH_EVENTS) if take is not None else []
-
-    def _unsent(self, events: list[dict[str, Any]]) -> list[str]:
-        """The frames of the events newer than what the client holds, one per run."""
-        newest: dict[int, dict[str, Any]] = {}
-        for event in events:
-            if event["seq"] <= self.sent.get(event["id"], -1):
-                continue
-            if len(event["text"]) > protocol.MAX_FRAME_BYTES:
-                logger.error(
-                    "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "
-                    "with progress.protocol.encode_event, which bounds them.",
-                    event["id"],
-                    len(event["text"]),
-                )
-                continue
-            held = newest.get(event["id"])
-            if held is None or held["seq"] < event["seq"]:
-                newest[event["id"]] = event
-        for event in newest.values():
-            self.sent[event["id"]] = event["seq"]
-        return [event["text"] for event in newest.values()]
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -242,6 +207,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
+
+    def _unsubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.close()
 
     def _count_socket(self) -> bool:
         """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
@@ -291,29 +261,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         return snapshots.newer_than(self.user, since, operation_id=self.operation_id)
 
     async def progress_log(self, event: dict[str, Any]) -> None:
-        """New log lines of this page's run (sent to its group only): forward the frame."""
+        """New log lines of this page's run (sent to its log group only): forward the frame."""
         try:
             if self.operation_id is not None and len(event["text"]) <= protocol.MAX_FRAME_BYTES:
                 await self.send(text_data=event["text"])
         except Exception:
             logger.exception("Could not forward log lines to %s", self.channel_name)
-
-
-def _frames(texts: list[str]) -> list[str]:
-    """One event frame as it is, several as batch frames of at most MAX_FRAME_BYTES."""
-    if len(texts) <= 1:
-        return texts
-    frames: list[list[str]] = []
-    chunk: list[str] = []
-    size = len(BATCH_PREFIX) + 2
-    for text in texts:
-        if chunk and size + len(text) + 1 > protocol.MAX_FRAME_BYTES:
-            frames.append(chunk)
-            chunk, size = [], len(BATCH_PREFIX) + 2
-        chunk.append(text)
-        size += len(text) + 1
-    frames.append(chunk)
-    return [BATCH_PREFIX + ",".join(c) + "]}" if len(c) > 1 else c[0] for c in frames]
 
 
 def _is_run_id(key: Any) -> bool:

@@ -198,6 +198,19 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
         self.watchers.setdefault(group_channel, []).append(callback)
         await self._get_shard(group_channel).subscribe(group_channel)
 
+    async def unwatch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Stop calling callback; unsubscribe in Redis when nobody else watches or listens."""
+        group_channel = self._get_group_channel_name(group)
+        watchers = self.watchers.get(group_channel, [])
+        if callback in watchers:
+            watchers.remove(callback)
+        if watchers:
+            return
+        self.watchers.pop(group_channel, None)
+        if not self.groups.get(group_channel):
+            self.groups.pop(group_channel, None)
+            await self._get_shard(group_channel).unsubscribe(group_channel)
+
     async def group_discard(self, group: str, channel: str) -> None:
         """Leave group; unsubscribe it in Redis when its last member left and nobody watches."""
         group_channel = self._get_group_channel_name(group)
@@ -232,6 +245,10 @@ class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     async def watch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
         """See BoundedPubSubLoopLayer.watch_group()."""
         await self._get_layer().watch_group(group, callback)
+
+    async def unwatch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """See BoundedPubSubLoopLayer.unwatch_group()."""
+        await self._get_layer().unwatch_group(group, callback)
 
     def take_events(self, channel: str, limit: int) -> list[dict[str, Any]]:
         """See BoundedPubSubLoopLayer.take_events()."""

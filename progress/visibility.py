@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from progress.models import OperationProgressQuerySet
 
 # Staff (or everyone, with DASHBOARD_VISIBILITY="all") listen on ALL_GROUP; a user on their
-# own group; a single-run page on the run's group.
+# own group; a single-run page on the run's group, and on its log group for log lines.
 ALL_GROUP = "progress.all"
 
 
@@ -25,6 +25,11 @@ def user_group(user_id: int) -> str:
 
 def operation_group(operation_id: int) -> str:
     return f"progress.op.{operation_id}"
+
+
+def log_group(operation_id: int) -> str:
+    """The run page's group for live log lines (not states: those go through fan-out)."""
+    return f"progress.log.{operation_id}"
 
 
 def sees_all(user: Any) -> bool:

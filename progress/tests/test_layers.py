@@ -114,3 +114,36 @@ def test_a_consumers_own_channel_is_not_subscribed_in_redis(settings):
     channel, subscribed, message = async_to_sync(scenario)()
     assert channel not in subscribed
     assert message == {"type": "hello"}
+
+
+@pytest.mark.redis
+def test_a_watched_group_is_unsubscribed_when_its_last_watcher_goes(settings):
+    layer = BoundedRedisPubSubChannelLayer(hosts=[settings.REDIS_URL])
+    seen: list[list[int]] = [[], []]
+
+    async def scenario():
+        shard = layer._get_layer()._shards[0]
+        group_channel = layer._get_layer()._get_group_channel_name("watched-test")
+        first, second = seen[0].append, seen[1].append
+        await layer.watch_group("watched-test", lambda m: first(m["seq"]))
+        await layer.watch_group("watched-test", lambda m: second(m["seq"]))
+        callbacks = list(layer._get_layer().watchers[group_channel])
+        await layer.group_send("watched-test", state(1, 1))
+        await asyncio.wait_for(_until(lambda: seen[0] and seen[1]), 5)
+        await layer.unwatch_group("watched-test", callbacks[0])
+        still = group_channel in shard._subscribed_to
+        await layer.group_send("watched-test", state(1, 2))
+        await asyncio.wait_for(_until(lambda: seen[1] == [1, 2]), 5)
+        await layer.unwatch_group("watched-test", callbacks[1])
+        gone = group_channel not in shard._subscribed_to
+        await layer.flush()
+        return still, gone
+
+    still, gone = async_to_sync(scenario)()
+    assert seen == [[1], [1, 2]]
+    assert still and gone
+
+
+async def _until(predicate) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)

@@ -200,7 +200,7 @@ def test_a_runs_lines_are_stored_and_broadcast_to_its_own_group(fast_progress, p
     # The final state is written after the lines logged before it.
     assert stored(tracker.id) == [(1, logging.INFO, "one"), (2, logging.WARNING, "two")]
     groups = {group for group, _ in published.logs}
-    assert groups == {f"progress.op.{tracker.id}"}
+    assert groups == {f"progress.log.{tracker.id}"}
     sent = [line["message"] for _, m in published.logs for line in json.loads(m["text"])["lines"]]
     assert sent == ["one", "two"]
     assert published.logs[0][1]["type"] == "progress.log"

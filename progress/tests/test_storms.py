@@ -1,23 +1,21 @@
-"""Reconnect storms: shared snapshots, batched session lookups, services started once,
-and batch frames for clients that lag (issue 12)."""
+"""Reconnect storms: shared snapshots, batched session lookups, services started once
+(issue 12; the fan-out of states to many sockets is test_fanout.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from progress import protocol, server, snapshots
-from progress.consumers import BATCH_TYPE, ProgressConsumer, _frames
+from progress import server, snapshots
 from progress.tests.factories import OperationProgressFactory, StaffFactory
 from progress.tests.waiting import aeventually
 from progress.tests.wsutil import open_socket, receive, receive_until
 from progress.tracker import track_operation
-from progress.wsauth import _forget_logged_out_session, session_users
+from progress.wsauth import SessionUserMiddlewareStack, _forget_logged_out_session, session_users
 
 REDIS_LAYERS = settings.CHANNEL_LAYERS
 
@@ -214,67 +212,28 @@ def test_a_logout_without_a_session_is_harmless():
     _forget_logged_out_session(request=None)
 
 
-def event(run_id: int, seq: int, kind: str = "progress_update", size: int = 0) -> dict:
-    data = {"id": run_id, "seq": seq, "pad": "x" * size}
-    text = json.dumps({"type": kind, "data": data}, separators=(",", ":"))
-    return {"type": protocol.LAYER_EVENT, "id": run_id, "seq": seq, "text": text}
-
-
-class QueuedLayer:
-    """A channel layer holding queued run events for one consumer."""
-
-    def __init__(self, queued):
-        self.queued = queued
-
-    def take_events(self, channel, limit):
-        taken, self.queued = self.queued[:limit], self.queued[limit:]
-        return taken
-
-
-def lagging_consumer(queued):
-    consumer = ProgressConsumer()
-    consumer.sent = {}
-    consumer.channel_name = "test"
-    consumer.channel_layer = QueuedLayer(queued)
-    frames = []
-
-    async def send(text_data=None, **kwargs):
-        frames.append(json.loads(text_data))
-
-    consumer.send = send
-    return consumer, frames
-
-
-async def test_a_lagging_client_gets_the_queued_states_in_one_batch_frame():
-    consumer, frames = lagging_consumer([event(2, 1), event(1, 3, "task_completed"), event(3, 1)])
-    await consumer.progress_event(event(1, 2))
-    assert [f["type"] for f in frames] == [BATCH_TYPE]
-    states = [(e["data"]["id"], e["data"]["seq"], e["type"]) for e in frames[0]["events"]]
-    assert states == [
-        (1, 3, "task_completed"),
-        (2, 1, "progress_update"),
-        (3, 1, "progress_update"),
-    ]
-    assert consumer.sent == {1: 3, 2: 1, 3: 1}
-
-
-async def test_a_client_that_keeps_up_gets_plain_event_frames():
-    consumer, frames = lagging_consumer([])
-    await consumer.progress_event(event(1, 2))
-    await consumer.progress_event(event(1, 1))  # older: not sent
-    assert frames == [json.loads(event(1, 2)["text"])]
-
-
-def test_batch_frames_stay_under_the_frame_limit():
-    texts = [event(i, 1, size=20_000)["text"] for i in range(10)]
-    frames = _frames(texts)
-    assert all(len(f) <= protocol.MAX_FRAME_BYTES for f in frames)
-    events = [e for f in frames for e in json.loads(f).get("events", [json.loads(f)])]
-    assert [e["data"]["id"] for e in events] == list(range(10))
-
-
 async def test_forged_session_cookies_are_anonymous_without_a_query():
     hops = session_users.hops
     for forged in ("x" * 5000, "../../etc", "é" * 32):
         assert not (await session_users.user_for(forged)).is_authenticated
     assert session_users.hops == hops
+
+
+async def test_a_socket_has_its_session_and_user_and_frames_skip_the_session_wrapper(user):
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen.update(scope=scope, send=send)
+
+    async def server_send(message):
+        pass
+
+    scope = {"type": "websocket", "headers": [(b"cookie", f"sessionid={key}".encode())]}
+    await SessionUserMiddlewareStack(app)(scope, None, server_send)
+    assert seen["scope"]["user"].pk == user.pk
+    assert seen["scope"]["session"].session_key == key
+    assert await sync_to_async(seen["scope"]["session"].get)("_auth_user_id") == str(user.pk)
+    assert seen["send"] is server_send
