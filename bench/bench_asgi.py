@@ -64,6 +64,10 @@ if "serializer" in _whatif:
     import whatif
 
     whatif.cache_serializer_fields()
+if "twisted-write-through" in _whatif:
+    import whatif
+
+    whatif.twisted_write_through()
 if _whatif & {"channels-auth", "connect-hop", "subscribe-channel", "autobahn-debug"}:
     import levers
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pprint
-import sys
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -65,38 +63,6 @@ def _log_watch_end(task: asyncio.Task[bool]) -> None:
             "connects until the server restarts.",
             task.exception(),
         )
-
-
-class _LazyPformat:
-    """pprint.pformat(obj), computed only if a log line is really formatted."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
-
-    def __str__(self) -> str:
-        return pprint.pformat(self.obj)
-
-    def __format__(self, spec: str) -> str:
-        return format(str(self), spec)
-
-
-def defer_autobahn_debug_formatting() -> bool:
-    """Stop autobahn (under daphne) from formatting debug log text nobody logs.
-
-    Every WebSocket handshake pretty-printed its whole configuration for a debug line
-    (autobahn/websocket/protocol.py, _connectionMade) and coloured names with click for
-    others: 15 % of daphne's CPU in a connect storm (py-spy, bench/ figure S). The text is
-    the same when debug logging is on; it is built only then. True if autobahn was found.
-    """
-    protocol = sys.modules.get("autobahn.websocket.protocol")
-    util = sys.modules.get("autobahn.util")
-    if protocol is None or util is None:
-        return False
-    protocol.pformat = _LazyPformat  # type: ignore[attr-defined]
-    util._HAS_CLICK = False  # type: ignore[attr-defined]  # colours only
-    return True
 
 
 class ServerServices:

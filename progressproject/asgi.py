@@ -15,10 +15,11 @@ from progressproject.checks import refuse_to_serve_with_errors  # noqa: E402
 refuse_to_serve_with_errors()
 
 from progress.asgi import progress_application  # noqa: E402
-from progress.server import defer_autobahn_debug_formatting  # noqa: E402
+from progress.daphne_tuning import tune_daphne  # noqa: E402
 
-# Under daphne, autobahn is imported by now; see the function for the 15 % it saves.
-defer_autobahn_debug_formatting()
+# Under daphne, Twisted and autobahn are imported by now: cheaper handshakes and frames
+# (progress/daphne_tuning.py says what each fix saves).
+tune_daphne()
 
 # HTTP (behind the upload guard) and the progress sockets (Origin check, session login),
 # plus the process-wide services, started once (see progress/asgi.py).

@@ -1,0 +1,123 @@
+"""progress/daphne_tuning.py: Twisted writes sent at once, autobahn's lazy debug text."""
+
+from __future__ import annotations
+
+import socket
+
+import autobahn.util
+import autobahn.websocket.protocol
+import pytest
+from twisted.internet import abstract, protocol, tcp
+
+from progress import daphne_tuning
+
+
+class FakeReactor:
+    """Records which descriptors asked to be told when their socket is writable."""
+
+    def __init__(self) -> None:
+        self.writers: list[object] = []
+
+    def addWriter(self, writer: object) -> None:  # Twisted's name
+        self.writers.append(writer)
+
+    def removeWriter(self, writer: object) -> None:
+        self.writers.remove(writer)
+
+
+@pytest.fixture
+def tuned(monkeypatch):
+    """Twisted's write as the tuning leaves it; put back after the test."""
+    monkeypatch.setattr(abstract.FileDescriptor, "write", abstract.FileDescriptor.write)
+    assert daphne_tuning.send_tcp_writes_at_once()
+    yield
+
+
+@pytest.fixture
+def connection():
+    ours, theirs = socket.socketpair()
+    reactor = FakeReactor()
+    conn = tcp.Connection(ours, protocol.Protocol(), reactor=reactor)
+    conn.connected = True
+    yield conn, theirs, reactor
+    ours.close()
+    theirs.close()
+
+
+def received(sock: socket.socket, size: int) -> bytes:
+    sock.settimeout(2)
+    data = b""
+    while len(data) < size:
+        data += sock.recv(size - len(data))
+    return data
+
+
+def test_a_write_with_nothing_buffered_reaches_the_socket_at_once(tuned, connection):
+    conn, theirs, reactor = connection
+    conn.write(b"frame one")
+    assert received(theirs, 9) == b"frame one"
+    assert reactor.writers == []  # no writer registered, no loop turn needed
+
+
+def test_without_the_tuning_twisted_waits_for_the_reactor(monkeypatch, connection):
+    conn, theirs, reactor = connection
+    write = abstract.FileDescriptor.write
+    monkeypatch.setattr(abstract.FileDescriptor, "write", getattr(write, "buffered_write", write))
+    conn.write(b"frame one")
+    assert reactor.writers == [conn]
+    theirs.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        theirs.recv(10)
+
+
+def test_a_write_behind_buffered_data_is_buffered_in_order(tuned, connection):
+    conn, theirs, reactor = connection
+    conn._tempDataBuffer.append(b"first ")
+    conn._tempDataLen += 6
+    conn.write(b"second")
+    assert reactor.writers == [conn]
+    conn.doWrite()
+    assert received(theirs, 12) == b"first second"
+
+
+def test_what_the_kernel_does_not_take_is_buffered_and_sent_later(tuned, connection):
+    conn, theirs, reactor = connection
+    payload = bytes(range(256)) * 40_000  # 10 MB: more than any socket buffer
+    conn.write(payload)
+    assert reactor.writers == [conn]
+    assert conn._tempDataLen < len(payload)  # part went out at once
+    data = b""
+    theirs.settimeout(2)
+    while len(data) < len(payload):
+        conn.doWrite()
+        data += theirs.recv(1 << 20)
+    assert data == payload
+
+
+def test_a_closing_connection_is_left_to_twisted(tuned, connection):
+    conn, _, reactor = connection
+    conn.disconnecting = True
+    conn.write(b"late")
+    assert reactor.writers == [conn]
+
+
+def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
+    patched = abstract.FileDescriptor.write
+    monkeypatch.setattr(autobahn.websocket.protocol, "pformat", autobahn.websocket.protocol.pformat)
+    monkeypatch.setattr(autobahn.util, "_HAS_CLICK", autobahn.util._HAS_CLICK)
+    assert daphne_tuning.tune_daphne() == [
+        "autobahn debug formatting deferred",
+        "Twisted TCP writes sent at once",
+    ]
+    assert abstract.FileDescriptor.write is patched
+    assert autobahn.websocket.protocol.pformat is daphne_tuning._LazyPformat
+
+
+def test_an_unexpected_twisted_is_left_alone(monkeypatch, caplog):
+    write = abstract.FileDescriptor.write
+    monkeypatch.setattr(abstract.FileDescriptor, "write", getattr(write, "buffered_write", write))
+    monkeypatch.setattr(daphne_tuning, "_TWISTED_INIT_ATTRIBUTES", ("_noSuchBuffer",))
+    original = abstract.FileDescriptor.write
+    assert not daphne_tuning.send_tcp_writes_at_once()
+    assert abstract.FileDescriptor.write is original
+    assert "writes stay buffered" in caplog.text
