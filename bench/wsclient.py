@@ -13,7 +13,9 @@ Driven by one command per stdin line; each answer is one stdout line `REPLY <jso
                        live; the ones still missing ask `resync` and are counted separately
     stale RUNS SECONDS sample staleness for SECONDS: every 50 ms, for up to 100 connections,
                        now minus the send time of the newest state held of each run in RUNS
-                       (a JSON list); answers p50/p99/max and the samples' count
+                       (a JSON list); answers p50/p99/max and the samples' count, and the
+                       same of the newest state any connection of the process holds
+                       ("upstream": what was late for all, not for one connection)
     restarts           after the server went away: when every connection held a new snapshot
     close              close every connection and exit
 
@@ -67,6 +69,10 @@ class State:
         self.reconnect = False
         self.resnapshots: list[float] = []
         self.reconnect_failures = 0
+        # Per run, the newest send time any connection of this process holds: staleness
+        # against it is what came late to the whole process (producer, Redis, server loop),
+        # not to one connection.
+        self.freshest: dict[int, float] = {}
 
 
 def stamps(data: bytes):
@@ -259,8 +265,11 @@ class Client:
             state.msgs += 1
             state.bytes += len(data)
         if data.startswith(PROGRESS_PREFIX) or data.startswith(BATCH_PREFIX):
+            freshest = state.freshest
             for run_id, sent in stamps(data):
                 self.held[run_id] = sent
+                if sent > freshest.get(run_id, 0.0):
+                    freshest[run_id] = sent
                 if state.active:
                     state.latencies.append(now - sent)
             if data.startswith(BATCH_PREFIX) and b'{"type":"task_' in data:
@@ -405,21 +414,34 @@ async def main() -> None:
         elif command == "stale":
             ids = json.loads(rest[0])
             until = time.monotonic() + float(rest[1].split()[0])
-            samples = array("d")
+            samples, upstream = array("d"), array("d")
             while time.monotonic() < until:
                 await asyncio.sleep(0.05)
                 now = time.time()
+                for run_id in ids:
+                    if run_id in state.freshest:
+                        upstream.append(now - state.freshest[run_id])
                 for c in random.sample(clients, min(100, len(clients))):
                     for run_id in ids:
                         sent = c.held.get(run_id)
                         if sent is not None:
                             samples.append(now - sent)
-            ordered = sorted(samples)
 
-            def pct(q: float, ordered=ordered) -> float | None:
+            def pct(values: array, q: float) -> float | None:
+                ordered = sorted(values)
                 return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else None
 
-            reply({"n": len(ordered), "p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)})
+            reply(
+                {
+                    "n": len(samples),
+                    "p50": pct(samples, 0.5),
+                    "p99": pct(samples, 0.99),
+                    "max": pct(samples, 1.0),
+                    "upstream_p50": pct(upstream, 0.5),
+                    "upstream_p99": pct(upstream, 0.99),
+                    "upstream_max": pct(upstream, 1.0),
+                }
+            )
         elif command == "restarts":
             deadline = time.monotonic() + float(rest[0])
             while time.monotonic() < deadline and len(state.resnapshots) < len(clients):

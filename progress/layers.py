@@ -19,6 +19,10 @@ Two costs of the stock layer per connection are gone (bench/, figures S and O):
   messages only. `send()` to a channel of this process is delivered in process; to a
   channel of another process it is published and lost (nothing in the project does it).
 Consumers must not mutate the messages they receive: members of a group share one.
+
+Group watches (watch_group/unwatch_group) hand each message of a group to a callback as
+it is read, before any member's queue: progress.fanout feeds run states to a process's
+sockets that way, and progress.snapshots learns of broadcasts.
 """
 
 from __future__ import annotations
@@ -109,17 +113,6 @@ class LatestStateQueue(asyncio.Queue[Any]):
 
     def _get(self) -> dict[str, Any]:
         return self._queue.popitem(last=False)[1]
-
-    def take_events(self, limit: int) -> list[dict[str, Any]]:
-        """Up to limit run events from the head of the queue, without waiting."""
-        events: list[dict[str, Any]] = []
-        queue = self._queue
-        while queue and len(events) < limit:
-            key = next(iter(queue))
-            if queue[key].get("type") != LAYER_EVENT:
-                break
-            events.append(queue.pop(key))
-        return events
 
 
 class BoundedShardConnection(RedisSingleShardConnection):
@@ -222,11 +215,6 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
         if not members:
             self.groups.pop(group_channel, None)
 
-    def take_events(self, channel: str, limit: int) -> list[dict[str, Any]]:
-        """Run events already queued for channel (up to limit), without waiting."""
-        queue = self.channels.get(channel)
-        return queue.take_events(limit) if queue is not None else []
-
 
 class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     """channels-redis' RedisPubSubChannelLayer whose per-channel queues hold the latest
@@ -249,7 +237,3 @@ class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     async def unwatch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
         """See BoundedPubSubLoopLayer.unwatch_group()."""
         await self._get_layer().unwatch_group(group, callback)
-
-    def take_events(self, channel: str, limit: int) -> list[dict[str, Any]]:
-        """See BoundedPubSubLoopLayer.take_events()."""
-        return self._get_layer().take_events(channel, limit)

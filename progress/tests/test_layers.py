@@ -61,16 +61,6 @@ def test_live_states_make_room_before_a_final():
     assert [m["id"] for m in drain(queue)] == [2, 3]
 
 
-def test_take_events_stops_at_a_message_that_is_not_a_run_state():
-    queue = LatestStateQueue(10)
-    queue.put_nowait(state(1, 1))
-    queue.put_nowait(state(2, 1))
-    queue.put_nowait({"type": "progress.log", "n": 0})
-    queue.put_nowait(state(3, 1))
-    assert [m["id"] for m in queue.take_events(10)] == [1, 2]
-    assert [m["type"] for m in drain(queue)] == ["progress.log", LAYER_EVENT]
-
-
 @pytest.mark.redis
 def test_a_consumer_that_falls_behind_keeps_only_the_newest_messages(settings):
     layer = BoundedRedisPubSubChannelLayer(hosts=[settings.REDIS_URL], capacity=5)
