@@ -90,6 +90,8 @@ def machine_info() -> dict[str, Any]:
                 "channels",
                 "channels-redis",
                 "daphne",
+                "twisted",
+                "autobahn",
                 "redis",
                 "psycopg",
                 "djangorestframework",

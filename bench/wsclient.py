@@ -20,8 +20,9 @@ Driven by one command per stdin line; each answer is one stdout line `REPLY <jso
     close              close every connection and exit
 
 With --reconnect, a connection that drops reconnects on static/progress/client.js's
-schedule (full jitter: uniform in [0, min(20 s, 0.5 s * 2**attempt)), attempt from 0, reset
-by a snapshot) and records when its new snapshot arrived.
+schedule (full jitter: uniform in [0, min(20 s, 0.5 s * 2**attempt)), at most 2 s in the
+first 10 s of the outage, attempt from 0, reset by a snapshot) and records when its new
+snapshot arrived.
 
 Receiving is deliberately cheap so that the client is not the bottleneck: each connection
 is an asyncio Protocol driving websockets' Sans-I/O ClientProtocol (no task, queue or
@@ -55,6 +56,15 @@ RUN_ID = b'"data":{"id":'
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 20.0
+# static/progress/state.js: retries at most 2 s apart in the first 10 s of an outage.
+BACKOFF_GRACE = 10.0
+BACKOFF_GRACE_MAX = 2.0
+
+
+def backoff_ceiling(attempt: int, outage: float) -> float:
+    """static/progress/state.js backoffCeiling()."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt)
+    return min(ceiling, BACKOFF_GRACE_MAX) if outage < BACKOFF_GRACE else ceiling
 
 
 class State:
@@ -234,9 +244,10 @@ class Client:
 
     async def reconnect(self, url: str, origin: str, cookie: str) -> None:
         """Reconnect until a snapshot arrives, on client.js's backoff schedule."""
-        attempt = 0
+        attempt, dropped = 0, time.monotonic()
         while True:
-            await asyncio.sleep(random.random() * min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt))
+            outage = time.monotonic() - dropped
+            await asyncio.sleep(random.random() * backoff_ceiling(attempt, outage))
             attempt += 1
             try:
                 first = await self._open(url, origin, cookie)

@@ -121,6 +121,7 @@ export class ProgressClient {
     this._wanted = false; // connect() called and disconnect() not since
     this._everConnected = false;
     this._attempt = 0;
+    this._outageSince = null; // when the socket last dropped without a snapshot since
     this._timers = {};
     this._lastResyncAt = -Infinity;
     this._awaitingPongSince = null;
@@ -331,6 +332,7 @@ export class ProgressClient {
     if (msg?.type === 'snapshot') {
       // A served snapshot means the server is healthy again: restart the backoff.
       this._attempt = 0;
+      this._outageSince = null;
       // Checked after applying it: a followed run the snapshot holds needs no resync.
       if ([...this._follow].some((id) => this.getOperation(id) == null)) this._scheduleResync();
     }
@@ -350,7 +352,12 @@ export class ProgressClient {
       this._setState(CONNECTION_STATES.REFUSED);
       return;
     }
-    const delay = backoffDelay(this._attempt, { random: this._random });
+    const now = this._clock.now();
+    this._outageSince ??= now;
+    const delay = backoffDelay(this._attempt, {
+      random: this._random,
+      outageMs: now - this._outageSince,
+    });
     this._attempt += 1;
     this._setState(this._isOffline() ? CONNECTION_STATES.OFFLINE : CONNECTION_STATES.RECONNECTING);
     this._setTimeout('reconnect', () => this._open(), delay);

@@ -39,6 +39,11 @@ export const SILENCE_MS = 2 * SOCKET_HEARTBEAT_MS + 1_000;
 
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 20_000;
+// In the first seconds of an outage (a server restart, a deploy) retries stay at most
+// BACKOFF_GRACE_MAX_MS apart, so every page is back within about that long of the server;
+// only a longer outage backs off further. A refused connection costs a server nothing.
+export const BACKOFF_GRACE_MS = 10_000;
+export const BACKOFF_GRACE_MAX_MS = 2_000;
 
 /** True for queued and running runs. */
 export function isActive(op) {
@@ -150,21 +155,32 @@ export function resyncMessage(store, { follow = [], limit = MAX_RESYNC_IDS } = {
 
 /**
  * Delay before reconnect attempt number `attempt` (0 for the first): "full jitter",
- * uniformly random in [0, min(max, base * 2^attempt)), so a server restart is not met
- * by every browser at the same instant. Never gives up: any attempt yields a delay.
+ * uniformly random in [0, ceiling), so a server restart is not met by every browser at
+ * the same instant. Never gives up: any attempt yields a delay. `outageMs` is how long
+ * the connection has been down (see backoffCeiling).
  */
-export function backoffDelay(
-  attempt,
-  { base = BACKOFF_BASE_MS, max = BACKOFF_MAX_MS, random = Math.random } = {},
-) {
-  return random() * backoffCeiling(attempt, { base, max });
+export function backoffDelay(attempt, { random = Math.random, ...options } = {}) {
+  return random() * backoffCeiling(attempt, options);
 }
 
-/** The upper bound of backoffDelay for an attempt. */
-export function backoffCeiling(attempt, { base = BACKOFF_BASE_MS, max = BACKOFF_MAX_MS } = {}) {
+/**
+ * The upper bound of backoffDelay for an attempt: min(max, base * 2^attempt), and at most
+ * graceMax while the outage is younger than graceMs (unknown outageMs: no grace).
+ */
+export function backoffCeiling(
+  attempt,
+  {
+    base = BACKOFF_BASE_MS,
+    max = BACKOFF_MAX_MS,
+    outageMs = Infinity,
+    graceMs = BACKOFF_GRACE_MS,
+    graceMax = BACKOFF_GRACE_MAX_MS,
+  } = {},
+) {
   const n = Number.isFinite(attempt) && attempt > 0 ? Math.floor(attempt) : 0;
   // 2 ** n overflows to Infinity for large n; min() still gives max, never NaN.
-  return Math.min(max, base * 2 ** n);
+  const ceiling = Math.min(max, base * 2 ** n);
+  return outageMs >= 0 && outageMs < graceMs ? Math.min(ceiling, graceMax) : ceiling;
 }
 
 /**

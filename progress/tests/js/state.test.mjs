@@ -211,6 +211,21 @@ describe('backoffDelay', () => {
     assert.equal(backoffCeiling(5000), 20_000);
   });
 
+  test('in the first 10 s of an outage retries stay at most 2 s apart', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 8].map((a) => backoffCeiling(a, { outageMs: 9_999 })),
+      [500, 1000, 2000, 2000, 2000, 2000],
+    );
+    assert.equal(backoffDelay(6, { random: top, outageMs: 4_000 }) < 2_000, true);
+  });
+
+  test('a longer outage backs off as usual', () => {
+    assert.equal(backoffCeiling(4, { outageMs: 10_000 }), 8000);
+    assert.equal(backoffCeiling(8, { outageMs: 60_000 }), 20_000);
+    assert.equal(backoffCeiling(4, { outageMs: 1_000, graceMs: 500 }), 8000);
+    assert.equal(backoffCeiling(4, { outageMs: 1_000, graceMax: 3000 }), 3000);
+  });
+
   test('custom base and max are honoured; bad attempts count as the first', () => {
     assert.equal(backoffCeiling(2, { base: 100, max: 300 }), 300);
     assert.equal(backoffCeiling(1, { base: 100, max: 300 }), 200);
