@@ -7,7 +7,7 @@ lever buys with everything else as it is now:
     connect-hop         close_old_connections() in a worker thread before websocket.connect
                         (and every other non-event message), as Channels' dispatch() does
     subscribe-channel   a Redis SUBSCRIBE for every consumer's own channel
-    autobahn-debug      autobahn's eager debug formatting (pformat, click colours)
+    autobahn-debug      autobahn's eager debug formatting (pformat, hltype/hlval, click colours)
 
 Snapshot sharing (PROGRESS_SNAPSHOT_SHARE_SECONDS=0) and the listen backlog (daphne's -e
 backlog) are switched by environment and command line, not here.
@@ -59,4 +59,6 @@ def undo(names: set[str], application: Any) -> None:
         import autobahn.websocket.protocol
 
         autobahn.websocket.protocol.pformat = pprint.pformat
+        autobahn.websocket.protocol.hltype = autobahn.util.hltype
+        autobahn.websocket.protocol.hlval = autobahn.util.hlval
         autobahn.util._HAS_CLICK = True

@@ -26,19 +26,30 @@ def tune_daphne() -> list[str]:
     return applied
 
 
-class _LazyPformat:
-    """pprint.pformat(obj), computed only if a log line is really formatted."""
+class _Lazy:
+    """function(*args) as text, computed only if a log line is really formatted."""
 
-    __slots__ = ("obj",)
+    __slots__ = ("args", "function")
 
-    def __init__(self, obj: Any) -> None:
-        self.obj = obj
+    def __init__(self, function: Any, *args: Any) -> None:
+        self.function = function
+        self.args = args
 
     def __str__(self) -> str:
-        return pprint.pformat(self.obj)
+        return str(self.function(*self.args))
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+
+def _lazily(function: Any) -> Any:
+    """function, deferred: it returns a _Lazy that calls function when formatted."""
+
+    def deferred(*args: Any) -> _Lazy:
+        return _Lazy(function, *args)
+
+    deferred.lazy = True  # type: ignore[attr-defined]
+    return deferred
 
 
 def defer_autobahn_debug_formatting() -> bool:
@@ -46,14 +57,21 @@ def defer_autobahn_debug_formatting() -> bool:
 
     Every WebSocket handshake pretty-printed its whole configuration for a debug line
     (autobahn/websocket/protocol.py, _connectionMade) and coloured names with click for
-    others: 15 % of daphne's CPU in a connect storm (py-spy, bench/ figure S). The text is
-    the same when debug logging is on; it is built only then. True if autobahn was found.
+    others: 15 % of daphne's CPU in a connect storm (py-spy, bench/ figure S). Every frame
+    sent built a highlighted method name and two values for another debug line (hltype,
+    hlval): 5-6 % of daphne's CPU in a fan-out (figure O). autobahn passes them only as
+    arguments of log calls, so the text is the same when a line is logged; it is built
+    only then. True if autobahn was found.
     """
     protocol = sys.modules.get("autobahn.websocket.protocol")
     util = sys.modules.get("autobahn.util")
     if protocol is None or util is None:
         return False
-    protocol.pformat = _LazyPformat  # type: ignore[attr-defined]
+    protocol.pformat = _lazily(pprint.pformat)  # type: ignore[attr-defined]
+    for name in ("hltype", "hlval"):
+        current = getattr(protocol, name, None)
+        if current is not None and not getattr(current, "lazy", False):
+            setattr(protocol, name, _lazily(current))
     util._HAS_CLICK = False  # type: ignore[attr-defined]  # colours only
     return True
 

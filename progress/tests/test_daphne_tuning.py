@@ -103,14 +103,36 @@ def test_a_closing_connection_is_left_to_twisted(tuned, connection):
 
 def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
     patched = abstract.FileDescriptor.write
-    monkeypatch.setattr(autobahn.websocket.protocol, "pformat", autobahn.websocket.protocol.pformat)
+    for name in ("pformat", "hltype", "hlval"):
+        monkeypatch.setattr(
+            autobahn.websocket.protocol, name, getattr(autobahn.websocket.protocol, name)
+        )
     monkeypatch.setattr(autobahn.util, "_HAS_CLICK", autobahn.util._HAS_CLICK)
     assert daphne_tuning.tune_daphne() == [
         "autobahn debug formatting deferred",
         "Twisted TCP writes sent at once",
     ]
     assert abstract.FileDescriptor.write is patched
-    assert autobahn.websocket.protocol.pformat is daphne_tuning._LazyPformat
+    protocol = autobahn.websocket.protocol
+    assert protocol.hltype.lazy and protocol.hlval.lazy and protocol.pformat.lazy
+    # Tuned twice, deferred once: the deferred text calls autobahn's own function.
+    assert protocol.hltype(len).function is autobahn.util.hltype
+
+
+def test_autobahns_debug_text_is_built_only_when_formatted_and_reads_the_same(monkeypatch):
+    protocol = autobahn.websocket.protocol
+    for name in ("pformat", "hltype", "hlval"):
+        monkeypatch.setattr(protocol, name, getattr(protocol, name))
+    monkeypatch.setattr(autobahn.util, "_HAS_CLICK", False)
+    eager = protocol.hltype(test_tuning_twice_patches_once_and_both_fixes_apply)
+    calls = []
+    monkeypatch.setattr(autobahn.util, "_qn", lambda obj: calls.append(obj) or "a.b")
+    assert daphne_tuning.defer_autobahn_debug_formatting()
+    deferred = protocol.hltype(len)
+    assert calls == []  # nothing built yet
+    assert f"{deferred}" == "<a.b>" and calls == [len]
+    assert f"{protocol.hlval(5)}" == str(autobahn.util.hlval(5))
+    assert eager.startswith("<") and "test_daphne_tuning" in eager
 
 
 def test_an_unexpected_twisted_is_left_alone(monkeypatch, caplog):
