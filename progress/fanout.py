@@ -13,8 +13,10 @@ of it.
 
 Why no queue between Redis and the feed: each hop from one task to another waits for the
 event loop's next turn, and under load one turn holds a whole flush or the server's writes
-to every socket. With a feed task between them, states reached the feed ~110 ms after
-Redis had them (figure O, 1,000 sockets); watched, they skip that hop.
+to every socket. With a feed task between them, states reached the feed 112-117 ms (p50)
+after Redis had them (figure O, 1,000 sockets); watched, 81 ms. Most of the rest was
+daphne's per-frame write registration, which shortened every turn once removed
+(progress.daphne_tuning).
 
 - A final state is never dropped: only a newer state of the same run replaces a state, and
   a run's final is its newest.
