@@ -19,9 +19,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between the server's {"type": "heartbeat"} frames on every socket, so a page
     # can tell a quiet run from a silent server (it greys out after two are missed).
     "SOCKET_HEARTBEAT_INTERVAL": 3.0,
-    # Seconds between a server process's flushes of run states to its sockets: each socket
-    # gets at most one frame per flush, holding the newest state of every run that changed
-    # (progress/fanout.py). A state after a quiet spell goes out at once.
+    # Longest pause, in seconds, between a server process's flushes of run states to its
+    # sockets (progress/fanout.py). After a flush that took d seconds the next waits d, at
+    # most this: with few sockets a state goes out at once; with many, each socket gets one
+    # frame per flush holding the newest state of every run that changed.
     "SOCKET_FLUSH_INTERVAL": 0.05,
     # A running run whose heartbeat is older than this is marked stalled.
     "STALL_TIMEOUT": 60.0,

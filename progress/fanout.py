@@ -6,10 +6,9 @@ socket's consumer task (its queue, dispatch and frame), so at 1,000 sockets the 
 spent more on waking consumers than on frames. Here a group that sockets of this process
 listen to is joined once (GroupFeed): watched, with progress.layers, which hands each
 message over as it is read from Redis; or joined by one channel of the process, with other
-layers. A state is kept once per group, the newest per run, and a flush, at most every
-SOCKET_FLUSH_INTERVAL, sends each socket of the group one frame holding the states it
-does not hold yet. That frame is encoded once and shared by every socket that needed all
-of it.
+layers. A state is kept once per group, the newest per run, and a flush sends each socket
+of the group one frame holding the states it does not hold yet. That frame is encoded once
+and shared by every socket that needed all of it.
 
 Why no queue between Redis and the feed: each hop from one task to another waits for the
 event loop's next turn, and under load one turn holds a whole flush or the server's writes
@@ -24,8 +23,10 @@ daphne's per-frame write registration, which shortened every turn once removed
   meanwhile are held for it, newest per run, and filtered by the snapshot's seqs.
 - A socket whose previous frame is still being sent (a server with flow control) keeps its
   states, newest per run, for the flush after the send ends.
-- A flush is immediate when the last one is older than the interval, so a lone update
-  is not delayed; under load the interval paces frames to at most 1/interval per socket.
+- Flushes are paced by their cost: after a flush that took d seconds the next waits d, at
+  most SOCKET_FLUSH_INTERVAL. With few sockets a state goes out at once; with many, the
+  states that arrive during the pause go out together, and flushing takes at most about
+  half of the loop, leaving the rest for reading Redis, handshakes and requests.
 - Log lines are not states: they reach a run's page on its own channel (see consumers).
 """
 
@@ -257,9 +258,10 @@ class Fanout:
         self.loop = loop
         self.feeds: dict[str, GroupFeed] = {}
         self.flushes = 0
+        self.pause = 0.0  # seconds the next flush waits after the last one ended
         self._dirty: dict[GroupFeed, None] = {}
         self._flush_at: asyncio.TimerHandle | asyncio.Handle | None = None
-        self._last_flush = float("-inf")
+        self._next_flush_at = float("-inf")
 
     async def subscribe(self, group: str, listener: Listener) -> Subscription:
         """A paused place in group's feed, joining the group first if this process has not."""
@@ -274,20 +276,22 @@ class Fanout:
         return subscription
 
     def mark(self, feed: GroupFeed) -> None:
-        """feed has states to send: flush now, or when the interval since the last ends."""
+        """feed has states to send: flush now, or when the pause after the last flush ends."""
         self._dirty[feed] = None
         if self._flush_at is not None:
             return
-        wait = self._last_flush + conf.get("SOCKET_FLUSH_INTERVAL") - self.loop.time()
+        wait = self._next_flush_at - self.loop.time()
         if wait > 0:
             self._flush_at = self.loop.call_later(wait, self.flush)
         else:
             self._flush_at = self.loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Flush every feed with states to send."""
+        """Flush every feed with states to send, then pause as long as that took (at most
+        SOCKET_FLUSH_INTERVAL): flushing takes at most about half of a busy loop, and a
+        cheap flush (few sockets) holds the next state back for no time at all."""
         self._flush_at = None
-        self._last_flush = self.loop.time()
+        started = self.loop.time()
         self.flushes += 1
         dirty, self._dirty = self._dirty, {}
         for feed in dirty:
@@ -295,6 +299,9 @@ class Fanout:
                 feed.flush()
             except Exception:
                 logger.exception("Could not flush run states of %s", feed.group)
+        ended = self.loop.time()
+        self.pause = min(ended - started, conf.get("SOCKET_FLUSH_INTERVAL"))
+        self._next_flush_at = ended + self.pause
 
 
 # One Fanout per (event loop, layer): tests run many loops and layers in one process.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -86,12 +87,25 @@ async def test_a_group_is_joined_once_however_many_sockets_listen_and_left_with_
     assert GROUP not in fanout_for(layer).feeds
 
 
+class CostlySocket(Socket):
+    """A socket whose send takes the loop `cost` seconds, like a server under load."""
+
+    def __init__(self, name: str = "socket", cost: float = 0.1) -> None:
+        super().__init__(name)
+        self.cost = cost
+
+    async def send(self, text_data: str | None = None) -> None:
+        time.sleep(self.cost)  # blocks the loop on purpose: the flush is what costs
+        await super().send(text_data)
+
+
 async def test_each_socket_gets_one_frame_with_the_newest_state_of_every_run(layer, settings):
-    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 0.3}
-    sockets = [Socket("a"), Socket("b")]
+    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 1.0}
+    sockets = [CostlySocket("a", 0.1), Socket("b")]
     await subscribed(layer, sockets)
-    await layer.group_send(GROUP, event(9, 1))  # flushed at once: the last flush is long ago
+    await layer.group_send(GROUP, event(9, 1))  # flushed at once: nothing was flushed before
     await aeventually(lambda: all(s.states() == [(9, 1, "progress_update")] for s in sockets))
+    # That flush took 0.1 s, so the next waits 0.1 s: these all go in one frame per socket.
     for seq in range(2, 6):
         await layer.group_send(GROUP, event(1, seq))
         await layer.group_send(GROUP, event(2, seq))
@@ -159,21 +173,34 @@ async def test_a_socket_still_sending_gets_the_newest_states_when_its_send_ends(
     )
 
 
-async def test_states_within_the_interval_wait_for_one_flush(layer, settings):
-    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 0.5}
-    socket = Socket()
+async def test_after_a_costly_flush_states_wait_as_long_as_it_took_at_most_the_interval(
+    layer, settings
+):
+    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 0.3}
+    socket = CostlySocket(cost=0.5)
     await subscribed(layer, [socket])
     shared = fanout_for(layer)
     await layer.group_send(GROUP, event(1, 1))
     await aeventually(lambda: len(socket.frames) == 1)
+    # The 0.5 s flush is followed by a pause of the interval (0.3 s), not 0.5 s, not none.
+    assert shared.pause == 0.3
     flushes = shared.flushes
     for seq in range(2, 30):
         await layer.group_send(GROUP, event(1, seq))
-        await asyncio.sleep(0.005)
-    assert len(socket.frames) == 1  # still within the interval
     await aeventually(lambda: len(socket.frames) == 2)
     assert shared.flushes == flushes + 1
     assert socket.states()[-1] == (1, 29, "progress_update")
+
+
+async def test_with_cheap_flushes_every_state_goes_out_at_once(layer, settings):
+    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 5.0}
+    socket = Socket()
+    await subscribed(layer, [socket])
+    for seq in range(1, 6):
+        await layer.group_send(GROUP, event(1, seq))
+        await aeventually(lambda seq=seq: len(socket.frames) == seq, timeout=2)
+        assert fanout_for(layer).pause < 0.1  # a flush of one cheap socket: no pause
+    assert [s[1] for s in socket.states()] == [1, 2, 3, 4, 5]
 
 
 async def test_group_membership_is_renewed_before_the_layer_expires_it(layer, monkeypatch):
