@@ -150,7 +150,10 @@ class GroupFeed:
             if self.watching:
                 await layer.watch_group(self.group, self.offer)
             else:
-                self.channel = await layer.new_channel("progress.feed.")
+                # The default prefix: channels-redis' core layer receives every channel of
+                # a process through one Redis key per prefix, so another prefix would wait
+                # behind the consumers' receives (and its messages be dropped when full).
+                self.channel = await layer.new_channel()
                 await layer.group_add(self.group, self.channel)
         except BaseException as exc:
             self.joined.set_exception(exc)

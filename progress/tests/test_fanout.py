@@ -8,6 +8,7 @@ import time
 
 import pytest
 from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
 
 from progress import fanout, protocol
 from progress.fanout import BATCH_TYPE, batch_frames, fanout_for
@@ -251,3 +252,26 @@ async def test_with_the_redis_layer_a_group_is_watched_once_and_unsubscribed_wit
     await aeventually(lambda: group_channel not in shard._subscribed_to)
     assert group_channel not in loop_layer.watchers
     await layer.flush()
+
+
+@pytest.mark.redis
+async def test_with_the_redis_core_layer_states_arrive_while_consumers_wait_on_their_channels(
+    settings,
+):
+    layer = RedisChannelLayer(hosts=[settings.REDIS_URL], prefix="fanout-core-test")
+    # Consumers wait on their own channels (a run page's log lines); the core layer receives
+    # a process's channels through one Redis key, so the feed's channel must share it.
+    waiting = [asyncio.create_task(layer.receive(await layer.new_channel())) for _ in range(5)]
+    sockets = [Socket(f"s{i}") for i in range(3)]
+    try:
+        await subscribed(layer, sockets, group="fanout-core-test")
+        for seq in range(1, 21):
+            await layer.group_send("fanout-core-test", event(1, seq))
+        await aeventually(
+            lambda: all((1, 20, "progress_update") in s.states() for s in sockets), timeout=3
+        )
+    finally:
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        await layer.flush()
