@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pprint
 import socket
 
 import autobahn.util
@@ -121,8 +122,10 @@ def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
 
 def test_autobahns_debug_text_is_built_only_when_formatted_and_reads_the_same(monkeypatch):
     protocol = autobahn.websocket.protocol
-    for name in ("pformat", "hltype", "hlval"):
-        monkeypatch.setattr(protocol, name, getattr(protocol, name))
+    # autobahn's own functions, whether or not this process was tuned already.
+    monkeypatch.setattr(protocol, "pformat", pprint.pformat)
+    monkeypatch.setattr(protocol, "hltype", autobahn.util.hltype)
+    monkeypatch.setattr(protocol, "hlval", autobahn.util.hlval)
     monkeypatch.setattr(autobahn.util, "_HAS_CLICK", False)
     eager = protocol.hltype(test_tuning_twice_patches_once_and_both_fixes_apply)
     calls = []
