@@ -37,6 +37,7 @@ import logging
 from typing import Any, Protocol
 
 from progress import conf, protocol
+from progress.outage import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -229,17 +230,21 @@ class GroupFeed:
             logger.warning("Could not leave group %s", self.group, exc_info=True)
 
     async def _receive(self) -> None:
-        layer, failing = self.fanout.layer, False
+        layer = self.fanout.layer
+        outage = Outage(
+            logger,
+            down=f"Run states for {self.group} cannot be received (%s: %s); retrying. Pages "
+            "catch up by resync when the channel layer is back.",
+            recovered=f"Run states for {self.group} are received again.",
+        )
         while True:
             try:
                 message = await layer.receive(self.channel)
-            except Exception:
-                if not failing:
-                    logger.warning("Feed %s cannot receive; retrying", self.group, exc_info=True)
-                failing = True
+            except Exception as exc:
+                outage.failed(exc)
                 await asyncio.sleep(RECEIVE_RETRY_SECONDS)
                 continue
-            failing = False
+            outage.succeeded()
             self.offer(message)
 
     def _renew(self) -> None:

@@ -194,26 +194,28 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
     async def unwatch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
         """Stop calling callback; unsubscribe in Redis when nobody else watches or listens."""
         group_channel = self._get_group_channel_name(group)
-        watchers = self.watchers.get(group_channel, [])
-        if callback in watchers:
-            watchers.remove(callback)
-        if watchers:
+        watchers = self.watchers.get(group_channel)
+        if not watchers or callback not in watchers:
             return
-        self.watchers.pop(group_channel, None)
-        if not self.groups.get(group_channel):
-            self.groups.pop(group_channel, None)
-            await self._get_shard(group_channel).unsubscribe(group_channel)
+        watchers.remove(callback)
+        await self._unsubscribe_if_unused(group_channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
         """Leave group; unsubscribe it in Redis when its last member left and nobody watches."""
         group_channel = self._get_group_channel_name(group)
-        if group_channel not in self.watchers:
-            await super().group_discard(group, channel)
+        members = self.groups.get(group_channel)
+        if not members or channel not in members:
             return
-        members = self.groups.get(group_channel, set())
         members.discard(channel)
-        if not members:
-            self.groups.pop(group_channel, None)
+        await self._unsubscribe_if_unused(group_channel)
+
+    async def _unsubscribe_if_unused(self, group_channel: str) -> None:
+        """The one rule for both: a group stays subscribed while it has members or watchers."""
+        if self.groups.get(group_channel) or self.watchers.get(group_channel):
+            return
+        self.groups.pop(group_channel, None)
+        self.watchers.pop(group_channel, None)
+        await self._get_shard(group_channel).unsubscribe(group_channel)
 
 
 class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):

@@ -223,6 +223,31 @@ async def test_other_message_types_and_oversized_frames_are_not_sent(layer, capl
     assert "over MAX_FRAME_BYTES" in caplog.text
 
 
+async def test_a_feed_that_cannot_receive_retries_logs_once_each_way_and_recovers(
+    monkeypatch, caplog
+):
+    monkeypatch.setattr(fanout, "RECEIVE_RETRY_SECONDS", 0.01)
+
+    class FlakyLayer(CountingLayer):
+        failures = 3
+
+        async def receive(self, channel):
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("layer down")
+            return await super().receive(channel)
+
+    layer = FlakyLayer()
+    socket = Socket()
+    await subscribed(layer, [socket])
+    await aeventually(lambda: layer.failures == 0)
+    await layer.group_send(GROUP, event(1, 1))
+    await aeventually(lambda: socket.states() == [(1, 1, "progress_update")])
+    messages = [r.getMessage() for r in caplog.records if r.name == "progress.fanout"]
+    assert len([m for m in messages if "cannot be received" in m]) == 1
+    assert len([m for m in messages if "received again" in m]) == 1
+
+
 def test_batch_frames_stay_under_the_frame_limit():
     texts = [event(i, 1, size=20_000)["text"] for i in range(10)]
     frames = batch_frames(texts)

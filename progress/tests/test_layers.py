@@ -137,3 +137,30 @@ def test_a_watched_group_is_unsubscribed_when_its_last_watcher_goes(settings):
 async def _until(predicate) -> None:
     while not predicate():
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.redis
+def test_a_group_stays_subscribed_while_it_has_a_member_or_a_watcher(settings):
+    layer = BoundedRedisPubSubChannelLayer(hosts=[settings.REDIS_URL])
+
+    def watcher(message):
+        pass
+
+    async def scenario():
+        loop_layer = layer._get_layer()
+        shard = loop_layer._shards[0]
+        group_channel = loop_layer._get_group_channel_name("kept-test")
+        channel = await layer.new_channel()
+        await layer.group_add("kept-test", channel)
+        await layer.watch_group("kept-test", watcher)
+        await layer.unwatch_group("kept-test", watcher)
+        member_keeps_it = group_channel in shard._subscribed_to
+        await layer.watch_group("kept-test", watcher)
+        await layer.group_discard("kept-test", channel)
+        watcher_keeps_it = group_channel in shard._subscribed_to
+        await layer.unwatch_group("kept-test", watcher)
+        gone = group_channel not in shard._subscribed_to
+        await layer.flush()
+        return member_keeps_it, watcher_keeps_it, gone
+
+    assert async_to_sync(scenario)() == (True, True, True)
