@@ -47,13 +47,16 @@ def undo(names: set[str], application: Any) -> None:
 
         ProgressConsumer.dispatch = dispatch_with_hop  # type: ignore[method-assign]
     if "subscribe-channel" in names:
-        from progress.layers import BoundedPubSubLoopLayer, LatestStateQueue
+        from progress.layers import BoundedPubSubLoopLayer
 
-        async def subscribe(self: Any, channel: str) -> None:
-            self.channels[channel] = LatestStateQueue(self.capacity)
+        new_channel = BoundedPubSubLoopLayer.new_channel
+
+        async def new_subscribed_channel(self: Any, prefix: str = "specific.") -> str:
+            channel = await new_channel(self, prefix)
             await self._get_shard(channel).subscribe(channel)
+            return channel
 
-        BoundedPubSubLoopLayer._subscribe_to_channel = subscribe  # type: ignore[method-assign]
+        BoundedPubSubLoopLayer.new_channel = new_subscribed_channel  # type: ignore[method-assign]
     if "autobahn-debug" in names:
         import autobahn.util
         import autobahn.websocket.protocol

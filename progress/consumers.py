@@ -30,6 +30,9 @@ ECHO_CHARS = 40
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
     """Pushes run states to one browser; ws/progress/ (all visible) or ws/progress/<id>/."""
 
+    # The proposal's protocol (SeedProgressConsumer): one event frame per state, no batch,
+    # snapshot or heartbeat frames.
+    seed_protocol = False
     groups: list[str] = []
     # Open sockets per user id in this process (in memory, not shared between processes:
     # the cap bounds one process's memory per user, which is what a flood exhausts).
@@ -74,10 +77,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         snapshot = await self._snapshot()
         for run_id, seq in snapshot.seqs.items():
             self.sent[run_id] = max(seq, self.sent.get(run_id, -1))
-        for frame in snapshot.frames:
+        for frame in snapshot.seed_frames if self.seed_protocol else snapshot.frames:
             await self.send(text_data=frame)
         self._subscription.start()
-        self._heartbeat = asyncio.create_task(self._beat(conf.get("SOCKET_HEARTBEAT_INTERVAL")))
+        if not self.seed_protocol:
+            interval = conf.get("SOCKET_HEARTBEAT_INTERVAL")
+            self._heartbeat = asyncio.create_task(self._beat(interval))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run the consumer; however it ends (even by an exception), free its socket place."""
@@ -202,7 +207,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         """Send a snapshot or resync, split into frames of at most MAX_FRAME_BYTES."""
         for op in operations:
             self.sent[op["id"]] = max(op["seq"], self.sent.get(op["id"], -1))
-        for frame in protocol.list_frames(kind, operations):
+        if self.seed_protocol:
+            frames = [protocol.seed_frame(protocol.encode_event(op)) for op in operations]
+        else:
+            frames = protocol.list_frames(kind, operations)
+        for frame in frames:
             await self.send(text_data=frame)
 
     async def _error(self, message: str) -> None:
@@ -267,6 +276,17 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                 await self.send(text_data=event["text"])
         except Exception:
             logger.exception("Could not forward log lines to %s", self.channel_name)
+
+
+class SeedProgressConsumer(ProgressConsumer):
+    """ws/progress (no slash): the proposal's protocol, for clients written to it.
+
+    The same authentication, visibility and limits as ProgressConsumer; every frame is one
+    run's newest state as {"type": "progress_update" | "task_completed" | "task_failed",
+    "data": <the run>}, never a batch, snapshot part or heartbeat.
+    """
+
+    seed_protocol = True
 
 
 def _is_run_id(key: Any) -> bool:

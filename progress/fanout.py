@@ -57,6 +57,7 @@ class Listener(Protocol):
 
     sent: dict[int, int]  # run id -> the newest seq the client holds
     channel_name: str
+    seed_protocol: bool  # one frame per state, as the proposal's protocol has it
 
     async def send(self, text_data: str | None = None) -> None: ...
 
@@ -200,7 +201,9 @@ class GroupFeed:
             texts, whole = subscription.unsent(events)
             if not texts:
                 continue
-            if whole:
+            if subscription.listener.seed_protocol:
+                frames = [protocol.seed_frame(text) for text in texts]
+            elif whole:
                 frames = shared if shared is not None else (shared := batch_frames(texts))
             else:
                 frames = batch_frames(texts)

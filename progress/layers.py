@@ -15,20 +15,28 @@ snapshot/resync (driven by the client) restore anything it missed.
 
 Two costs of the stock layer per connection are gone (bench/, figures S and O):
 - a message from Redis is deserialised once per process, not once per member channel;
-- a consumer's own channel is not subscribed in Redis: consumers here receive group
-  messages only. `send()` to a channel of this process is delivered in process; to a
-  channel of another process it is published and lost (nothing in the project does it).
+- a consumer's own channel is not subscribed in Redis. Channels made by new_channel() are
+  named "<prefix><inbox>!<id>", as channels-redis' core layer names process channels: a
+  send() to one of this process is handed to its queue (on its own event loop, from any
+  thread), and a send() from another process is published once to the owner's inbox, the
+  one Redis channel each event loop's layer subscribes.
+- Channels not made by new_channel() (general channels) are subscribed in Redis when
+  received on, as in the stock layer.
 Consumers must not mutate the messages they receive: members of a group share one.
 
 Group watches (watch_group/unwatch_group) hand each message of a group to a callback as
-it is read, before any member's queue: progress.fanout feeds run states to a process's
-sockets that way, and progress.snapshots learns of broadcasts.
+it is read, before any member's queue: the fan-out feeds run states to a process's
+sockets that way, and the snapshot cache learns of broadcasts.
+
+The module imports nothing of the progress app, so it works (and channels-redis' own
+tests run against it, tests/test_channels_redis_pubsub.py) without Django set up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,18 +49,33 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close
 
-from progress.models import ACTIVE_STATUSES
-from progress.protocol import EVENT_TYPES, LAYER_EVENT
+logger = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 100
-FINAL_PREFIXES = tuple(
-    f'{{"type":"{kind}"' for status, kind in EVENT_TYPES.items() if status not in ACTIVE_STATUSES
-)
+# The message type this layer keeps newest-per-run: {"type": STATE_MESSAGE_TYPE, "id": <run>,
+# "seq": <int>, "final": <bool>, ...}. The app's protocol builds them (progress.protocol).
+STATE_MESSAGE_TYPE = "progress.event"
+# Marks channels made by new_channel(): "<prefix>specific.<inbox>!<id>".
+PROCESS_CHANNEL_MARK = "!"
+INBOX_ID_LENGTH = 32  # uuid4().hex
 
 
-def is_final(message: dict[str, Any]) -> bool:
-    """True for a run event whose state is final (completed, failed, cancelled, stalled)."""
-    return message.get("type") == LAYER_EVENT and message["text"].startswith(FINAL_PREFIXES)
+def is_state(message: Any) -> bool:
+    """True for a run state: a dict message of STATE_MESSAGE_TYPE."""
+    return isinstance(message, dict) and message.get("type") == STATE_MESSAGE_TYPE
+
+
+def is_final(message: Any) -> bool:
+    """True for a run state that is final (completed, failed, cancelled, stalled)."""
+    return is_state(message) and message.get("final") is True
+
+
+def inbox_of(channel: str) -> str | None:
+    """The inbox id of a channel made by new_channel(); None for a general channel."""
+    head, mark, _ = channel.rpartition(PROCESS_CHANNEL_MARK)
+    if not mark or len(head) < INBOX_ID_LENGTH:
+        return None
+    return head[-INBOX_ID_LENGTH:]
 
 
 class LatestStateQueue(asyncio.Queue[Any]):
@@ -88,7 +111,7 @@ class LatestStateQueue(asyncio.Queue[Any]):
 
     def _put(self, item: dict[str, Any]) -> None:
         queue = self._queue
-        if item.get("type") == LAYER_EVENT:
+        if is_state(item):
             key: Any = item["id"]
             held = queue.get(key)
             if held is not None:
@@ -125,6 +148,10 @@ class BoundedShardConnection(RedisSingleShardConnection):
         if isinstance(name, bytes):
             name = name.decode()
         layer = self.channel_layer
+        if name == layer.inbox_channel:
+            envelope = layer.channel_layer.deserialize(message["data"])
+            layer.deliver(envelope["channel"], envelope["message"])
+            return
         members = [name] if name in layer.channels else layer.groups.get(name, ())
         watchers = layer.watchers.get(name, ())
         if not (members or watchers):
@@ -144,6 +171,12 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args: Any, capacity: int = DEFAULT_CAPACITY, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.capacity = capacity
+        self.loop = asyncio.get_running_loop()
+        # Channels made here are "<prefix>...<inbox_id>!<id>"; other processes reach them
+        # through one Redis channel, inbox_channel, subscribed with the first of them.
+        self.inbox_id = uuid.uuid4().hex
+        self.inbox_channel = f"{self.prefix}inbox.{self.inbox_id}"
+        self._inbox_subscribed = False
         # Callbacks per group channel: see watch_group().
         self.watchers: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         hosts = [shard.host for shard in self._shards]
@@ -152,32 +185,65 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
         ]
 
     async def _subscribe_to_channel(self, channel: str) -> None:
-        # Local only: consumers receive group messages, so a Redis SUBSCRIBE per
-        # connection would be work for nothing (bench/, figure S).
         self.channels[channel] = LatestStateQueue(self.capacity)
+        if inbox_of(channel) is None:
+            # A general channel (not made by new_channel): others publish to it by name.
+            await self._get_shard(channel).subscribe(channel)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
-        """A channel of this process: a local queue, not subscribed in Redis."""
-        channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
-        await self._subscribe_to_channel(channel)
+        """A channel of this process: a local queue, reached from other processes through
+        this layer's inbox (one Redis subscription per event loop, not one per channel)."""
+        if not self._inbox_subscribed:
+            await self._get_shard(self.inbox_channel).subscribe(self.inbox_channel)
+            self._inbox_subscribed = True
+        channel = f"{self.prefix}{prefix}{self.inbox_id}{PROCESS_CHANNEL_MARK}{uuid.uuid4().hex}"
+        self.channels[channel] = LatestStateQueue(self.capacity)
         return channel
 
-    async def send(self, channel: str, message: dict[str, Any]) -> None:
-        """Deliver to a channel of this process directly; publish anything else."""
+    def deliver(self, channel: str, message: Any) -> None:
+        """Queue message for channel, if it still exists (in this layer's event loop)."""
         queue = self.channels.get(channel)
         if queue is not None:
             queue.put_nowait(message)
-            return
-        await super().send(channel, message)
 
-    async def receive(self, channel: str) -> dict[str, Any]:
+    async def send(self, channel: str, message: Any) -> None:
+        """Deliver to a channel of this loop directly; to another process's through its inbox."""
+        inbox = inbox_of(channel)
+        if inbox == self.inbox_id:
+            self.deliver(channel, message)
+            return
+        owner = self.channel_layer.loop_layer_of_inbox(inbox) if inbox else None
+        if owner is not None:
+            owner.deliver_threadsafe(channel, message)
+        elif inbox is not None:
+            envelope = {"channel": channel, "message": message}
+            await self._publish(f"{self.prefix}inbox.{inbox}", envelope)
+        else:
+            await self._publish(channel, message)
+
+    def deliver_threadsafe(self, channel: str, message: Any) -> None:
+        """deliver() from another event loop or thread; dropped if this loop is closed."""
+        try:
+            self.loop.call_soon_threadsafe(self.deliver, channel, message)
+        except RuntimeError:
+            logger.debug("Dropped a message for %s: its event loop is closed", channel)
+
+    async def _publish(self, channel: str, message: Any) -> None:
+        shard = self._get_shard(channel)
+        await shard.publish(channel, self.channel_layer.serialize(message))
+
+    async def receive(self, channel: str) -> Any:
         """The next message of channel (already deserialised); forgets it when cancelled."""
         if channel not in self.channels:
             await self._subscribe_to_channel(channel)
         try:
-            message: dict[str, Any] = await self.channels[channel].get()
+            message = await self.channels[channel].get()
         except (asyncio.CancelledError, TimeoutError, GeneratorExit):
-            self.channels.pop(channel, None)
+            if self.channels.pop(channel, None) is not None and inbox_of(channel) is None:
+                try:
+                    await self._get_shard(channel).unsubscribe(channel)
+                except BaseException:
+                    logger.exception("Could not unsubscribe general channel %s", channel)
             raise
         return message
 
@@ -217,6 +283,12 @@ class BoundedPubSubLoopLayer(RedisPubSubLoopLayer):
         self.watchers.pop(group_channel, None)
         await self._get_shard(group_channel).unsubscribe(group_channel)
 
+    async def flush(self) -> None:
+        """Forget every channel, group and watch, and close the connections (as the stock)."""
+        self.watchers = {}
+        self._inbox_subscribed = False
+        await super().flush()
+
 
 class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
     """channels-redis' RedisPubSubChannelLayer whose per-channel queues hold the latest
@@ -231,6 +303,13 @@ class BoundedRedisPubSubChannelLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
             return layer
+
+    def loop_layer_of_inbox(self, inbox: str) -> BoundedPubSubLoopLayer | None:
+        """The loop layer of this process whose channels carry inbox, if any."""
+        for layer in list(self._layers.values()):
+            if layer.inbox_id == inbox:
+                return layer
+        return None
 
     async def watch_group(self, group: str, callback: Callable[[dict[str, Any]], None]) -> None:
         """See BoundedPubSubLoopLayer.watch_group()."""

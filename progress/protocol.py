@@ -7,7 +7,8 @@ import logging
 import math
 from typing import Any
 
-from progress.models import Status
+from progress.layers import STATE_MESSAGE_TYPE
+from progress.models import ACTIVE_STATUSES, Status
 
 # Group names are visibility's (who sees which runs); re-exported for the layer and tests.
 from progress.visibility import ALL_GROUP, operation_group, user_group
@@ -48,13 +49,37 @@ STRIPPED_ERROR_TEXT = 200
 # that the server is alive, so a page can tell a quiet run from a silent server.
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
 
-# The channel-layer message type the consumer handles (dispatched to progress_event).
-LAYER_EVENT = "progress.event"
+# The channel-layer message type of a run state (dispatched to progress_event): the
+# layer's own, so that progress.layers keeps the newest per run without importing the app.
+LAYER_EVENT = STATE_MESSAGE_TYPE
+
+
+# The proposal's protocol (ws/progress, no slash): the event types its client knows. A
+# cancelled or stalled run ends there as task_failed; data.status says which it was.
+SEED_EVENT_TYPES = ("progress_update", "task_completed", "task_failed")
+_SEED_RENAMES = {
+    f'{{"type":"{kind}",': '{"type":"task_failed",'
+    for kind in EVENT_TYPES.values()
+    if kind not in SEED_EVENT_TYPES
+}
 
 
 def encode_event(data: dict[str, Any]) -> str:
     """Encode one run's event frame; done once per broadcast, not once per client."""
-    return f'{{"type":"{EVENT_TYPES[data["status"]]}","data":{encode_run(data)}}}'
+    return event_frame(data["status"], encode_run(data))
+
+
+def event_frame(status: str, run_text: str) -> str:
+    """The event frame of a run already encoded by encode_run()."""
+    return f'{{"type":"{EVENT_TYPES[status]}","data":{run_text}}}'
+
+
+def seed_frame(event_text: str) -> str:
+    """An event frame as the proposal's protocol has it (only its three event types)."""
+    for head, seed_head in _SEED_RENAMES.items():
+        if event_text.startswith(head):
+            return seed_head + event_text[len(head) :]
+    return event_text
 
 
 def encode_run(data: dict[str, Any]) -> str:
@@ -78,9 +103,14 @@ def encode_run(data: dict[str, Any]) -> str:
 
 def list_frames(kind: str, operations: list[dict[str, Any]]) -> list[str]:
     """A snapshot or resync as frames of at most MAX_FRAME_BYTES, numbered part 1..parts."""
+    return list_frames_of(kind, [encode_run(op) for op in operations])
+
+
+def list_frames_of(kind: str, run_texts: list[str]) -> list[str]:
+    """list_frames() of runs already encoded by encode_run()."""
     chunks: list[list[str]] = [[]]
     size = 0
-    for text in map(encode_run, operations):
+    for text in run_texts:
         if chunks[-1] and size + len(text) + 1 > MAX_RUN_BYTES:
             chunks.append([])
             size = 0
@@ -109,4 +139,10 @@ def _stripped(data: dict[str, Any]) -> dict[str, Any]:
 
 def layer_message(data: dict[str, Any]) -> dict[str, Any]:
     """The channel-layer message for one run's state: its id, seq and encoded frame."""
-    return {"type": LAYER_EVENT, "id": data["id"], "seq": data["seq"], "text": encode_event(data)}
+    return {
+        "type": LAYER_EVENT,
+        "id": data["id"],
+        "seq": data["seq"],
+        "final": data["status"] not in ACTIVE_STATUSES,
+        "text": encode_event(data),
+    }

@@ -54,18 +54,25 @@ def is_visible(user: Any, operation_id: int) -> bool:
 
 @dataclass(frozen=True)
 class EncodedSnapshot:
-    """A snapshot ready to send: its frames and the seq of every run in it."""
+    """A snapshot ready to send: its frames, the seq of every run in it, and the same runs
+    as the proposal's protocol sends them (one event frame each)."""
 
     frames: list[str]
     seqs: dict[int, int]
+    seed_frames: list[str]
 
 
 def encoded_snapshot(user: Any, *, operation_id: int | None = None) -> EncodedSnapshot:
     """snapshot_for() encoded into frames of at most MAX_FRAME_BYTES (one query)."""
     operations = snapshot_for(user, operation_id=operation_id)
+    texts = [protocol.encode_run(op) for op in operations]
     return EncodedSnapshot(
-        frames=protocol.list_frames("snapshot", operations),
+        frames=protocol.list_frames_of("snapshot", texts),
         seqs={op["id"]: op["seq"] for op in operations},
+        seed_frames=[
+            protocol.seed_frame(protocol.event_frame(op["status"], text))
+            for op, text in zip(operations, texts, strict=True)
+        ],
     )
 
 

@@ -43,7 +43,14 @@ def listening(port: int) -> bool:
 class LiveStack:
     """daphne (and optionally a db_worker) serving the test database through Redis."""
 
-    def __init__(self, *, worker: bool = True, **extra_env: str) -> None:
+    def __init__(
+        self,
+        *,
+        worker: bool = True,
+        asgi: str = "progressproject.asgi:application",
+        **extra_env: str,
+    ) -> None:
+        self.asgi = asgi
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = project_env(redis=True, TASKS_BACKEND="db", **{**FAST_PROGRESS, **extra_env})
@@ -70,7 +77,7 @@ class LiveStack:
             "127.0.0.1",
             "-p",
             str(self.port),
-            "progressproject.asgi:application",
+            self.asgi,
         )
         wait_for_port(self.port)
 

@@ -361,3 +361,36 @@ async def test_sockets_listen_on_the_configured_layer_alias(user, settings, fast
     messages = await receive_until(communicator, lambda m: m["type"] == "task_completed")
     assert messages[-1]["data"]["id"] == run_id
     await communicator.disconnect()
+
+
+# --- the proposal's protocol: ws/progress, no slash ---------------------------------------
+
+
+async def test_the_proposals_path_authenticates_like_the_products():
+    communicator, accepted = await open_socket("/ws/progress")
+    assert accepted
+    assert await closed_with(communicator) == protocol.CLOSE_UNAUTHENTICATED
+
+
+async def test_the_proposals_path_sends_one_event_frame_per_run_and_never_a_batch(user):
+    cancelled = await sync_to_async(OperationProgressFactory)(
+        created_by=user, status=Status.CANCELLED
+    )
+    communicator, _ = await open_socket("/ws/progress", user)
+    first = await receive(communicator)
+    # The snapshot is the run's event; a cancelled run ends as task_failed, its status exact.
+    assert first["type"] == "task_failed"
+    assert (first["data"]["id"], first["data"]["status"]) == (cancelled.pk, "cancelled")
+    ids = [await sync_to_async(run_tracked)(f"seed_{n}", 30, user) for n in range(4)]
+    frames = await receive_until(
+        communicator,
+        lambda m: m["type"] == "task_completed" and m["data"]["id"] == ids[-1],
+    )
+    assert {m["type"] for m in frames} <= {"progress_update", "task_completed"}
+    assert all("operation_name" in m["data"] for m in frames)
+    finals = {m["data"]["id"] for m in frames if m["type"] == "task_completed"}
+    assert finals <= set(ids)
+    for run_id in ids:  # newest per run: seqs only grow
+        seqs = [m["data"]["seq"] for m in frames if m["data"]["id"] == run_id]
+        assert seqs == sorted(set(seqs))
+    await communicator.disconnect()

@@ -30,6 +30,7 @@ class Socket:
     def __init__(self, name: str = "socket", held: dict[int, int] | None = None) -> None:
         self.sent = dict(held or {})
         self.channel_name = name
+        self.seed_protocol = False
         self.frames: list[str] = []
 
     async def send(self, text_data: str | None = None) -> None:

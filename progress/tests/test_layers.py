@@ -14,7 +14,7 @@ from progress.protocol import LAYER_EVENT
 def state(run_id: int, seq: int, *, final: bool = False) -> dict:
     kind = "task_completed" if final else "progress_update"
     text = f'{{"type":"{kind}","data":{{"id":{run_id},"seq":{seq}}}}}'
-    return {"type": LAYER_EVENT, "id": run_id, "seq": seq, "text": text}
+    return {"type": LAYER_EVENT, "id": run_id, "seq": seq, "final": final, "text": text}
 
 
 def drain(queue: LatestStateQueue) -> list:

@@ -58,7 +58,7 @@ async def test_concurrent_connects_with_one_visibility_share_one_load():
         nonlocal loads
         loads += 1
         await asyncio.sleep(0)
-        return snapshots.EncodedSnapshot(frames=["f"], seqs={})
+        return snapshots.EncodedSnapshot(frames=["f"], seqs={}, seed_frames=[])
 
     results = await asyncio.gather(*(shared.get(("all",), load) for _ in range(5)))
     assert loads == 1 and all(r.frames == ["f"] for r in results)
@@ -74,7 +74,7 @@ async def test_a_broadcast_makes_the_next_connect_load_again():
     async def load():
         nonlocal loads
         loads += 1
-        return snapshots.EncodedSnapshot(frames=[str(loads)], seqs={})
+        return snapshots.EncodedSnapshot(frames=[str(loads)], seqs={}, seed_frames=[])
 
     assert (await shared.get(("all",), load)).frames == ["1"]
     assert (await shared.get(("all",), load)).frames == ["1"]  # reused while nothing changed
