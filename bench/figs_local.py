@@ -131,8 +131,8 @@ def _wait_published(tracker: Any, timeout: float = 5.0) -> bool:
 
 def _ours(calls: int, *, force: bool, owner: Any, sink: Any) -> dict[str, float]:
     """One repeat: `calls` updates from this (sync) thread, each waited for until published."""
-    from progress.protocol import ALL_GROUP, operation_group
     from progress.tracker import ProgressTracker
+    from progress.visibility import ALL_GROUP, operation_group
 
     tracker = ProgressTracker.create("bench_publish", user=owner, total_items=calls)
     sink(ALL_GROUP, operation_group(tracker.id))
@@ -399,7 +399,7 @@ def stale_members_cost(calls: int = 200, stale: int = 2000) -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.test import override_settings
 
-    from progress.protocol import ALL_GROUP
+    from progress.visibility import ALL_GROUP
 
     owner, _ = User.objects.get_or_create(username="bench-owner")
     sink, clear_sink = _sink()

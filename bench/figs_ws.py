@@ -75,7 +75,8 @@ async def _layer_floor(ws: Any, frames: list, count: int, hz: float) -> list[flo
     """
     from channels.layers import get_channel_layer
 
-    from progress.protocol import ALL_GROUP, LAYER_EVENT
+    from progress.protocol import LAYER_EVENT
+    from progress.visibility import ALL_GROUP
 
     layer = get_channel_layer()
     fake_id = 2_000_000_000

@@ -11,13 +11,13 @@ from curation.validation_run import VALIDATION_FIELDS
 
 
 @admin.register(Gene)
-class GeneAdmin(admin.ModelAdmin[Gene]):
+class GeneAdmin(admin.ModelAdmin):
     list_display = ["approved_symbol", "hgnc_id", "location", "chromosome", "updated_at"]
     search_fields = ["approved_symbol", "hgnc_id", "previous_symbols", "alias_symbols"]
     list_filter = ["chromosome"]
 
 
-class ScopeGeneInline(admin.TabularInline[ScopeGene, Scope]):
+class ScopeGeneInline(admin.TabularInline):
     model = ScopeGene
     extra = 0
     raw_id_fields = ["gene"]
@@ -26,7 +26,7 @@ class ScopeGeneInline(admin.TabularInline[ScopeGene, Scope]):
 
 
 @admin.register(Scope)
-class ScopeAdmin(admin.ModelAdmin[Scope]):
+class ScopeAdmin(admin.ModelAdmin):
     list_display = ["name", "title", "gene_count", "created_at"]
     search_fields = ["name", "title"]
     readonly_fields = ["summary"]
@@ -43,12 +43,12 @@ class ScopeAdmin(admin.ModelAdmin[Scope]):
 
 
 @admin.register(CurationSchema)
-class CurationSchemaAdmin(admin.ModelAdmin[CurationSchema]):
+class CurationSchemaAdmin(admin.ModelAdmin):
     list_display = ["name", "version", "created_at"]
 
 
 @admin.register(Curation)
-class CurationAdmin(admin.ModelAdmin[Curation]):
+class CurationAdmin(admin.ModelAdmin):
     list_display = [
         "gene",
         "disease",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from rest_framework import serializers
 
 from curation.gene_files import FORMATS, UnparseableFile, check_prefix
 from curation.models import Scope
+from progress import conf as progress_conf
 
 # Existing scope names a start form suggests for a new one.
 MAX_SUGGESTIONS = 500
@@ -62,11 +62,12 @@ class GeneImportParameters(serializers.Serializer[Any]):
         """Refuse an oversized file, or one whose first rows cannot be parsed, before a run
         is created. The task checks the whole file before writing anything."""
         upload = attrs["file"]
-        if upload.size > settings.MAX_UPLOAD_BYTES:
+        limit = progress_conf.get("MAX_UPLOAD_BYTES")
+        if upload.size > limit:
             raise serializers.ValidationError(
                 {
-                    "file": f"The file is {upload.size} bytes; the limit is "
-                    f"{settings.MAX_UPLOAD_BYTES} (MAX_UPLOAD_BYTES). Split it into smaller files."
+                    "file": f"The file is {upload.size} bytes; the limit is {limit} "
+                    '(PROGRESS["MAX_UPLOAD_BYTES"]). Split it into smaller files.'
                 }
             )
         try:

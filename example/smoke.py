@@ -1,5 +1,7 @@
 """Run inside a virtualenv holding only the wheel: a tracked job, seen over the WebSocket,
-then the list page and the API detail. Run `manage.py migrate` first; prints "ok"."""
+then the list page and the API detail; then pipelines started over HTTP as a browser and an
+API client would (JSON, multipart, the list page's form), seen finishing on a socket, and
+the admin's run list. Run `manage.py migrate` first; prints "ok"."""
 
 import asyncio
 import os
@@ -10,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exampleproject.settings")
 django.setup()
 
 from django.contrib.auth.models import Permission, User  # noqa: E402
+from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: E402
 from django.test import Client  # noqa: E402
 from exampleproject.asgi import application  # noqa: E402
 
@@ -54,13 +57,64 @@ def load_pages(user: User, run_id: int) -> None:
     download = client.get(data["files"][0]["url"])
     assert b"".join(download.streaming_content) == f"{SHEEP} sheep\n".encode()
     pipelines = client.get("/api/v1/pipelines/").json()
-    assert [p["name"] for p in pipelines] == ["count_sheep"], pipelines
+    assert sorted(p["name"] for p in pipelines) == ["count_lines", "count_sheep"], pipelines
     assert client.get("/api/v1/no/such/path/").json()["detail"]
+
+
+def start_over_http(user: User) -> list[int]:
+    """Start pipelines as an API client (JSON, multipart) and a browser's form would."""
+    client = Client()
+    client.force_login(user)
+    started = []
+    response = client.post(
+        "/api/v1/pipelines/count_sheep/start/", {"sheep": 7}, content_type="application/json"
+    )
+    assert response.status_code == 202, (response.status_code, response.content)
+    started.append(response.json()["id"])
+    upload = SimpleUploadedFile("flock.txt", b"a\nb\nc\n")
+    response = client.post("/api/v1/pipelines/count_lines/start/", {"file": upload})
+    assert response.status_code == 202, (response.status_code, response.content)
+    started.append(response.json()["id"])
+    upload = SimpleUploadedFile("herd.txt", b"1\n2\n3\n4\n")
+    response = client.post("/progress/pipelines/count_lines/start/", {"file": upload})
+    assert response.status_code == 302, (response.status_code, response.content[:500])
+    started.append(int(response.url.rstrip("/").rsplit("/", 1)[-1]))
+    return started
+
+
+async def watch_http_starts(user: User) -> None:
+    socket, accepted = await testing.connect(user=user, application=application)
+    assert accepted, "the socket was refused"
+    await testing.receive_json(socket)  # the snapshot
+    ids = await asyncio.to_thread(start_over_http, user)
+    finals: dict[int, dict] = {}
+
+    def all_final(message: dict) -> bool:
+        data = message.get("data", {})
+        if message.get("type") == "task_completed":
+            finals[data["id"]] = data
+        return set(ids) <= set(finals)
+
+    messages = await testing.receive_until(socket, all_final)
+    assert set(ids) <= set(finals), messages
+    assert [finals[i]["items_added"] for i in ids] == [7, 3, 4], finals
+    await socket.disconnect()
+
+
+def admin_lists_runs() -> None:
+    User.objects.create_superuser("admin", password="not-used")
+    client = Client()
+    client.force_login(User.objects.get(username="admin"))
+    page = client.get("/admin/progress/operationprogress/")
+    assert page.status_code == 200, page.status_code
+    assert b"Count lines" in page.content or b"count_lines" in page.content
 
 
 if __name__ == "__main__":
     shepherd = make_user()
     run_id = asyncio.run(watch_a_run(shepherd))
     load_pages(shepherd, run_id)
+    asyncio.run(watch_http_starts(shepherd))
+    admin_lists_runs()
     testing.flush()
     print("ok")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -27,12 +27,20 @@ from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
+from progress.broadcast import operation_broadcast
 from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
 from progress.logcapture import line_data, line_text
 from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
 from progress.permissions import CANCEL_ANY, can_cancel
 from progress.serializers import operation_data
-from progress.services import operation_broadcast, operation_cancel
+from progress.services import operation_cancel
+
+# ModelAdmin is generic only to type checkers (django-stubs); subscripting it at run time
+# raises TypeError unless django_stubs_ext.monkeypatch() ran, which a host need not do.
+if TYPE_CHECKING:
+    RunModelAdmin = admin.ModelAdmin[OperationProgress]
+else:
+    RunModelAdmin = admin.ModelAdmin
 
 # Log lines shown on a run's change page (the API and the download have all of them).
 ADMIN_LOG_LINES = 20
@@ -64,7 +72,7 @@ INTERNAL_FIELDS = ("task_result_id", "seq")
 
 
 @admin.register(OperationProgress)
-class OperationProgressAdmin(admin.ModelAdmin[OperationProgress]):
+class OperationProgressAdmin(RunModelAdmin):
     # One live cell (bar, percent, items) instead of the whole run card and a static items
     # column beside it: a row never shows two different counts (change_list.html keeps the
     # cell and the status badge live).

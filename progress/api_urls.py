@@ -15,6 +15,8 @@ from progress.api import (
     exception_handler,
 )
 
+__all__ = ["urlpatterns"]
+
 
 class APIRootView(ProgressAPIView, routers.APIRootView):
     """The API's root: links to its lists."""

@@ -25,6 +25,8 @@ from progress.server import ServerServices
 from progress.start_guard import StartRequestGuard
 from progress.wsauth import SessionUserMiddlewareStack
 
+__all__ = ["progress_application", "websocket_application"]
+
 
 def websocket_application(routes: list[Any] | None = None) -> Any:
     """The progress sockets (or routes) behind the Origin check and session login."""

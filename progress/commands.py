@@ -14,6 +14,8 @@ from progress.launch import operation_enqueue
 from progress.models import OperationProgress, Status
 from progress.tracker import ProgressTracker
 
+__all__ = ["TrackedOperationCommand", "live_url"]
+
 
 class TrackedOperationCommand(BaseCommand):
     """Runs one operation in the foreground with a terminal bar and a live page URL."""

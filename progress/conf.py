@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+__all__ = ["DEFAULTS", "get"]
+
 DEFAULTS: dict[str, Any] = {
     # Seconds between database writes of one run's counters (status changes are immediate).
     "DB_INTERVAL": 1.0,
@@ -71,6 +73,14 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Log lines stored per run: the newest are kept, the rest counted as dropped.
     "LOG_LINES": 1000,
+    # True: a tracked block also captures records its loggers' levels would drop (INFO from a
+    # logger that inherits the root's WARNING), without the host printing them. This wraps
+    # logging.Logger's isEnabledFor and callHandlers for the whole process, so it is opt-in
+    # (progress/logcapture.py says how). False: a run gets what its loggers let through.
+    "LOG_CAPTURE_BELOW_HOST_LEVELS": False,
+    # Largest upload (bytes) a pipeline start accepts; a larger request is refused from its
+    # Content-Length before its body is read (413), a larger file by its parameters (400).
+    "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
 }
 
 

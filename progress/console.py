@@ -22,6 +22,8 @@ from progress import conf
 from progress.models import OperationProgress
 from progress.tracker import ProgressTracker, track_operation
 
+__all__ = ["live_url", "run_with_console"]
+
 REFRESH_SECONDS = 0.1
 PLAIN_LINE_SECONDS = 2.0
 

@@ -13,6 +13,8 @@ import pprint
 import sys
 from typing import Any
 
+__all__ = ["tune_daphne"]
+
 logger = logging.getLogger(__name__)
 
 

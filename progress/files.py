@@ -19,6 +19,18 @@ from django.core.files.uploadhandler import TemporaryFileUploadHandler
 
 from progress import conf, limits
 
+__all__ = [
+    "FILES_KEY",
+    "REPORT",
+    "UPLOAD",
+    "ShortNameTemporaryFileUploadHandler",
+    "file_open",
+    "record_file",
+    "run_files",
+    "storage",
+    "upload_save",
+]
+
 logger = logging.getLogger(__name__)
 
 FILES_KEY = "files"

@@ -13,14 +13,15 @@ import inspect
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from rest_framework.exceptions import ValidationError
 
-from progress import files, pipelines
+from progress import conf, files, pipelines
 from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
+
+__all__ = ["flatten", "operation_rerun", "pipeline_start"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +41,16 @@ def pipeline_for_request(*, name: str, user: Any, content_length: Any) -> pipeli
     """
     pipeline = pipelines.get(name)
     _require_permission(pipeline, user)
-    limit = settings.MAX_UPLOAD_BYTES + MULTIPART_ALLOWANCE
+    max_upload = conf.get("MAX_UPLOAD_BYTES")
+    limit = max_upload + MULTIPART_ALLOWANCE
     try:
         size = int(content_length or 0)
     except ValueError:
         size = 0
     if size > limit:
         raise RequestTooLarge(
-            f"The request is {size} bytes; uploads are limited to {settings.MAX_UPLOAD_BYTES} "
-            "bytes (MAX_UPLOAD_BYTES). Split the file into smaller ones."
+            f"The request is {size} bytes; uploads are limited to {max_upload} "
+            'bytes (PROGRESS["MAX_UPLOAD_BYTES"]). Split the file into smaller ones.'
         )
     return pipeline
 

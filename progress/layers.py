@@ -28,8 +28,9 @@ Group watches (watch_group/unwatch_group) hand each message of a group to a call
 it is read, before any member's queue: the fan-out feeds run states to a process's
 sockets that way, and the snapshot cache learns of broadcasts.
 
-The module imports nothing of the progress app, so it works (and channels-redis' own
-tests run against it, tests/test_channels_redis_pubsub.py) without Django set up.
+The module imports nothing of the app but its protocol, which imports no Django: it works
+without Django set up, and channels-redis' own tests run against it
+(progress/tests/conformance/).
 """
 
 from __future__ import annotations
@@ -49,20 +50,22 @@ from channels_redis.pubsub import (
 )
 from channels_redis.utils import _wrap_close
 
+# The wire's vocabulary only (no Django): this module works before Django is set up.
+from progress.protocol import LAYER_EVENT
+
+__all__ = ["BoundedRedisPubSubChannelLayer"]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 100
-# The message type this layer keeps newest-per-run: {"type": STATE_MESSAGE_TYPE, "id": <run>,
-# "seq": <int>, "final": <bool>, ...}. The app's protocol builds them (progress.protocol).
-STATE_MESSAGE_TYPE = "progress.event"
 # Marks channels made by new_channel(): "<prefix>specific.<inbox>!<id>".
 PROCESS_CHANNEL_MARK = "!"
 INBOX_ID_LENGTH = 32  # uuid4().hex
 
 
 def is_state(message: Any) -> bool:
-    """True for a run state: a dict message of STATE_MESSAGE_TYPE."""
-    return isinstance(message, dict) and message.get("type") == STATE_MESSAGE_TYPE
+    """True for a run state: a dict message of type protocol.LAYER_EVENT."""
+    return isinstance(message, dict) and message.get("type") == LAYER_EVENT
 
 
 def is_final(message: Any) -> bool:

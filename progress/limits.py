@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+__all__ = ["MAX_FAILURES_KEPT", "record_failure", "truncate"]
+
 # Per-item failures kept on the run (the total is always counted; a report file holds all).
 MAX_FAILURES_KEPT = 200
 # Characters kept of a failure's value and of its reason.

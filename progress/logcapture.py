@@ -169,7 +169,9 @@ _handler = RunLogHandler()
 # handler runs, so a run would never see its own INFO lines. Lowering the root logger's
 # level while a block runs would let them through, but it would also change what the
 # host prints: a handler at NOTSET on the root logger (or on a parent logger) would start
-# printing INFO from every thread. So instead two Logger methods are wrapped, once:
+# printing INFO from every thread. So instead, when the host opts in with
+# PROGRESS["LOG_CAPTURE_BELOW_HOST_LEVELS"] (a process-wide patch is the host's choice, as
+# tune_daphne() is), two Logger methods are wrapped, once:
 #
 # - isEnabledFor(level) is also true inside a tracked block when level >= the run's
 #   LOG_LEVEL and the logger's level comes from the root logger (no logger between it
@@ -230,10 +232,16 @@ def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
 
 
 def install() -> None:
-    """Put the handler on the root logger and wrap the level checks, once."""
+    """Put the handler on the root logger, once; wrap the level checks if the host opted in.
+
+    Without the opt-in a run gets the records its loggers' levels let through (set the
+    pipeline's loggers to INFO in LOGGING, as the demo project does for "curation").
+    """
     root = logging.getLogger()
     if _handler not in root.handlers:
         root.addHandler(_handler)
+    if not conf.get("LOG_CAPTURE_BELOW_HOST_LEVELS"):
+        return
     if logging.Logger.isEnabledFor is not _is_enabled_for:
         logging.Logger.isEnabledFor = _is_enabled_for  # type: ignore[method-assign]
         logging.Logger.callHandlers = _call_handlers  # type: ignore[method-assign]

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from progress import signals
 
+__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "OperationLogLine", "OperationProgress", "Status"]
+
 # External transitions (stalled, cancel of a queued run, a failed enqueue) jump the seq
 # this far, so they outrank live broadcasts a dead tracker sent ahead of its last write.
 EXTERNAL_SEQ_STEP = 1_000_000

@@ -16,6 +16,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+__all__ = ["START_PERMISSION", "Pipeline", "UnknownPipeline", "available", "get", "register"]
+
 START_PERMISSION = "progress.start_pipeline"
 
 

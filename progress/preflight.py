@@ -22,6 +22,16 @@ from django.db import OperationalError, connection
 
 from progress import conf
 
+__all__ = [
+    "database_address",
+    "database_problem",
+    "describe_database_error",
+    "first_line",
+    "redis_address",
+    "redis_ping",
+    "register",
+]
+
 Check = Callable[[], str | None]
 REDIS_PORT = 6379
 TIMEOUT = 2.0

@@ -1,4 +1,7 @@
-"""The WebSocket protocol: group names, message types and close codes, in one place."""
+"""The WebSocket protocol: message types, close codes and frame limits, in one place.
+
+It imports nothing of Django, so the channel layer can use it before Django is set up.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,20 @@ import logging
 import math
 from typing import Any
 
-from progress.layers import STATE_MESSAGE_TYPE
-from progress.models import ACTIVE_STATUSES, Status
-
-# Group names are visibility's (who sees which runs); re-exported for the layer and tests.
-from progress.visibility import ALL_GROUP, operation_group, user_group
-
-__all__ = ["ALL_GROUP", "operation_group", "user_group"]
-
 logger = logging.getLogger(__name__)
 
 
-# Server -> client event type for each status.
+# Server -> client event type for each status (models.Status's values; a test holds the
+# two equal). Keyed by plain strings so that this module, the wire's vocabulary, imports
+# nothing of Django: the channel layer (progress.layers) uses it without the app set up.
+LIVE_EVENT = "progress_update"
 EVENT_TYPES: dict[str, str] = {
-    Status.QUEUED: "progress_update",
-    Status.RUNNING: "progress_update",
-    Status.COMPLETED: "task_completed",
-    Status.FAILED: "task_failed",
-    Status.CANCELLED: "task_cancelled",
-    Status.STALLED: "task_stalled",
+    "queued": LIVE_EVENT,
+    "running": LIVE_EVENT,
+    "completed": "task_completed",
+    "failed": "task_failed",
+    "cancelled": "task_cancelled",
+    "stalled": "task_stalled",
 }
 
 # Close codes. Daphne lets an application close only with 1000 or 3000-4999.
@@ -49,9 +47,9 @@ STRIPPED_ERROR_TEXT = 200
 # that the server is alive, so a page can tell a quiet run from a silent server.
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
 
-# The channel-layer message type of a run state (dispatched to progress_event): the
-# layer's own, so that progress.layers keeps the newest per run without importing the app.
-LAYER_EVENT = STATE_MESSAGE_TYPE
+# The channel-layer message type of a run state: {"type", "id", "seq", "final", "text"}.
+# progress.layers keeps the newest per run of these in each channel's queue.
+LAYER_EVENT = "progress.event"
 
 
 # The proposal's protocol (ws/progress, no slash): the event types its client knows. A
@@ -143,6 +141,6 @@ def layer_message(data: dict[str, Any]) -> dict[str, Any]:
         "type": LAYER_EVENT,
         "id": data["id"],
         "seq": data["seq"],
-        "final": data["status"] not in ACTIVE_STATUSES,
+        "final": EVENT_TYPES[data["status"]] != LIVE_EVENT,
         "text": encode_event(data),
     }

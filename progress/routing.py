@@ -4,6 +4,8 @@ from django.urls import path
 
 from progress.consumers import ProgressConsumer, SeedProgressConsumer
 
+__all__ = ["websocket_urlpatterns"]
+
 # The socket's path, defined once: the client learns it from progress.jsconfig.
 WS_PATH = "ws/progress/"
 # The proposal's path, no trailing slash: its protocol, for clients written to it.

@@ -10,7 +10,7 @@ from progress import conf
 from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress
 
-__all__ = ["operation_broadcast", "operation_cancel", "stalled_runs_mark"]
+__all__ = ["operation_cancel", "stalled_runs_mark"]
 
 logger = logging.getLogger(__name__)
 

@@ -22,6 +22,8 @@ from typing import Any
 from django.db import transaction
 from django.dispatch import Signal
 
+__all__ = ["operation_finished", "operation_stalled", "operation_started"]
+
 logger = logging.getLogger(__name__)
 
 operation_started = Signal()

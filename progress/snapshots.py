@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from progress import conf, protocol
+from progress import conf, protocol, visibility
 from progress.models import ACTIVE_STATUSES, OperationProgress
 from progress.serializers import operation_data
 
@@ -152,7 +152,7 @@ async def watch_broadcasts(layer: Any) -> bool:
     watch = getattr(layer, "watch_group", None)
     if watch is None:
         return False
-    await watch(protocol.ALL_GROUP, _note_broadcast)
+    await watch(visibility.ALL_GROUP, _note_broadcast)
     shared_snapshots.note_broadcast()
     shared_snapshots.listening = True
     return True

@@ -30,6 +30,8 @@ from progress.launch import operation_enqueue
 from progress.models import OperationProgress
 from progress.tracker import track_operation
 
+__all__ = ["enqueue", "tracked_task"]
+
 TrackedFunction = Callable[..., Any]  # (tracker, **parameters) -> result
 
 

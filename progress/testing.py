@@ -28,6 +28,16 @@ from django.test import Client
 
 from progress import protocol, routing
 
+__all__ = [
+    "aeventually",
+    "connect",
+    "eventually",
+    "flush",
+    "receive_json",
+    "receive_until",
+    "session_cookie",
+]
+
 # The socket for every run the user may see, e.g. "/ws/progress/".
 ALL_RUNS_PATH = "/" + routing.WS_PATH
 _HEARTBEAT = json.loads(protocol.HEARTBEAT_FRAME)

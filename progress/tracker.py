@@ -38,6 +38,14 @@ from progress.handle import RunHandle, StateJob
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status, check_transition
 from progress.writer import get_writer
 
+__all__ = [
+    "OperationCancelled",
+    "ProgressTracker",
+    "Reporter",
+    "atrack_operation",
+    "track_operation",
+]
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 

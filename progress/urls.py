@@ -4,6 +4,8 @@ from django.urls import path
 
 from progress import downloads, views
 
+__all__ = ["app_name", "urlpatterns"]
+
 app_name = "progress"
 
 urlpatterns = [

@@ -36,9 +36,6 @@ from progress.policy import Step, WritePolicy, Written
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Kept for imports from before the policy module.
-WriteJob = StateJob
-
 
 class ProgressWriter:
     """Carries out WritePolicy's steps from one background thread."""

@@ -183,7 +183,6 @@ TASKS = {"default": TASK_BACKENDS[TASKS_BACKEND]}
 # db_workers on other machines, use a shared backend (e.g. django-storages' S3 storage).
 # They are never served by URL: reports download through a visibility-checked view.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
-MAX_UPLOAD_BYTES = env.int("MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "progress.files.ShortNameTemporaryFileUploadHandler",
@@ -228,6 +227,9 @@ PROGRESS = {
     for key, default in PROGRESS_DEFAULTS.items()
     if f"PROGRESS_{key}" in env.ENVIRON
 }
+# The upload limit keeps its older, shorter variable too: MAX_UPLOAD_BYTES=...
+if "MAX_UPLOAD_BYTES" in env.ENVIRON:
+    PROGRESS.setdefault("MAX_UPLOAD_BYTES", env.int("MAX_UPLOAD_BYTES"))
 
 LOGGING = {
     "version": 1,

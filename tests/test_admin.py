@@ -24,7 +24,7 @@ from progress import pipelines
 from progress.launch import operation_rerun
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory, StaffFactory
-from progress.tests.waiting import wait_for
+from progress.tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHANGELIST = "/admin/progress/operationprogress/"
@@ -458,7 +458,7 @@ def test_a_queued_run_whose_task_crashed_is_swept_to_failed(admin_user, broken_p
     response = api.post("/api/v1/pipelines/crashing/start/", {}, format="json")
     run = OperationProgress.objects.get(pk=response.json()["id"])
     assert run.status == Status.QUEUED
-    wait_for(
+    eventually(
         lambda: (
             default_task_backend.get_result(run.task_result_id).status == TaskResultStatus.FAILED
         )

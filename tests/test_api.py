@@ -198,7 +198,7 @@ def test_unparseable_uploads_are_refused_with_400_and_start_nothing(curator, con
 
 
 def test_oversized_upload_is_refused(curator, settings):
-    settings.MAX_UPLOAD_BYTES = 10
+    settings.PROGRESS = {"MAX_UPLOAD_BYTES": 10}
     upload = SimpleUploadedFile("genes.csv", b"hgnc_id\n" + b"1\n" * 20)
     response = client_for(curator).post(
         "/api/v1/pipelines/gene_import/start/", {"file": upload}, format="multipart"

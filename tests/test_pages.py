@@ -351,7 +351,7 @@ def test_the_list_as_json_describes_a_run_by_its_number(curator, viewer):
 def test_an_oversized_upload_is_refused_beside_the_file_field_unread(curator, settings):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    settings.MAX_UPLOAD_BYTES = 1000
+    settings.PROGRESS = {"MAX_UPLOAD_BYTES": 1000}
     big = SimpleUploadedFile("big.csv", b"hgnc_id\n" + b"9008\n" * 20_000)
     response = logged_in(curator).post(
         "/progress/pipelines/gene_import/start/", {"file": big, "scope": "kept"}

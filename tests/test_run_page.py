@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
-from progress.services import operation_broadcast
 from progress.testing import eventually
 from progress.tracker import track_operation
 from progress.writer import get_writer

@@ -17,6 +17,7 @@ from curation.gene_import import BATCH_SIZE, gene_import
 from curation.models import Gene, InvalidHgncId, Scope, ScopeGene, normalize_hgnc_id
 from curation.tests.conftest import DATA, PANELS
 from progress.models import OperationProgress, Status
+from progress.testing import flush
 from progress.tracker import track_operation
 from progress.writer import get_writer
 
@@ -37,7 +38,7 @@ def tracked_import(path, scope_name="kidney", **kwargs):
     scope, _ = Scope.objects.get_or_create(name=scope_name)
     with track_operation("gene_import") as tracker:
         result = gene_import(path=path, scope=scope, tracker=tracker, **kwargs)
-    get_writer().drain()
+    flush()
     return result, OperationProgress.objects.get(pk=tracker.id)
 
 
@@ -175,7 +176,7 @@ def test_cancel_stops_at_a_batch_boundary_with_whole_batches_written(tmp_path, s
         time.sleep(0.02)
     OperationProgress.objects.get(pk=holder["id"]).request_cancel()
     worker.join(30)
-    get_writer().drain()
+    flush()
     run_row = OperationProgress.objects.get(pk=holder["id"])
     assert run_row.status == Status.CANCELLED
     written = Gene.objects.count()
@@ -397,7 +398,7 @@ def test_an_upload_is_named_by_the_users_file_name_never_its_storage_name(tmp_pa
     scope = Scope.objects.create(name="uploaded")
     with track_operation("gene_import", metadata=metadata) as tracker:
         gene_import(path=GeneFile.stored(stored), scope=scope, tracker=tracker)
-    get_writer().drain()
+    flush()
     run = OperationProgress.objects.get(pk=tracker.id)
     assert source_label(GeneFile.stored(stored), run.metadata) == "big.csv"
     assert GeneFile.stored(stored).label == "a176885deb0a.csv"  # what the run said before

@@ -26,8 +26,8 @@ from curation.scoring_run import curations_score
 from curation.tasks import calculate_scores_task
 from progress.limits import MAX_FAILURES_KEPT
 from progress.models import OperationProgress, Status
+from progress.testing import flush
 from progress.tracker import track_operation
-from progress.writer import get_writer
 
 TODAY = date(2024, 6, 1)
 
@@ -690,7 +690,7 @@ def _scored_run(scope, **kwargs):
     """Score a scope as one tracked run; return the stored run."""
     with track_operation("calculate_scores") as tracker:
         curations_score(scope=scope, tracker=tracker, **kwargs)
-    get_writer().drain()
+    flush()
     return OperationProgress.objects.get(pk=tracker.id)
 
 

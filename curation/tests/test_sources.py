@@ -11,9 +11,9 @@ from curation.gene_files import UnparseableFile
 from curation.models import Scope
 from curation.pipeline import _resolve, scope_pipeline
 from progress.models import OperationProgress, Status
+from progress.testing import flush
 from progress.tests.factories import StaffFactory
 from progress.tracker import track_operation
-from progress.writer import get_writer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_progress")]
 OUTSIDE = ["/etc/passwd", "../../../etc/passwd", "data/../../etc/passwd", "C:\\secrets.txt"]
@@ -50,7 +50,7 @@ def test_the_pipeline_refuses_a_stored_source_outside_the_data_folder(source):
     scope.refresh_from_db()
     with pytest.raises(UnparseableFile), track_operation("curation_pipeline") as tracker:
         scope_pipeline(scope=scope, tracker=tracker)
-    get_writer().drain()
+    flush()
     run = OperationProgress.objects.get()
     assert run.status == Status.FAILED
     assert "root:" not in str(run.metadata)  # no line of the file reached the run

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from progress import protocol
+from progress import protocol, visibility
 from progress.tests.wsutil import open_socket, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,7 +111,7 @@ def test_connect_disconnect_soak_leaves_no_redis_subscriptions_or_members(user, 
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer")
     client = redis.Redis.from_url(settings.REDIS_URL)
     prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    group_channel = f"{prefix}__group__{protocol.user_group(user.pk)}"
+    group_channel = f"{prefix}__group__{visibility.user_group(user.pk)}"
     layer = get_channel_layer()
 
     async def soak(rounds):

@@ -352,9 +352,15 @@ def test_deleting_a_run_deletes_its_lines(fast_progress, published):
 
 
 @pytest.fixture
-def host_logging(monkeypatch):
-    """Python's defaults: root at WARNING with one handler printing to a buffer."""
+def host_logging(monkeypatch, settings):
+    """Python's defaults: root at WARNING with one handler printing to a buffer; the host
+    opted in to capture below its levels (the Logger methods are restored afterwards)."""
     import io
+
+    settings.PROGRESS = {"LOG_CAPTURE_BELOW_HOST_LEVELS": True}
+    monkeypatch.setattr(logging.Logger, "isEnabledFor", logging.Logger.isEnabledFor)
+    monkeypatch.setattr(logging.Logger, "callHandlers", logging.Logger.callHandlers)
+    logcapture.install()
 
     buffer = io.StringIO()
     printer = logging.StreamHandler(buffer)
@@ -448,3 +454,30 @@ def test_a_tracked_run_stores_info_from_a_default_configured_logger(
         unleveled("tests.defaults").info("batch 1 imported")
     assert stored(tracker.id) == [(1, logging.INFO, "batch 1 imported")]
     assert host_logging.getvalue() == ""
+
+
+def test_without_the_hosts_opt_in_logging_is_not_patched_and_levels_rule():
+    """In a fresh process, as a host that did not opt in: Logger is untouched, and a run
+    gets what its loggers let through (INFO from a logger at INFO, not from one at WARNING)."""
+    import subprocess
+    import sys
+
+    code = """
+import logging, django
+django.setup()
+from progress import logcapture
+logcapture.install()
+assert logging.Logger.isEnabledFor is logcapture._host_is_enabled_for, "patched"
+sink = logcapture.RunLog(1, level=logging.INFO, limit=10)
+logging.getLogger().setLevel(logging.WARNING)
+logging.getLogger("shown").setLevel(logging.INFO)
+with logcapture.capturing(sink):
+    logging.getLogger("dropped.by.host").info("not captured")
+    logging.getLogger("shown").info("captured")
+print([line.message for line in sink.take()])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['captured']"

@@ -9,7 +9,7 @@ from django.tasks import TaskResultStatus, default_task_backend, task
 from progress.models import EXTERNAL_SEQ_STEP, OperationProgress, Status
 from progress.queued_sweep import queued_runs_sweep
 from progress.tests.factories import OperationProgressFactory
-from progress.tests.waiting import wait_for
+from progress.tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,8 +37,8 @@ def queued_run(task_function, **parameters) -> OperationProgress:
     result = task_function.enqueue(run.pk, **parameters)
     run.task_result_id = str(result.id)
     run.save(update_fields=["task_result_id"])
-    wait_for(lambda: default_task_backend.get_result(result.id).status != TaskResultStatus.READY)
-    wait_for(lambda: default_task_backend.get_result(result.id).finished_at is not None)
+    eventually(lambda: default_task_backend.get_result(result.id).status != TaskResultStatus.READY)
+    eventually(lambda: default_task_backend.get_result(result.id).finished_at is not None)
     return run
 
 

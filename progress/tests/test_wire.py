@@ -9,10 +9,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from progress import protocol, wire
+from progress import protocol, visibility, wire
+from progress.broadcast import operation_broadcast
 from progress.models import Status
 from progress.serializers import operation_data
-from progress.services import operation_broadcast
 from progress.tests.factories import OperationProgressFactory
 from progress.tests.wsutil import open_socket, receive, receive_frames_until, receive_list
 from progress.tracker import track_operation
@@ -210,7 +210,7 @@ async def test_an_oversized_event_is_dropped_and_the_socket_stays_open(staff, ca
     communicator, _ = await open_socket("/ws/progress/", staff)
     await receive(communicator)
     huge = {"type": protocol.LAYER_EVENT, "id": 1, "seq": 1, "text": "x" * (65 * KIB)}
-    await get_channel_layer().group_send(protocol.ALL_GROUP, huge)
+    await get_channel_layer().group_send(visibility.ALL_GROUP, huge)
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.send_json_to({"type": "ping"})
     assert await receive(communicator) == {"type": "pong"}

@@ -12,10 +12,9 @@ from __future__ import annotations
 from progress.models import OperationProgress
 from progress.testing import aeventually, eventually
 
-__all__ = ["aeventually", "eventually", "wait_for", "wait_for_final"]
+__all__ = ["aeventually", "eventually", "wait_for_final"]
 
 # The name the suite used before eventually(); the same function.
-wait_for = eventually
 
 
 def wait_for_final(operation_id: int, timeout: float = 20.0) -> OperationProgress:
