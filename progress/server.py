@@ -19,7 +19,7 @@ from progress import conf
 from progress.publisher import get_publisher
 from progress.relay import ensure_relay
 from progress.snapshots import shared_snapshots, watch_broadcasts
-from progress.sweeper import ensure_sweeper
+from progress.sweeps import ensure_sweeper
 
 logger = logging.getLogger(__name__)
 

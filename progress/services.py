@@ -1,16 +1,13 @@
-"""State changes made from outside a run's tracker (admin, API, commands, sweeps)."""
+"""Cancel from outside a run's tracker (admin, API, pages, commands); sweeps are in sweeps.py."""
 
 from __future__ import annotations
 
 import logging
 
-from django.utils import timezone
-
-from progress import conf
 from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress
 
-__all__ = ["operation_cancel", "stalled_runs_mark"]
+__all__ = ["operation_cancel"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,26 +18,3 @@ def operation_cancel(operation: OperationProgress) -> bool:
         return False
     operation_broadcast(operation)
     return True
-
-
-def stalled_runs_mark(*, timeout: float | None = None) -> list[int]:
-    """Mark running runs whose heartbeat is older than STALL_TIMEOUT as stalled; returns ids."""
-    timeout = conf.get("STALL_TIMEOUT") if timeout is None else timeout
-    marked = []
-    for operation in OperationProgress.objects.stale(now=timezone.now(), timeout=timeout):
-        reason = (
-            f"No heartbeat for over {timeout:g}s (last at {operation.heartbeat_at}); "
-            "its process probably died. Re-run it to start again."
-        )
-        if operation.mark_stalled(reason=reason):
-            operation_broadcast(operation)
-            marked.append(operation.pk)
-            logger.warning("Run %s (%s) marked stalled", operation.pk, operation.operation_name)
-    return marked
-
-
-def dead_runs_sweep() -> list[int]:
-    """One sweep: running runs whose heartbeat stopped, queued runs whose task has ended."""
-    from progress.queued_sweep import queued_runs_sweep  # it reads the task backends
-
-    return stalled_runs_mark() + queued_runs_sweep()

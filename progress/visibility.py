@@ -7,12 +7,11 @@ socket joins the groups of what its user may see (user_groups): the same rule bo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from django.db.models import QuerySet
 
 from progress import conf
-
-if TYPE_CHECKING:
-    from progress.models import OperationProgressQuerySet
 
 # Staff (or everyone, with DASHBOARD_VISIBILITY="all") listen on ALL_GROUP; a user on their
 # own group; a single-run page on the run's group, and on its log group for log lines.
@@ -37,7 +36,7 @@ def sees_all(user: Any) -> bool:
     return bool(user.is_staff) or conf.get("DASHBOARD_VISIBILITY") == "all"
 
 
-def visible_runs(runs: OperationProgressQuerySet, user: Any) -> OperationProgressQuerySet:
+def visible_runs[Runs: QuerySet[Any]](runs: Runs, user: Any) -> Runs:
     """The runs of the queryset the user may see: all, their own, or none if anonymous."""
     if not getattr(user, "is_authenticated", False):
         return runs.none()

@@ -32,6 +32,7 @@ from progress.handle import RunHandle, StateJob
 from progress.models import ACTIVE_STATUSES, OperationLogLine, OperationProgress, Status
 from progress.outage import Outage
 from progress.policy import Step, WritePolicy, Written
+from progress.sweeps import dead_runs_sweep
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -287,8 +288,6 @@ class ProgressWriter:
             self._note_db_down(exc)
 
     def _sweep(self) -> None:
-        from progress.services import dead_runs_sweep
-
         try:
             dead_runs_sweep()
         except Exception as exc:

@@ -10,7 +10,8 @@ from django.db import transaction
 
 from progress import signals
 from progress.models import OperationProgress, Status
-from progress.services import operation_cancel, stalled_runs_mark
+from progress.services import operation_cancel
+from progress.sweeps import stalled_runs_mark
 from progress.tests.factories import OperationProgressFactory
 from progress.tracker import track_operation
 from progress.writer import get_writer

@@ -7,8 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from progress.publisher import get_publisher
-from progress.queued_sweep import queued_runs_sweep
-from progress.services import stalled_runs_mark
+from progress.sweeps import queued_runs_sweep, stalled_runs_mark
 
 
 class Command(BaseCommand):

@@ -1,21 +1,32 @@
-"""The queued sweep: a queued run whose task has already ended never started, so it fails.
+"""Sweeps: runs that nothing will ever move again are finished, and browsers are told.
 
-A run is created queued and then its task is enqueued. If the task crashes before its
-tracker starts the run (wrong arguments, an import error, a worker that cannot load it) or
-returns without starting it, nothing else would ever move the run out of "queued": it would
-sit in everyone's Active list for good. The task backend knows how the task ended, so the
-sweep asks it for each queued run's task result and fails the run with the reason.
+Stalled runs. A run's process beats its heartbeat every HEARTBEAT_INTERVAL while it lives
+(the writer thread does it, even while the pipeline is stuck in one long item). When a
+process dies (SIGKILL, OOM, power), its runs stop beating; the first sweep after
+STALL_TIMEOUT marks them stalled.
 
-Backends that keep no results (the immediate backend) or keep them per process (the local
-thread pool, asked from another process) answer nothing; those runs are left alone.
+Queued runs whose task already ended. A run is created queued and then its task is
+enqueued. If the task crashes before its tracker starts the run (wrong arguments, an import
+error, a worker that cannot load it) or returns without starting it, nothing else would ever
+move the run out of "queued". The task backend knows how the task ended, so the sweep asks
+it for each queued run's task result and fails the run with the reason. Backends that keep
+no results (the immediate backend) or keep them per process (the local thread pool, asked
+from another process) answer nothing; those runs are left alone.
+
+Who sweeps: every serving process (ensure_sweeper(), started with the first WebSocket),
+every process that tracks runs (the writer thread, when WritePolicy says a sweep is due),
+and cron (`mark_stalled`). Marking is a guarded UPDATE, so concurrent sweepers mark each
+run once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.tasks import TaskResultStatus, default_task_backend, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
@@ -23,6 +34,7 @@ from django.utils import timezone
 from progress import conf, pipelines
 from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
+from progress.policy import sweep_interval
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +113,46 @@ def _reason(result: Any) -> str:
         f"Its task ended without starting the run (task {result.id}), so nothing was done. "
         "Re-run it."
     )
+
+
+def stalled_runs_mark(*, timeout: float | None = None) -> list[int]:
+    """Mark running runs whose heartbeat is older than STALL_TIMEOUT as stalled; returns ids."""
+    timeout = conf.get("STALL_TIMEOUT") if timeout is None else timeout
+    marked = []
+    for operation in OperationProgress.objects.stale(now=timezone.now(), timeout=timeout):
+        reason = (
+            f"No heartbeat for over {timeout:g}s (last at {operation.heartbeat_at}); "
+            "its process probably died. Re-run it to start again."
+        )
+        if operation.mark_stalled(reason=reason):
+            operation_broadcast(operation)
+            marked.append(operation.pk)
+            logger.warning("Run %s (%s) marked stalled", operation.pk, operation.operation_name)
+    return marked
+
+
+def dead_runs_sweep() -> list[int]:
+    """One sweep: running runs whose heartbeat stopped, queued runs whose task has ended."""
+    return stalled_runs_mark() + queued_runs_sweep()
+
+
+_sweep_task: asyncio.Task[None] | None = None
+
+
+def ensure_sweeper() -> None:
+    """Start the periodic sweep in the running loop, once per process (per loop)."""
+    global _sweep_task
+    loop = asyncio.get_running_loop()
+    if _sweep_task is not None and not _sweep_task.done() and _sweep_task.get_loop() is loop:
+        return
+    _sweep_task = loop.create_task(_sweep_forever())
+
+
+async def _sweep_forever() -> None:
+    sweep = database_sync_to_async(dead_runs_sweep)
+    while True:
+        await asyncio.sleep(sweep_interval())
+        try:
+            await sweep()
+        except Exception:
+            logger.exception("Stall sweep failed; retrying")

@@ -1,4 +1,5 @@
-"""The queued sweep: a queued run whose task already ended is failed with the reason."""
+"""Sweeps: queued runs whose task already ended are failed with the reason; the periodic
+sweep of a serving process starts once per loop and survives failures."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import pytest
 from django.core.management import call_command
 from django.tasks import TaskResultStatus, default_task_backend, task
 
+from progress import sweeps
 from progress.models import EXTERNAL_SEQ_STEP, OperationProgress, Status
-from progress.queued_sweep import queued_runs_sweep
+from progress.sweeps import queued_runs_sweep
 from progress.tests.factories import OperationProgressFactory
-from progress.tests.waiting import eventually
+from progress.tests.waiting import aeventually, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,10 +106,40 @@ def test_the_mark_stalled_command_also_sweeps_queued_runs(thread_pool, capsys):
 
 
 def test_the_servers_and_writers_sweep_covers_queued_runs_too(thread_pool, settings):
-    from progress.services import dead_runs_sweep
+    from progress.sweeps import dead_runs_sweep
 
     settings.PROGRESS = {"STALL_TIMEOUT": 0}  # the grace a queued run's task gets, too
     run = queued_run(takes_only_the_run, path="data/x.json")
     assert dead_runs_sweep() == [run.pk]
     run.refresh_from_db()
     assert run.status == Status.FAILED
+
+
+# --- the periodic sweep of a serving process: started once per loop, on a timer -----
+
+
+async def test_the_sweep_starts_once_per_loop():
+    sweeps.ensure_sweeper()
+    task = sweeps._sweep_task
+    sweeps.ensure_sweeper()
+    assert sweeps._sweep_task is task
+    task.cancel()
+
+
+async def test_the_sweep_runs_every_interval_and_survives_a_failure(monkeypatch):
+    calls = []
+
+    def sweep():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("database is down")
+        return []
+
+    monkeypatch.setattr(sweeps, "sweep_interval", lambda: 0.01)
+    monkeypatch.setattr(sweeps, "dead_runs_sweep", sweep)
+    sweeps._sweep_task = None
+    sweeps.ensure_sweeper()
+    try:
+        await aeventually(lambda: len(calls) >= 3)
+    finally:
+        sweeps._sweep_task.cancel()
