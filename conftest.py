@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import os
 import socket
+import subprocess
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
-# The service tier (pytest -m service): tests that need PostgreSQL, Redis or Chromium
-# (their markers), or that start processes (commands, daphne, db_worker, redis-server).
-# A test starts processes if its code, a fixture's, or a helper of its module it calls
-# names one of these; and the slow in-process load tests below. Everything else is the
-# fast tier: pytest -m "not service".
-SERVICE_MARKERS = ("postgres", "redis", "browser")
-# In-process load tests (a million rows, thousands of connects, schema fuzzing): seconds to
-# minutes each, so they go with the service tier, marked slow as well.
-SLOW_TESTS = frozenset(
-    {
-        "test_streaming_a_million_row_file_keeps_memory_flat",
-        "test_thousands_of_connects_and_disconnects_leave_no_groups_behind",
-        "test_random_frames_get_errors_or_a_clean_close_and_never_hurt_others",
-        "test_fuzzing_the_api_from_its_schema_finds_no_server_errors",
-        "test_a_run_logging_100000_lines_keeps_log_lines_stored_and_counts_the_rest",
-        "test_a_large_upload_with_a_250_character_extension_is_not_a_500",
-        "test_ten_thousand_rows_import_in_batches_with_live_progress",
-    }
-)
-SPAWN_HINTS = ("subprocess", "Popen", "manage(", "LiveStack", "RedisServer", "daphne", "chromium")
+# The service tier (pytest -m service): tests that need PostgreSQL, Redis or Chromium (their
+# markers), or that start processes or run for long (marked `service`, and `slow` for the
+# in-process load tests). Every tier is marked in the test's own code, never inferred; the
+# rest is the fast tier: pytest -m "not service".
+SERVICE_MARKERS = ("postgres", "redis", "browser", "slow")
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -66,10 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the service tier; skip tests whose service is missing (under CI=true they fail)."""
     for item in items:
-        if getattr(item, "originalname", item.name) in SLOW_TESTS:
-            item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.service)
-        elif _needs_services(item):
+        if any(marker in item.keywords for marker in SERVICE_MARKERS):
             item.add_marker(pytest.mark.service)
     if os.environ.get("CI") == "true":
         return
@@ -85,44 +65,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"{marker} not configured or not running"))
 
 
-def _needs_services(item: pytest.Item) -> bool:
-    if any(marker in item.keywords for marker in SERVICE_MARKERS):
-        return True
-    function = getattr(item, "function", None)
-    if function is None:
-        return False
-    fixtures = getattr(item, "_fixtureinfo", None)
-    definitions = fixtures.name2fixturedefs.values() if fixtures is not None else []
-    functions = [function, *(d[-1].func for d in definitions if d)]
-    return any(_spawns(fn) for fn in functions)
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(request: pytest.FixtureRequest, monkeypatch: Any) -> None:
+    """A test that starts a process belongs to the service tier: say so with its marker."""
+    if request.node.get_closest_marker("service") is not None:
+        return
 
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(
+            f"{request.node.nodeid} starts a process; mark it @pytest.mark.service "
+            "(the fast tier runs in-process only)"
+        )
 
-def _spawns(fn: Any) -> bool:
-    """True if fn's code starts processes, directly or through a helper of its module."""
-    source = _source(fn)
-    module = inspect.getmodule(fn)
-    if any(hint in source for hint in SPAWN_HINTS):
-        return True
-    return module is not None and any(f"{name}(" in source for name in _spawners(module))
-
-
-@functools.cache
-def _spawners(module: ModuleType) -> frozenset[str]:
-    """Names of the module's own functions whose code starts processes."""
-    return frozenset(
-        name
-        for name, value in vars(module).items()
-        if inspect.isfunction(value)
-        and value.__module__ == module.__name__
-        and any(hint in _source(value) for hint in SPAWN_HINTS)
-    )
-
-
-def _source(fn: Any) -> str:
-    try:
-        return inspect.getsource(inspect.unwrap(fn))
-    except (OSError, TypeError):
-        return ""
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture(autouse=True)

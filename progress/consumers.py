@@ -272,7 +272,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def progress_log(self, event: dict[str, Any]) -> None:
         """New log lines of this page's run (sent to its log group only): forward the frame."""
         try:
-            if self.operation_id is not None and len(event["text"]) <= protocol.MAX_FRAME_BYTES:
+            if self.operation_id is not None and protocol.fits_in_frame(event["text"]):
                 await self.send(text_data=event["text"])
         except Exception:
             logger.exception("Could not forward log lines to %s", self.channel_name)

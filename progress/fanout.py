@@ -46,10 +46,6 @@ logger = logging.getLogger(__name__)
 GROUP_REJOIN_SECONDS = 3600.0
 # Seconds to wait after a failed receive (the layer's server is down) before the next one.
 RECEIVE_RETRY_SECONDS = 1.0
-# A lagging socket's states go in one frame: {"type": "batch", "events": [<event>, ...]},
-# each event as it is sent alone.
-BATCH_TYPE = "batch"
-BATCH_PREFIX = f'{{"type":"{BATCH_TYPE}","events":['
 
 
 class Listener(Protocol):
@@ -178,7 +174,7 @@ class GroupFeed:
             return
         held = self.pending.get(message["id"])
         if held is None or held["seq"] < message["seq"]:
-            if len(message["text"]) > protocol.MAX_FRAME_BYTES:
+            if not protocol.fits_in_frame(message["text"]):
                 logger.error(
                     "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "
                     "with progress.protocol.encode_event, which bounds them.",
@@ -336,12 +332,12 @@ def batch_frames(texts: list[str]) -> list[str]:
         return texts
     frames: list[list[str]] = []
     chunk: list[str] = []
-    size = len(BATCH_PREFIX) + 2
+    size = len(protocol.BATCH_PREFIX) + 2
     for text in texts:
         if chunk and size + len(text) + 1 > protocol.MAX_FRAME_BYTES:
             frames.append(chunk)
-            chunk, size = [], len(BATCH_PREFIX) + 2
+            chunk, size = [], len(protocol.BATCH_PREFIX) + 2
         chunk.append(text)
         size += len(text) + 1
     frames.append(chunk)
-    return [BATCH_PREFIX + ",".join(c) + "]}" if len(c) > 1 else c[0] for c in frames]
+    return [protocol.BATCH_PREFIX + ",".join(c) + "]}" if len(c) > 1 else c[0] for c in frames]

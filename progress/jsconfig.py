@@ -58,6 +58,7 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
         "maxResyncIds": conf.get("MAX_RESYNC_IDS"),
         "maxMessageBytes": conf.get("MAX_MESSAGE_BYTES"),
         "maxFrameBytes": protocol.MAX_FRAME_BYTES,
+        "frameTypes": protocol.FRAME_TYPES,
         "clientRate": conf.get("CLIENT_RATE"),
         "clientBurst": conf.get("CLIENT_BURST"),
     }

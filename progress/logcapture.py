@@ -36,17 +36,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from progress import conf
+from progress import conf, protocol
 
 # Characters kept of one record's message (with its exception line) and of its logger name.
 MAX_MESSAGE_CHARS = 500
 MAX_LOGGER_CHARS = 100
 # The progress app's own threads: their records are never a run's (and must not loop back).
 OWN_THREADS = frozenset({"progress-writer", "progress-publisher"})
-# The largest live log frame; keep in step with progress.protocol.MAX_FRAME_BYTES.
-MAX_LOG_FRAME_BYTES = 64 * 1024
-# The channel-layer message type of live lines (dispatched to the consumer's progress_log).
-LAYER_LOG = "progress.log"
 
 
 class LogLine(NamedTuple):
@@ -308,12 +304,12 @@ def line_text(data: dict[str, Any]) -> str:
 
 
 def log_frame(run_id: int, lines: list[LogLine]) -> str | None:
-    """The live frame for new lines: the newest that fit in MAX_LOG_FRAME_BYTES.
+    """The live frame for new lines: the newest that fit in protocol.MAX_FRAME_BYTES.
 
     {"type":"log","id":12,"lines":[...],"skipped":3}: "skipped" counts older lines of this
     batch left out (the page fetches them from the API if it wants them).
     """
-    budget = MAX_LOG_FRAME_BYTES - 100
+    budget = protocol.MAX_FRAME_BYTES - protocol.FRAME_ENVELOPE_BYTES
     encoded: list[str] = []
     for line in reversed(lines):
         text = json.dumps(queued_line_data(line), separators=(",", ":"))
@@ -325,4 +321,5 @@ def log_frame(run_id: int, lines: list[LogLine]) -> str | None:
         return None
     skipped = len(lines) - len(encoded)
     body = ",".join(reversed(encoded))
-    return f'{{"type":"log","id":{int(run_id)},"lines":[{body}],"skipped":{skipped}}}'
+    kind = protocol.FRAME_TYPES["log"]
+    return f'{{"type":"{kind}","id":{int(run_id)},"lines":[{body}],"skipped":{skipped}}}'

@@ -43,13 +43,39 @@ MAX_RUN_BYTES = MAX_FRAME_BYTES - FRAME_ENVELOPE_BYTES
 # Characters of error_message kept when a run is too big to send whole.
 STRIPPED_ERROR_TEXT = 200
 
+# Every frame type besides the run events (EVENT_TYPES), by role; the JS client gets them
+# through progress.jsconfig, so no module names them again.
+FRAME_TYPES: dict[str, str] = {
+    # server -> client
+    "snapshot": "snapshot",  # on connect: {"operations": [...], "part", "parts"}
+    "resync": "resync",  # the answer to a resync, shaped as a snapshot
+    "batch": "batch",  # several runs' event frames in one: {"events": [<event>, ...]}
+    "heartbeat": "heartbeat",  # the server is alive (sent on a quiet socket)
+    "log": "log",  # a run page's new log lines: {"id", "lines": [...], "skipped"}
+    "pong": "pong",  # the answer to a ping
+    "error": "error",  # {"message": "what to fix"}; the socket stays open
+    # client -> server
+    "ping": "ping",
+}
+
 # Server -> client on a socket that has sent nothing for SOCKET_HEARTBEAT_INTERVAL: proof
 # that the server is alive, so a page can tell a quiet run from a silent server.
-HEARTBEAT_FRAME = '{"type":"heartbeat"}'
+HEARTBEAT_FRAME = f'{{"type":"{FRAME_TYPES["heartbeat"]}"}}'
+# A lagging socket's states go in one frame: {"type": "batch", "events": [<event>, ...]},
+# each event as it is sent alone (progress.fanout builds them).
+BATCH_PREFIX = f'{{"type":"{FRAME_TYPES["batch"]}","events":['
 
 # The channel-layer message type of a run state: {"type", "id", "seq", "final", "text"}.
 # progress.layers keeps the newest per run of these in each channel's queue.
 LAYER_EVENT = "progress.event"
+# The channel-layer message type of a run's live log lines: {"type", "id", "text"}, sent to
+# the run's log group only (dispatched to the consumer's progress_log).
+LAYER_LOG = "progress.log"
+
+
+def fits_in_frame(text: str) -> bool:
+    """The one frame-size rule: a text frame the server sends is at most MAX_FRAME_BYTES."""
+    return len(text) <= MAX_FRAME_BYTES
 
 
 # The proposal's protocol (ws/progress, no slash): the event types its client knows. A

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from django import db
 from django.utils import timezone
 
-from progress import broadcast, conf, logcapture, signals
+from progress import broadcast, conf, logcapture, protocol, signals
 from progress.handle import RunHandle, StateJob
 from progress.models import ACTIVE_STATUSES, OperationLogLine, OperationProgress, Status
 from progress.outage import Outage
@@ -260,7 +260,7 @@ class ProgressWriter:
             return
         frame = logcapture.log_frame(handle.id, lines)
         if frame is not None:
-            message = {"type": logcapture.LAYER_LOG, "id": handle.id, "text": frame}
+            message = {"type": protocol.LAYER_LOG, "id": handle.id, "text": frame}
             try:
                 broadcast.log_broadcast(handle.id, message)
             except Exception:  # live lines are best effort; the final write must still happen

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from progress.tests.subprocesses import ROOT, project_env
 from progress.tests.waiting import eventually
-from tests.subprocesses import ROOT, project_env
 
 ARTIFACTS = ROOT / "test-artifacts"
 # Short intervals so end-to-end runs are quick; the defaults are documented in progress/conf.py.

@@ -243,6 +243,8 @@ def basic_auth(user) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_fuzzing_the_api_from_its_schema_finds_no_server_errors(curator, openapi):
     """Schemathesis: generated requests to every operation; none may answer 5xx."""
     from hypothesis import HealthCheck, settings

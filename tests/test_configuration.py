@@ -13,9 +13,9 @@ from asgiref.sync import sync_to_async
 from django.core.checks import run_checks
 
 from progress.tests.factories import StaffFactory
+from progress.tests.subprocesses import ROOT
 from progress.tests.wsutil import session_cookie
 from tests.live import LiveStack
-from tests.subprocesses import ROOT
 
 IN_MEMORY = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 REDIS = {"BACKEND": "progress.layers.BoundedRedisPubSubChannelLayer"}
@@ -139,6 +139,7 @@ def manage_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[
         ),
     ],
 )
+@pytest.mark.service
 def test_unreachable_services_give_one_clear_line_not_a_traceback(env, command, says):
     result = manage_with(env, command)
     assert result.returncode == 1

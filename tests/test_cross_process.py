@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from progress.tests.factories import StaffFactory
+from progress.tests.subprocesses import manage
 from progress.tests.wsutil import open_socket, receive, receive_until
-from tests.subprocesses import manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 

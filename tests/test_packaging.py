@@ -90,6 +90,7 @@ def installed(scratch: Path) -> tuple[Path, Path, dict[str, float]]:
     return python, example, timings
 
 
+@pytest.mark.service
 def test_the_wheel_holds_the_app_and_only_the_app(installed):
     python, example, _ = installed
     listing = run(
@@ -111,6 +112,7 @@ def test_the_wheel_holds_the_app_and_only_the_app(installed):
     assert "site-packages" in where
 
 
+@pytest.mark.service
 def test_an_example_project_migrates_runs_a_tracked_job_and_sees_it_live(installed):
     python, example, timings = installed
     started = time.monotonic()

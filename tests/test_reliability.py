@@ -16,11 +16,11 @@ from django.db import transaction
 from progress.launch import operation_rerun
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory, StaffFactory
+from progress.tests.subprocesses import manage
 from progress.tests.waiting import aeventually, eventually
 from progress.tests.wsutil import open_socket, receive, receive_until, session_cookie
 from progress.tracker import track_operation
 from tests.live import LiveStack, RedisServer
-from tests.subprocesses import manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 PANEL = "data/kidney-panels/cegat.json"

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from curation.management.commands import seed_demo
 from curation.schema_validation import validate_evidence
 from progress.tests.factories import UserFactory
-from tests.subprocesses import ROOT
+from progress.tests.subprocesses import ROOT
 
 # The environment README "Running in production" documents, with a real secret.
 PRODUCTION_ENV = {
@@ -52,12 +52,14 @@ def without(key: str) -> dict[str, str]:
     return {k: v for k, v in PRODUCTION_ENV.items() if k != key}
 
 
+@pytest.mark.service
 def test_check_deploy_is_clean_with_the_documented_production_environment():
     result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
+@pytest.mark.service
 def test_check_fails_naming_the_variable_when_debug_is_off_without_a_secret_key():
     result = run(["manage.py", "check"], without("DJANGO_SECRET_KEY"))
     assert result.returncode != 0
@@ -65,11 +67,13 @@ def test_check_fails_naming_the_variable_when_debug_is_off_without_a_secret_key(
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
 
 
+@pytest.mark.service
 def test_the_demo_needs_no_secret_key():
     result = run(["manage.py", "check"], {"DJANGO_DEBUG": "true"})
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.service
 def test_daphne_refuses_to_start_without_a_secret_key():
     result = run(
         ["-m", "daphne", "-b", "127.0.0.1", "-p", "0", "progressproject.asgi:application"],
@@ -88,6 +92,7 @@ def test_daphne_refuses_to_start_without_a_secret_key():
         ("DJANGO_SECURE_HSTS_SECONDS", "security.W004"),
     ],
 )
+@pytest.mark.service
 def test_each_https_variable_is_what_silences_its_deploy_warning(variable, check_id):
     result = run(["manage.py", "check", "--deploy"], without(variable))
     assert check_id in result.stderr

@@ -181,6 +181,8 @@ def test_a_250_character_file_name_is_accepted_and_never_used_as_a_path(curator,
     assert run.metadata["files"][0]["label"].startswith("ggg")
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_a_large_upload_with_a_250_character_extension_is_not_a_500(curator, immediate):
     # Over FILE_UPLOAD_MAX_MEMORY_SIZE: Django spools it to a temporary file named after it.
     name = "a." + "b" * 250

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from curation.factories import ScopeFactory
 from progress.models import OperationProgress, Status
+from progress.tests.subprocesses import manage
 from progress.tests.wsutil import open_socket, receive, receive_until
-from tests.subprocesses import manage
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -15,9 +15,9 @@ from curation.models import Curation, Gene
 from progress.models import OperationProgress, Status
 from progress.testing import eventually
 from progress.tests.factories import StaffFactory
+from progress.tests.subprocesses import manage
 from progress.tests.wsutil import open_socket, receive, receive_until
 from progress.tracker import track_operation
-from tests.subprocesses import manage
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

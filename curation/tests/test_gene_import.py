@@ -185,6 +185,8 @@ def test_cancel_stops_at_a_batch_boundary_with_whole_batches_written(tmp_path, s
     assert run_row.items_added == written
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_ten_thousand_rows_import_in_batches_with_live_progress(tmp_path, monkeypatch):
     path = tmp_path / "synthetic.tsv"
     path.write_text("HGNC_ID\tSYMBOL\n" + "".join(f"{n}\tS{n}\n" for n in range(1, 10_001)))
@@ -344,6 +346,8 @@ def test_row_errors_are_recorded_live_bounded_and_all_in_the_report(tmp_path, mo
         assert len(handle.read().decode().splitlines()) == 301
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_streaming_a_million_row_file_keeps_memory_flat(tmp_path):
     path = tmp_path / "million.csv"
     with path.open("w") as handle:

@@ -72,3 +72,9 @@ def recording_publisher(monkeypatch):
     recorder = RecordingPublisher()
     monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
     return recorder
+
+
+@pytest.fixture
+def published(recording_publisher):
+    """The same recorder, under the name the tracker and log tests read best with."""
+    return recording_publisher

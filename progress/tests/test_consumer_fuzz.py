@@ -62,6 +62,8 @@ async def exchange(user, sequence):
     await bystander.disconnect()
 
 
+@pytest.mark.service
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(sequence=st.lists(frames, min_size=1, max_size=8))
 def test_random_frames_get_errors_or_a_clean_close_and_never_hurt_others(
@@ -89,6 +91,8 @@ def test_a_flood_of_pings_is_cut_off_with_4008(user, in_memory_layer, settings):
     assert async_to_sync(flood)() == [protocol.CLOSE_RATE_LIMITED]
 
 
+@pytest.mark.service
+@pytest.mark.slow
 def test_thousands_of_connects_and_disconnects_leave_no_groups_behind(user, staff, in_memory_layer):
     layer = get_channel_layer()
 

@@ -11,7 +11,7 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
 from progress import fanout, protocol
-from progress.fanout import BATCH_TYPE, batch_frames, fanout_for
+from progress.fanout import batch_frames, fanout_for
 from progress.layers import BoundedRedisPubSubChannelLayer
 from progress.tests.waiting import aeventually
 
@@ -41,7 +41,9 @@ class Socket:
         out = []
         for frame in self.frames:
             message = json.loads(frame)
-            for e in message["events"] if message["type"] == BATCH_TYPE else [message]:
+            for e in (
+                message["events"] if message["type"] == protocol.FRAME_TYPES["batch"] else [message]
+            ):
                 out.append((e["data"]["id"], e["data"]["seq"], e["type"]))
         return out
 
@@ -113,7 +115,7 @@ async def test_each_socket_gets_one_frame_with_the_newest_state_of_every_run(lay
         await layer.group_send(GROUP, event(2, seq))
     await aeventually(lambda: all(len(s.frames) == 2 for s in sockets))
     for socket in sockets:
-        assert json.loads(socket.frames[1])["type"] == BATCH_TYPE
+        assert json.loads(socket.frames[1])["type"] == protocol.FRAME_TYPES["batch"]
         assert socket.states()[1:] == [(1, 5, "progress_update"), (2, 5, "progress_update")]
     # The frame both needed whole was encoded once.
     assert sockets[0].frames[1] is sockets[1].frames[1]

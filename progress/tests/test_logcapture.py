@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from progress import logcapture
+from progress import logcapture, protocol
 from progress.logcapture import RunLog, capturing, run_in_context
 from progress.models import OperationLogLine
 from progress.tests.waiting import eventually
@@ -158,7 +158,7 @@ def test_log_frame_keeps_the_newest_lines_within_the_bound():
             log.info("%s %s", i, "é" * 400)  # escaped to \\u00e9: about 2.4 KB per line
     lines = sink.take()
     frame = logcapture.log_frame(7, lines)
-    assert len(frame.encode()) <= logcapture.MAX_LOG_FRAME_BYTES
+    assert len(frame.encode()) <= protocol.MAX_FRAME_BYTES
     decoded = json.loads(frame)
     assert decoded["type"] == "log" and decoded["id"] == 7
     assert decoded["lines"][-1]["number"] == 1000
@@ -166,24 +166,6 @@ def test_log_frame_keeps_the_newest_lines_within_the_bound():
 
 
 # --- through the writer and the table ------------------------------------------------
-
-
-class RecordingPublisher:
-    def __init__(self):
-        self.logs = []
-
-    def publish(self, groups, message):
-        pass
-
-    def publish_log(self, group, message):
-        self.logs.append((group, message))
-
-
-@pytest.fixture
-def published(monkeypatch):
-    recorder = RecordingPublisher()
-    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
-    return recorder
 
 
 def stored(run_id):
@@ -225,6 +207,8 @@ async def test_an_async_run_attaches_its_tasks_records(fast_progress, published)
     assert [message for _, _, message in lines] == ["block line", "task line"]
 
 
+@pytest.mark.service
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_run_logging_100000_lines_keeps_log_lines_stored_and_counts_the_rest(
     fast_progress, published
@@ -456,6 +440,7 @@ def test_a_tracked_run_stores_info_from_a_default_configured_logger(
     assert host_logging.getvalue() == ""
 
 
+@pytest.mark.service
 def test_without_the_hosts_opt_in_logging_is_not_patched_and_levels_rule():
     """In a fresh process, as a host that did not opt in: Logger is untouched, and a run
     gets what its loggers let through (INFO from a logger at INFO, not from one at WARNING)."""

@@ -108,7 +108,7 @@ def test_each_run_opens_and_closes_fresh_database_connections(registered, monkey
 
 @pytest.mark.postgres
 def test_a_db_worker_in_another_process_runs_a_tracked_task(registered, settings, user):
-    from tests.subprocesses import manage
+    from progress.tests.subprocesses import manage
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     worker = manage("db_worker", "--interval", "0.1", redis=False, TASKS_BACKEND="db")

@@ -19,26 +19,6 @@ from progress.writer import get_writer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class RecordingPublisher:
-    """Stands in for the channel layer: these tests are about what gets published."""
-
-    def __init__(self):
-        self.messages = []
-
-    def publish(self, groups, message):
-        self.messages.append((groups, message))
-
-    def types(self):
-        return [m["text"].split('"type":"')[1].split('"')[0] for _, m in self.messages]
-
-
-@pytest.fixture
-def published(monkeypatch):
-    recorder = RecordingPublisher()
-    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
-    return recorder
-
-
 def row(tracker):
     get_writer().drain()
     return OperationProgress.objects.get(pk=tracker.id)

@@ -9,6 +9,7 @@ import {
   backoffDelay,
   collectPart,
   emptyStore,
+  FRAME_TYPES,
   HEARTBEAT_FRAME,
   HEARTBEAT_MS,
   isSilent,
@@ -139,7 +140,7 @@ export class ProgressClient {
       }
     };
 
-    if (initial.length) this._apply({ type: 'snapshot', operations: initial });
+    if (initial.length) this._apply({ type: FRAME_TYPES.snapshot, operations: initial });
   }
 
   /** connecting | connected | silent | reconnecting | offline | refused */
@@ -303,8 +304,8 @@ export class ProgressClient {
       return; // not ours to crash on; the server only sends JSON
     }
     if (msg?.type === HEARTBEAT_FRAME) this._heartbeatSeen = true;
-    if (msg?.type === 'pong') return;
-    if (msg?.type === 'error') {
+    if (msg?.type === FRAME_TYPES.pong) return;
+    if (msg?.type === FRAME_TYPES.error) {
       this._lastError = String(msg.message ?? '');
       console.warn('progress: server said:', this._lastError);
       return;
@@ -329,7 +330,7 @@ export class ProgressClient {
       msg = message;
     }
     this._apply(msg);
-    if (msg?.type === 'snapshot') {
+    if (msg?.type === FRAME_TYPES.snapshot) {
       // A served snapshot means the server is healthy again: restart the backoff.
       this._attempt = 0;
       this._outageSince = null;
@@ -413,7 +414,7 @@ export class ProgressClient {
   }
 
   _ping() {
-    if (!this._send({ type: 'ping' })) return;
+    if (!this._send({ type: FRAME_TYPES.ping })) return;
     this._awaitingPongSince = this._clock.now();
     this._setTimeout('pong', () => this._dropDeadSocket(), PONG_TIMEOUT_MS);
   }

@@ -39,6 +39,7 @@ import {
   formatPercent,
   formatRate,
   formatValue,
+  FRAME_TYPES,
   humanizeKey,
   isActive,
   parseTime,
@@ -111,8 +112,8 @@ let settingsKey = null; // what the settings list was last drawn from
 setUpRowErrorsToggle();
 
 // Marks the page once the server's heartbeats arrive (silence detection is then armed).
-client.onFrame('heartbeat', () => setAttr(root, 'data-heartbeats', 'seen'));
-client.onFrame('log', (msg) => {
+client.onFrame(FRAME_TYPES.heartbeat, () => setAttr(root, 'data-heartbeats', 'seen'));
+client.onFrame(FRAME_TYPES.log, (msg) => {
   if (Number(msg?.id) === operationId) log.receive(msg);
 });
 let lastConnectionState = client.state;

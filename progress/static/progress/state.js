@@ -12,11 +12,13 @@ export const FINAL_STATUSES = Object.freeze(config.statuses.filter((s) => !s.act
 
 // Server -> client message types that carry one run in `data`.
 export const EVENT_TYPES = Object.freeze([...new Set(config.statuses.map((s) => s.event))]);
+// Every other frame type, by role, from the server (progress.protocol.FRAME_TYPES).
+export const FRAME_TYPES = Object.freeze({ ...config.frameTypes });
 // Server -> client message types that carry a list of runs in `operations`.
-export const LIST_TYPES = Object.freeze(['snapshot', 'resync']);
+export const LIST_TYPES = Object.freeze([FRAME_TYPES.snapshot, FRAME_TYPES.resync]);
 // Server -> client: several runs' event frames in one, sent to a client that lags
 // behind: {"type": "batch", "events": [{"type": "progress_update", "data": {...}}, ...]}.
-export const BATCH_TYPE = 'batch';
+export const BATCH_TYPE = FRAME_TYPES.batch;
 
 // The server refuses a resync naming more runs than this (PROGRESS["MAX_RESYNC_IDS"]).
 export const MAX_RESYNC_IDS = config.maxResyncIds;
@@ -31,7 +33,7 @@ export const STALE_MARGIN_MS = 5_000;
 
 // The server sends an app-level {"type": "heartbeat"} frame on every socket this often,
 // so a healthy connection is never quiet for long, even when no run changes.
-export const HEARTBEAT_FRAME = 'heartbeat';
+export const HEARTBEAT_FRAME = FRAME_TYPES.heartbeat;
 export const SOCKET_HEARTBEAT_MS = config.socketHeartbeatMs;
 // No frame at all for this long (two heartbeats missed, plus slack) and the connection is
 // "silent": the server or the network has stalled, so what the page shows may be stale.
@@ -150,7 +152,7 @@ export function resyncMessage(store, { follow = [], limit = MAX_RESYNC_IDS } = {
     (a, b) => Number(isActive(b)) - Number(isActive(a)) || b.id - a.id,
   );
   for (const op of held) add(op.id, op.seq);
-  return { type: 'resync', since };
+  return { type: FRAME_TYPES.resync, since };
 }
 
 /**

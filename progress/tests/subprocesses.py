@@ -1,4 +1,6 @@
-"""Run project processes (commands, daphne) against the test database, for cross-process tests."""
+"""Run project processes (commands, daphne) against the test database, for cross-process tests.
+
+They run the host project's manage.py (the folder above the app), with its settings."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from urllib.parse import urlparse, urlunparse
 
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project (manage.py)
 
 
 def test_database_url() -> str:
