@@ -86,7 +86,7 @@ class Subscription:
     def hold(self, events: list[dict[str, Any]]) -> None:
         for event in events:
             held = self.held.get(event["id"])
-            if held is None or held["seq"] < event["seq"]:
+            if protocol.is_newer(event, held):
                 self.held[event["id"]] = event
 
     def unsent(self, events: list[dict[str, Any]]) -> tuple[list[str], bool]:
@@ -173,7 +173,7 @@ class GroupFeed:
             logger.debug("Feed %s ignored a %r message", self.group, message.get("type"))
             return
         held = self.pending.get(message["id"])
-        if held is None or held["seq"] < message["seq"]:
+        if protocol.is_newer(message, held):
             if not protocol.fits_in_frame(message["text"]):
                 logger.error(
                     "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "

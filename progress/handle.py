@@ -20,7 +20,6 @@ from django.utils import timezone
 from progress import fields, logcapture
 from progress.fields import RunState
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status
-from progress.visibility import run_groups
 
 
 @dataclass(eq=False)
@@ -41,11 +40,10 @@ class StateJob:
 
 @dataclass(eq=False)
 class RunHandle:
-    """One live run as the writer sees it: id, fixed fields, groups, flags, latest state."""
+    """One live run as the writer sees it: id, fixed fields, flags, latest state."""
 
     id: int
     fixed: dict[str, Any]
-    groups: tuple[str, ...]
     state: RunState
     task_result_id: str = ""
     run_log: logcapture.RunLog | None = None
@@ -68,7 +66,6 @@ class RunHandle:
         handle = cls(
             id=operation.pk,
             fixed=fields.fixed_fields(operation),
-            groups=run_groups(operation.pk, operation.created_by_id),
             state=RunState.of(operation),
             task_result_id=operation.task_result_id,
             run_log=logcapture.new_run_log(operation.pk),

@@ -51,7 +51,7 @@ from channels_redis.pubsub import (
 from channels_redis.utils import _wrap_close
 
 # The wire's vocabulary only (no Django): this module works before Django is set up.
-from progress.protocol import LAYER_EVENT
+from progress.protocol import LAYER_EVENT, is_newer
 
 __all__ = ["BoundedRedisPubSubChannelLayer"]
 
@@ -118,7 +118,7 @@ class LatestStateQueue(asyncio.Queue[Any]):
             key: Any = item["id"]
             held = queue.get(key)
             if held is not None:
-                if held["seq"] < item["seq"]:
+                if is_newer(item, held):
                     queue[key] = item
                     self.replaced += 1
                 else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,12 @@ LAYER_EVENT = "progress.event"
 # The channel-layer message type of a run's live log lines: {"type", "id", "text"}, sent to
 # the run's log group only (dispatched to the consumer's progress_log).
 LAYER_LOG = "progress.log"
+
+
+def is_newer(state: Mapping[str, Any], held: Mapping[str, Any] | None) -> bool:
+    """The one ordering rule for a run's states: a state replaces the one held (by a queue,
+    a feed, a publisher or a client) only if its seq is higher; nothing held loses."""
+    return held is None or held["seq"] < state["seq"]
 
 
 def fits_in_frame(text: str) -> bool:

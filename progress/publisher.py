@@ -17,9 +17,8 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from progress import conf
+from progress import conf, protocol
 from progress.outage import Outage
-from progress.protocol import MAX_FRAME_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class Publisher:
 
     def publish(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         """Queue message for groups; replaces an unsent older message of the same run."""
-        if len(message.get("text", "")) > MAX_FRAME_BYTES:
+        if not protocol.fits_in_frame(message.get("text", "")):
             # Every consumer would drop it; the table stays the truth for snapshot and resync.
             logger.error(
                 "Run %s: not broadcasting a %s-byte frame, over MAX_FRAME_BYTES; build it "
@@ -62,7 +61,7 @@ class Publisher:
             return
         with self._lock:
             current = self._pending.get(message["id"])
-            if current is not None and current[1]["seq"] >= message["seq"]:
+            if current is not None and not protocol.is_newer(message, current[1]):
                 return
             if len(self._pending) >= MAX_PENDING and current is None:
                 logger.warning("Progress publisher backlog full; dropping run %s", message["id"])
@@ -77,7 +76,7 @@ class Publisher:
     def publish_log(self, group: str, message: dict[str, Any]) -> None:
         """Send a run's new log lines to one group, never coalesced (a log, not a state)."""
         layer = get_channel_layer(conf.get("CHANNEL_LAYER"))
-        if layer is not None and len(message["text"]) <= MAX_FRAME_BYTES:
+        if layer is not None and protocol.fits_in_frame(message["text"]):
             # Best effort, like every broadcast: the stored lines are the truth (API).
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._loop())
 
@@ -126,7 +125,7 @@ class Publisher:
             self._in_flight -= 1
             for run_id, item in failed.items():
                 newer = self._pending.get(run_id)
-                if newer is None or newer[1]["seq"] < item[1]["seq"]:
+                if newer is None or protocol.is_newer(item[1], newer[1]):
                     self._pending[run_id] = item
             if failed and not self._wakeup_scheduled:
                 self._wakeup_scheduled = retry = True

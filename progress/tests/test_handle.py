@@ -45,7 +45,6 @@ def test_a_handle_holds_the_runs_id_fixed_fields_groups_and_task_id():
         "created_by_id": 9,
         "created_at": CREATED,
     }
-    assert handle.groups == ("progress.all", "progress.op.5", "progress.user.9")
     assert handle.task_result_id == "task-1"
     assert handle.state.status == Status.QUEUED
     assert not handle.cancel.is_set() and not handle.finished_elsewhere.is_set()
