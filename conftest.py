@@ -98,7 +98,7 @@ def _release_test_database(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    from progress import writer
+    from progress.runtime import writer
 
     with django_db_blocker.unblock():
         if writer._writer is not None:

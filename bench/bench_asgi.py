@@ -44,10 +44,11 @@ connection_created.connect(_on_connection)
 _whatif = set(filter(None, os.environ.get("BENCH_WHATIF", "").split(",")))
 if (
     "dispatch" in _whatif
-    and "dispatch" not in __import__("progress.consumers").consumers.ProgressConsumer.__dict__
+    and "dispatch"
+    not in __import__("progress.sockets.consumers").consumers.ProgressConsumer.__dict__
 ):
-    from progress.consumers import ProgressConsumer
     from progress.protocol import LAYER_EVENT
+    from progress.sockets.consumers import ProgressConsumer
 
     _dispatch = ProgressConsumer.dispatch
 

@@ -24,7 +24,7 @@ from collections import deque
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "progressproject.settings")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from progress.logcapture import RunLog, RunLogHandler, capturing
+from progress.runtime.logcapture import RunLog, RunLogHandler, capturing
 
 REPEATS = 7
 

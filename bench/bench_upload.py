@@ -91,7 +91,7 @@ import os, resource, sys, time, json
 import django
 django.setup()
 from curation.tasks import gene_import_task
-from progress.writer import get_writer
+from progress.runtime.writer import get_writer
 
 def rss():
     with open("/proc/self/statm") as handle:

@@ -108,8 +108,8 @@ def _thread_cpu(native_ids: list[int]) -> float:
 
 
 def _background_thread_ids() -> list[int]:
-    from progress.publisher import get_publisher
-    from progress.writer import get_writer
+    from progress.publish.publisher import get_publisher
+    from progress.runtime.writer import get_writer
 
     get_publisher()._loop()  # make sure the publisher thread exists
     ids = [get_writer()._thread.native_id]
@@ -118,7 +118,7 @@ def _background_thread_ids() -> list[int]:
 
 
 def _wait_published(tracker: Any, timeout: float = 5.0) -> bool:
-    from progress.publisher import get_publisher
+    from progress.publish.publisher import get_publisher
 
     sent = get_publisher().last_sent
     deadline = time.perf_counter() + timeout
@@ -131,8 +131,8 @@ def _wait_published(tracker: Any, timeout: float = 5.0) -> bool:
 
 def _ours(calls: int, *, force: bool, owner: Any, sink: Any) -> dict[str, float]:
     """One repeat: `calls` updates from this (sync) thread, each waited for until published."""
+    from progress.publish.visibility import ALL_GROUP, operation_group
     from progress.tracker import ProgressTracker
-    from progress.visibility import ALL_GROUP, operation_group
 
     tracker = ProgressTracker.create("bench_publish", user=owner, total_items=calls)
     sink(ALL_GROUP, operation_group(tracker.id))
@@ -399,7 +399,7 @@ def stale_members_cost(calls: int = 200, stale: int = 2000) -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.test import override_settings
 
-    from progress.visibility import ALL_GROUP
+    from progress.publish.visibility import ALL_GROUP
 
     owner, _ = User.objects.get_or_create(username="bench-owner")
     sink, clear_sink = _sink()

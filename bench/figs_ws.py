@@ -76,7 +76,7 @@ async def _layer_floor(ws: Any, frames: list, count: int, hz: float) -> list[flo
     from channels.layers import get_channel_layer
 
     from progress.protocol import LAYER_EVENT
-    from progress.visibility import ALL_GROUP
+    from progress.publish.visibility import ALL_GROUP
 
     layer = get_channel_layer()
     fake_id = 2_000_000_000
@@ -521,7 +521,7 @@ def storm_once(session: str, n: int = 1000, whatif: str = "") -> dict[str, Any]:
     import psutil
 
     from progress.models import OperationProgress
-    from progress.snapshots import snapshot_for
+    from progress.sockets.snapshots import snapshot_for
 
     _dirs()
     seeded = _seed_snapshot()

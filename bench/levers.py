@@ -25,8 +25,8 @@ def undo(names: set[str], application: Any) -> None:
         from channels.auth import AuthMiddlewareStack
         from channels.routing import URLRouter
 
-        from progress.origins import OriginValidator
         from progress.routing import websocket_urlpatterns
+        from progress.sockets.origins import OriginValidator
 
         router = application.app
         router.application_mapping["websocket"] = OriginValidator(
@@ -35,8 +35,8 @@ def undo(names: set[str], application: Any) -> None:
     if "connect-hop" in names:
         from channels.db import aclose_old_connections
 
-        from progress.consumers import ProgressConsumer
         from progress.protocol import LAYER_EVENT
+        from progress.sockets.consumers import ProgressConsumer
 
         dispatch = ProgressConsumer.dispatch
 

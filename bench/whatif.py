@@ -11,7 +11,10 @@ def cache_serializer_fields() -> Callable[[], None]:
 
     Returns a function that puts the original back.
     """
-    from progress import relay, serializers, snapshots, writer
+    from progress import serializers
+    from progress.publish import relay
+    from progress.runtime import writer
+    from progress.sockets import snapshots
 
     if serializer_fix_in_app():
         return lambda: None
@@ -43,7 +46,7 @@ def serializer_fix_in_app() -> bool:
 
 def dispatch_fix_in_app() -> bool:
     """ProgressConsumer already bypasses channels' per-message database hop."""
-    from progress.consumers import ProgressConsumer
+    from progress.sockets.consumers import ProgressConsumer
 
     return "dispatch" in ProgressConsumer.__dict__
 

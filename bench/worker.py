@@ -46,7 +46,7 @@ def main() -> None:
 
         whatif.cache_serializer_fields()
 
-    from progress.publisher import get_publisher
+    from progress.publish.publisher import get_publisher
     from progress.tracker import ProgressTracker
 
     # Count what the publisher really sends (the writer and publisher keep only the newest

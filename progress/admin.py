@@ -27,13 +27,12 @@ from django.utils.translation import ngettext
 from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
-from progress.broadcast import operation_broadcast
+from progress.cancel import CANCEL_ANY, can_cancel, operation_cancel
 from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
-from progress.logcapture import line_data, line_text
 from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
-from progress.permissions import CANCEL_ANY, can_cancel
+from progress.publish.broadcast import operation_broadcast
+from progress.runtime.logcapture import line_data, line_text
 from progress.serializers import operation_data
-from progress.services import operation_cancel
 
 # ModelAdmin is generic only to type checkers (django-stubs); subscripting it at run time
 # raises TypeError unless django_stubs_ext.monkeypatch() ran, which a host need not do.

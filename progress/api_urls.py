@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework import routers
 from rest_framework.permissions import AllowAny
 
-from progress.api import (
+from progress.api.views import (
     OperationViewSet,
     PipelineViewSet,
     ProgressAPIView,

@@ -7,10 +7,8 @@ class ProgressConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from progress import (
-            checks,  # noqa: F401  (registers the system checks)
-            logcapture,
-        )
+        from progress import checks  # noqa: F401  (registers the system checks)
+        from progress.runtime import logcapture
 
         # Once, after LOGGING is configured: tracked blocks attach records to their runs.
         logcapture.install()

@@ -19,11 +19,11 @@ from typing import Any
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 
-from progress.origins import OriginValidator
 from progress.routing import websocket_urlpatterns
-from progress.server import ServerServices
-from progress.start_guard import StartRequestGuard
-from progress.wsauth import SessionUserMiddlewareStack
+from progress.sockets.origins import OriginValidator
+from progress.sockets.server import ServerServices
+from progress.sockets.wsauth import SessionUserMiddlewareStack
+from progress.web.start_guard import StartRequestGuard
 
 __all__ = ["progress_application", "websocket_application"]
 

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     # can tell a quiet run from a silent server (it greys out after two are missed).
     "SOCKET_HEARTBEAT_INTERVAL": 3.0,
     # Longest pause, in seconds, between a server process's flushes of run states to its
-    # sockets (progress/fanout.py). After a flush that took d seconds the next waits d, at
+    # sockets (progress/sockets/fanout.py). After a flush that took d seconds the next waits d, at
     # most this: with few sockets a state goes out at once; with many, each socket gets one
     # frame per flush holding the newest state of every run that changed.
     "SOCKET_FLUSH_INTERVAL": 0.05,
@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     # Finished runs included in a snapshot, newest first.
     "SNAPSHOT_RECENT": 20,
     # Seconds a snapshot may be shared by later connects with the same visibility; it is
-    # dropped sooner, at the next broadcast this server sees (progress/snapshots.py).
+    # dropped sooner, at the next broadcast this server sees (progress/sockets/snapshots.py).
     "SNAPSHOT_SHARE_SECONDS": 1.0,
     # Seconds a WebSocket server remembers which user a session key belongs to (0: off).
     # A logout in the same process forgets it at once; elsewhere it lasts this long at most.
@@ -69,14 +69,15 @@ DEFAULTS: dict[str, Any] = {
     # Folders inside that storage: uploaded inputs, and reports and other files runs write.
     "UPLOADS_FOLDER": "progress/uploads",
     "REPORTS_FOLDER": "progress/reports",
-    # Lowest level of the log records a tracked block attaches to its run (progress.logcapture).
+    # Lowest level of the log records a tracked block attaches to its run
+    # (progress.runtime.logcapture).
     "LOG_LEVEL": "INFO",
     # Log lines stored per run: the newest are kept, the rest counted as dropped.
     "LOG_LINES": 1000,
     # True: a tracked block also captures records its loggers' levels would drop (INFO from a
     # logger that inherits the root's WARNING), without the host printing them. This wraps
     # logging.Logger's isEnabledFor and callHandlers for the whole process, so it is opt-in
-    # (progress/logcapture.py says how). False: a run gets what its loggers let through.
+    # (progress/runtime/logcapture.py says how). False: a run gets what its loggers let through.
     "LOG_CAPTURE_BELOW_HOST_LEVELS": False,
     # Largest upload (bytes) a pipeline start accepts; a larger request is refused from its
     # Content-Length before its body is read (413), a larger file by its parameters (400).

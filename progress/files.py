@@ -16,6 +16,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.urls import reverse
 
 from progress import conf, limits
 
@@ -24,6 +25,7 @@ __all__ = [
     "REPORT",
     "UPLOAD",
     "ShortNameTemporaryFileUploadHandler",
+    "file_links",
     "file_open",
     "record_file",
     "run_files",
@@ -128,3 +130,15 @@ def files_delete(names: Iterable[str]) -> int:
         except Exception:
             logger.exception("Could not delete stored file %s", name)
     return deleted
+
+
+def file_links(operation: Any) -> list[dict[str, Any]]:
+    """The run's files for the API: label, kind and download URL of each."""
+    return [
+        {
+            "label": entry.get("label") or PurePosixPath(entry["name"]).name,
+            "kind": entry.get("kind") or "",
+            "url": reverse("progress:file", args=[operation.pk, index]),
+        }
+        for index, entry in enumerate(run_files(operation.metadata))
+    ]

@@ -18,8 +18,8 @@ from django.core.files import File
 from rest_framework.exceptions import ValidationError
 
 from progress import conf, files, pipelines
-from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
+from progress.publish.broadcast import operation_broadcast
 
 __all__ = ["flatten", "operation_rerun", "pipeline_start"]
 

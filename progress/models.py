@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import CombinedExpression
 from django.utils import timezone
 
-from progress import signals
+from progress import conf, signals
 
 __all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "OperationLogLine", "OperationProgress", "Status"]
 
@@ -68,6 +68,11 @@ def check_transition(current: str, new: str) -> None:
         )
 
 
+def sees_all(user: Any) -> bool:
+    """True if the (authenticated) user may see every run, not only their own."""
+    return bool(user.is_staff) or conf.get("DASHBOARD_VISIBILITY") == "all"
+
+
 class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
     def active(self) -> OperationProgressQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -76,10 +81,16 @@ class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
         return self.filter(status__in=FINAL_STATUSES)
 
     def visible_to(self, user: Any) -> OperationProgressQuerySet:
-        """Runs the user may see: staff see all, others their own (or all, if configured)."""
-        from progress.visibility import visible_runs
+        """Runs the user may see: staff see all, others their own (or all, if configured).
 
-        return visible_runs(self, user)
+        The one rule for querysets (API, pages, admin, snapshots); progress.publish.visibility
+        applies the same rule (sees_all) to the groups a run's states go to.
+        """
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if sees_all(user):
+            return self
+        return self.filter(created_by=user)
 
     def stale(self, *, now: datetime, timeout: float) -> OperationProgressQuerySet:
         """Running runs whose heartbeat is older than timeout seconds."""

@@ -45,7 +45,7 @@ MAX_RUN_BYTES = MAX_FRAME_BYTES - FRAME_ENVELOPE_BYTES
 STRIPPED_ERROR_TEXT = 200
 
 # Every frame type besides the run events (EVENT_TYPES), by role; the JS client gets them
-# through progress.jsconfig, so no module names them again.
+# through progress.web.jsconfig, so no module names them again.
 FRAME_TYPES: dict[str, str] = {
     # server -> client
     "snapshot": "snapshot",  # on connect: {"operations": [...], "part", "parts"}
@@ -63,7 +63,7 @@ FRAME_TYPES: dict[str, str] = {
 # that the server is alive, so a page can tell a quiet run from a silent server.
 HEARTBEAT_FRAME = f'{{"type":"{FRAME_TYPES["heartbeat"]}"}}'
 # A lagging socket's states go in one frame: {"type": "batch", "events": [<event>, ...]},
-# each event as it is sent alone (progress.fanout builds them).
+# each event as it is sent alone (progress.sockets.fanout builds them).
 BATCH_PREFIX = f'{{"type":"{FRAME_TYPES["batch"]}","events":['
 
 # The channel-layer message type of a run state: {"type", "id", "seq", "final", "text"}.
@@ -123,7 +123,7 @@ def encode_run(data: dict[str, Any]) -> str:
     if len(text) > MAX_RUN_BYTES:
         logger.error(
             "Run %s encodes to %s bytes, over the %s-byte frame limit; sent without metadata. "
-            "Keep its metadata small (progress.wire summarises it; check for a large new key).",
+            "Keep its metadata small (progress.serializers summarises it; look for a large key).",
             data["id"],
             len(text),
             MAX_RUN_BYTES,

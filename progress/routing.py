@@ -2,11 +2,11 @@
 
 from django.urls import path
 
-from progress.consumers import ProgressConsumer, SeedProgressConsumer
+from progress.sockets.consumers import ProgressConsumer, SeedProgressConsumer
 
 __all__ = ["websocket_urlpatterns"]
 
-# The socket's path, defined once: the client learns it from progress.jsconfig.
+# The socket's path, defined once: the client learns it from progress.web.jsconfig.
 WS_PATH = "ws/progress/"
 # The proposal's path, no trailing slash: its protocol, for clients written to it.
 SEED_WS_PATH = "ws/progress"

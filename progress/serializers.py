@@ -3,19 +3,188 @@
 Two views of one serializer: the summary (the default: live frames, snapshots, lists,
 pages, admin) carries the counters and a small metadata summary; the detail (the API's
 run detail) carries the whole bounded metadata, without tracebacks and server paths for
-users who are not staff (see progress/wire.py).
+users who are not staff (the metadata rules below).
+
+What of a run's metadata goes on the wire (the first half of this module):
+
+Progress knows no domain keys. A key is a detail when it is in DETAIL_KEYS or ends in one
+of DETAIL_SUFFIXES (row_errors, schema_errors, report_path, ...): such keys are never
+broadcast, only served by the API detail. Everything else is summarised: strings cut
+to MAX_SUMMARY_TEXT, lists and objects to MAX_SUMMARY_ITEMS entries, nesting to
+MAX_SUMMARY_DEPTH, and the whole summary to about MAX_SUMMARY_BYTES (the largest keys go
+first and are named in "truncated_keys").
+
+Server paths. Users who are not staff never see a traceback or a server path. The rule:
+any string value that starts with a server directory (the working directory, the
+Python environment, MEDIA_ROOT, STATIC_ROOT, the run files' storage location, the temp
+dir) has that directory replaced by "…", and the value of a key named "file"
+or ending in "_path" that is an absolute path is reduced to its file name. Live frames
+go to owners too, so the summary and the frame's error_message follow the same rule.
 """
 
 from __future__ import annotations
 
+import ntpath
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from progress import downloads, wire
+from progress import files
+from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
 from progress.models import OperationProgress
+
+DETAIL_KEYS = frozenset({"row_errors", "traceback", "parameters", "report_path", "stage_results"})
+DETAIL_SUFFIXES = ("_errors", "_path")
+# Keys whose absolute-path values are reduced to a file name for users who are not staff.
+PATH_KEYS = frozenset({"file", "path", "source_file"})
+STAFF_ONLY_KEYS = frozenset({"traceback"})
+
+MAX_SUMMARY_BYTES = 4 * 1024
+MAX_SUMMARY_TEXT = 200
+MAX_SUMMARY_ITEMS = 50
+MAX_SUMMARY_DEPTH = 3
+MAX_KEY_TEXT = 40
+# Characters of error_message in a live frame; the API detail has all of it.
+MAX_FRAME_ERROR_TEXT = 1000
+
+
+def is_detail_key(key: str) -> bool:
+    """True for metadata keys that only the API detail serves (never broadcast)."""
+    return key in DETAIL_KEYS or key.endswith(DETAIL_SUFFIXES)
+
+
+def metadata_summary(metadata: Any) -> dict[str, Any]:
+    """The metadata a live frame carries: no detail keys, short values, about 4 KiB at most."""
+    if not isinstance(metadata, dict):
+        return {}
+    redact = path_redactor()
+    details = [key for key in metadata if is_detail_key(key)]
+    rest = [(key, value) for key, value in metadata.items() if not is_detail_key(key)]
+    summary = {
+        truncate(key, MAX_KEY_TEXT): _shrink(value, MAX_SUMMARY_DEPTH, redact, key)
+        for key, value in rest[:MAX_SUMMARY_ITEMS]
+    }
+    overflow = [key for key, _ in rest[MAX_SUMMARY_ITEMS:]]
+    summary = bounded_metadata(summary, MAX_SUMMARY_BYTES)
+    if overflow:
+        dropped = [*summary.get("truncated_keys", []), *overflow]
+        summary["truncated_keys"] = _short_names(dropped)
+    if details:
+        summary["detail_keys"] = _short_names(details)
+    return summary
+
+
+def metadata_detail(metadata: Any, *, staff: bool) -> dict[str, Any]:
+    """The API detail's metadata: all (bounded) for staff; no traceback or paths for others."""
+    if not isinstance(metadata, dict):
+        return {}
+    bounded = bounded_metadata(metadata, MAX_METADATA_BYTES)
+    if staff:
+        return bounded
+    redact = path_redactor()
+    return {
+        key: _redact(value, redact, key)
+        for key, value in bounded.items()
+        if key not in STAFF_ONLY_KEYS
+    }
+
+
+def frame_error_message(text: str) -> str:
+    """A run's error message in a live frame: no server paths, at most 1000 characters."""
+    return truncate(path_redactor()(text or ""), MAX_FRAME_ERROR_TEXT) if text else ""
+
+
+def detail_error_message(text: str, *, staff: bool) -> str:
+    """A run's error message in the API detail: whole; without server paths for non-staff."""
+    return text if staff or not text else path_redactor()(text)
+
+
+def path_redactor() -> Callable[[str], str]:
+    """A function replacing the server's directories in a string by "…"."""
+    pattern = _roots_pattern()
+    return lambda text: pattern.sub(ELLIPSIS, text) if pattern is not None else text
+
+
+# Settings naming server directories; the storage's own location is added to them.
+ROOT_SETTINGS = ("MEDIA_ROOT", "STATIC_ROOT")
+
+
+def _storage_location() -> str:
+    """Where the run files' storage keeps them on this server, if it is a file system."""
+    try:
+        return str(getattr(files.storage(), "location", "") or "")
+    except Exception:  # a misconfigured alias is reported by the system checks
+        return ""
+
+
+@cache
+def _roots_pattern() -> re.Pattern[str] | None:
+    roots = [str(getattr(settings, name, "") or "") for name in ROOT_SETTINGS]
+    roots += [os.getcwd(), sys.prefix, _storage_location(), tempfile.gettempdir()]
+    # A root of "/" would redact every absolute path's first slash and nothing useful.
+    stripped = {root.rstrip("/\\") for root in roots if len(root.rstrip("/\\")) > 1}
+    if not stripped:
+        return None
+    alternatives = "|".join(re.escape(root) for root in sorted(stripped, key=len, reverse=True))
+    # A root only at a path boundary: /work/main must not eat /work/mainline.
+    return re.compile(f"(?:{alternatives})(?=[/\\\\]|$)")
+
+
+@receiver(setting_changed)
+def _reset_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in (*ROOT_SETTINGS, "STORAGES", "PROGRESS"):
+        _roots_pattern.cache_clear()
+
+
+def _shrink(value: Any, depth: int, redact: Callable[[str], str], key: str = "") -> Any:
+    if isinstance(value, str):
+        return truncate(_clean_text(value, key, redact), MAX_SUMMARY_TEXT)
+    if isinstance(value, dict):
+        if depth <= 0:
+            return ELLIPSIS
+        items = [(str(k), v) for k, v in value.items() if not is_detail_key(str(k))]
+        return {
+            truncate(k, MAX_KEY_TEXT): _shrink(v, depth - 1, redact, k)
+            for k, v in items[:MAX_SUMMARY_ITEMS]
+        }
+    if isinstance(value, list | tuple):
+        if depth <= 0:
+            return ELLIPSIS
+        return [_shrink(v, depth - 1, redact) for v in value[:MAX_SUMMARY_ITEMS]]
+    return value
+
+
+def _redact(value: Any, redact: Callable[[str], str], key: str = "") -> Any:
+    if isinstance(value, str):
+        return _clean_text(value, key, redact)
+    if isinstance(value, dict):
+        return {k: _redact(v, redact, str(k)) for k, v in value.items() if k not in STAFF_ONLY_KEYS}
+    if isinstance(value, list):
+        return [_redact(v, redact) for v in value]
+    return value
+
+
+def _clean_text(text: str, key: str, redact: Callable[[str], str]) -> str:
+    if (key in PATH_KEYS or key.endswith("_path")) and (os.path.isabs(text) or ntpath.isabs(text)):
+        return ntpath.basename(text)  # ntpath splits on both kinds of slash
+    return str(redact(text))
+
+
+def _short_names(keys: list[str]) -> list[str]:
+    return sorted({truncate(key, MAX_KEY_TEXT) for key in keys})[:MAX_SUMMARY_ITEMS]
+
+
+# --- the serializers -----------------------------------------------------------------
 
 
 class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]):
@@ -62,10 +231,10 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
         return operation.cancel_requested_at is not None
 
     def get_metadata(self, operation: OperationProgress) -> dict[str, Any]:
-        return wire.metadata_summary(operation.metadata)
+        return metadata_summary(operation.metadata)
 
     def get_error_message(self, operation: OperationProgress) -> str:
-        return wire.frame_error_message(operation.error_message)
+        return frame_error_message(operation.error_message)
 
 
 class RunFileSerializer(serializers.Serializer[Any]):
@@ -90,13 +259,13 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
 
     @extend_schema_field(RunFileSerializer(many=True))
     def get_files(self, operation: OperationProgress) -> list[dict[str, Any]]:
-        return downloads.file_links(operation)
+        return files.file_links(operation)
 
     def get_metadata(self, operation: OperationProgress) -> dict[str, Any]:
-        return wire.metadata_detail(operation.metadata, staff=self._viewer_is_staff())
+        return metadata_detail(operation.metadata, staff=self._viewer_is_staff())
 
     def get_error_message(self, operation: OperationProgress) -> str:
-        return wire.detail_error_message(operation.error_message, staff=self._viewer_is_staff())
+        return detail_error_message(operation.error_message, staff=self._viewer_is_staff())
 
     def _viewer_is_staff(self) -> bool:
         user = self.context.get("user")

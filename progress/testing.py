@@ -67,7 +67,7 @@ async def connect(
     """
     if application is None:
         from progress.asgi import websocket_application
-        from progress.server import ServerServices
+        from progress.sockets.server import ServerServices
 
         application = ServerServices(websocket_application())
     headers = [(b"origin", origin.encode()), (b"host", host.encode())]
@@ -126,8 +126,8 @@ async def aeventually[T](predicate: Callable[[], T], timeout: float = 5.0, step:
 
 def flush(timeout: float = 5.0) -> None:
     """Wait until this process's writer has written and its publisher sent everything."""
-    from progress.publisher import get_publisher
-    from progress.writer import get_writer
+    from progress.publish.publisher import get_publisher
+    from progress.runtime.writer import get_writer
 
     if not get_writer().drain(timeout):
         raise AssertionError(f"the progress writer still had work after {timeout} s")

@@ -32,11 +32,12 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from progress import conf, fields, files, history, limits, logcapture
-from progress.estimator import RateEstimator
-from progress.handle import RunHandle, StateJob
+from progress import conf, files, limits
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status, check_transition
-from progress.writer import get_writer
+from progress.runtime import fields, history, logcapture
+from progress.runtime.estimator import RateEstimator
+from progress.runtime.handle import RunHandle, StateJob
+from progress.runtime.writer import get_writer
 
 __all__ = [
     "OperationCancelled",
@@ -95,7 +96,7 @@ class ProgressTracker:
     """Tracks one run (one OperationProgress row). Create with create() or for_operation().
 
     The run's fields (current_item, total_items, items_added, metadata, status, seq, ...;
-    progress.fields.RunState) read as attributes; change them through the methods.
+    progress.runtime.fields.RunState) read as attributes; change them through the methods.
     """
 
     # Slots make update()'s attribute writes cheaper; __weakref__ is for callers' registries.
@@ -144,7 +145,7 @@ class ProgressTracker:
 
     @property
     def run_log(self) -> logcapture.RunLog:
-        """Log records of the tracked block (progress.logcapture), drained by the writer."""
+        """Log records of the tracked block (progress.runtime.logcapture), drained by the writer."""
         assert self.handle.run_log is not None
         return self.handle.run_log
 
@@ -601,7 +602,8 @@ def track_operation(
 
     OperationCancelled raised inside the block ends the run cancelled and is swallowed.
     Pass operation_id to run a queued OperationProgress instead of creating a new one.
-    Log records emitted in the block's context are attached to the run (progress.logcapture).
+    Log records emitted in the block's context are attached to the run
+    (progress.runtime.logcapture).
     """
     with (
         _run_lifecycle(

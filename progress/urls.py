@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from progress import downloads, views
+from progress.web import downloads
+from progress.web import pages as views
 
 __all__ = ["app_name", "urlpatterns"]
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from curation.factories import ScopeFactory
 from progress.models import OperationProgress, Status
+from progress.runtime.writer import get_writer
 from progress.tests.factories import OperationProgressFactory, UserFactory
 from progress.tests.waiting import wait_for_final
-from progress.writer import get_writer
 from progressproject.wsgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_progress")]
@@ -341,7 +341,7 @@ def test_a_server_error_is_a_json_500_and_logged(curator, monkeypatch, caplog):
     response = client_for(curator).get("/api/v1/pipelines/")
     assert (response.status_code, response["Content-Type"]) == (500, "application/json")
     assert "ZeroDivisionError" not in response.content.decode()
-    assert any(record.exc_info for record in caplog.records if record.name == "progress.api")
+    assert any(record.exc_info for record in caplog.records if record.name == "progress.api.views")
 
 
 def test_a_projects_rest_framework_defaults_do_not_change_the_api(curator, settings, openapi):

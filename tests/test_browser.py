@@ -249,7 +249,7 @@ def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
 def test_the_run_page_loads_row_errors_from_the_api_live_and_hides_the_traceback_from_owners(
     browser, stack, curator
 ):
-    from progress.broadcast import operation_broadcast
+    from progress.publish.broadcast import operation_broadcast
 
     def failure(line):
         return {"line": line, "value": f"HGNC:x{line}", "reason": "not an HGNC id"}

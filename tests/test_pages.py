@@ -221,7 +221,7 @@ def test_each_row_describes_its_run_and_its_link_says_which_run_it_is(curator):
 
 
 def test_descriptions_are_built_from_what_the_run_was_asked_to_do():
-    from progress.listing import describe
+    from progress.web.listing import describe
 
     assert describe(name="validate_schemas", parameters={}, labels=[]) == "Validate schemas"
     assert (

@@ -15,11 +15,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
+from progress.publish.broadcast import operation_broadcast
+from progress.runtime.writer import get_writer
 from progress.testing import eventually
 from progress.tracker import track_operation
-from progress.writer import get_writer
 from tests import test_browser
 from tests.live import LiveStack
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from curation.models import Scope
-from progress.commands import TrackedOperationCommand
+from progress.console import TrackedOperationCommand
 from progress.models import OperationProgress
 
 

@@ -17,9 +17,9 @@ from curation.gene_import import BATCH_SIZE, gene_import
 from curation.models import Gene, InvalidHgncId, Scope, ScopeGene, normalize_hgnc_id
 from curation.tests.conftest import DATA, PANELS
 from progress.models import OperationProgress, Status
+from progress.runtime.writer import get_writer
 from progress.testing import flush
 from progress.tracker import track_operation
-from progress.writer import get_writer
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

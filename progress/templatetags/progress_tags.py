@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import json_script
 from django.utils.safestring import SafeString
 
-from progress.jsconfig import client_config
+from progress.web.jsconfig import client_config
 
 register = template.Library()
 

@@ -70,7 +70,7 @@ class RecordingPublisher:
 @pytest.fixture
 def recording_publisher(monkeypatch):
     recorder = RecordingPublisher()
-    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: recorder)
+    monkeypatch.setattr("progress.publish.broadcast.get_publisher", lambda: recorder)
     return recorder
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from progress.broadcast import operation_broadcast, operation_send, state_message
 from progress.models import OperationProgress, Status
 from progress.protocol import LAYER_EVENT
+from progress.publish.broadcast import operation_broadcast, operation_send, state_message
 
 
 def unsaved_run(**fields):

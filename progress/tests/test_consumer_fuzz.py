@@ -10,7 +10,8 @@ from channels.layers import get_channel_layer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from progress import protocol, visibility
+from progress import protocol
+from progress.publish import visibility
 from progress.tests.wsutil import open_socket, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 """Rate and ETA smoothing, without a database."""
 
-from progress.estimator import RateEstimator
+from progress.runtime.estimator import RateEstimator
 
 
 def feed(estimator, samples):

@@ -1,4 +1,4 @@
-"""The fan-out of run states to a process's sockets (progress/fanout.py, issue 12)."""
+"""The fan-out of run states to a process's sockets (progress/sockets/fanout.py, issue 12)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
-from progress import fanout, protocol
-from progress.fanout import batch_frames, fanout_for
+from progress import protocol
 from progress.layers import BoundedRedisPubSubChannelLayer
+from progress.sockets import fanout
+from progress.sockets.fanout import batch_frames, fanout_for
 from progress.tests.waiting import aeventually
 
 GROUP = "progress.all"
@@ -246,7 +247,7 @@ async def test_a_feed_that_cannot_receive_retries_logs_once_each_way_and_recover
     await aeventually(lambda: layer.failures == 0)
     await layer.group_send(GROUP, event(1, 1))
     await aeventually(lambda: socket.states() == [(1, 1, "progress_update")])
-    messages = [r.getMessage() for r in caplog.records if r.name == "progress.fanout"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "progress.sockets.fanout"]
     assert len([m for m in messages if "cannot be received" in m]) == 1
     assert len([m for m in messages if "received again" in m]) == 1
 

@@ -6,14 +6,14 @@ import dataclasses
 
 import pytest
 
-from progress.fields import (
+from progress.models import OperationProgress, Status
+from progress.runtime.fields import (
     COUNTER_FIELDS,
     STATE_FIELDS,
     RunState,
     overall_fraction,
     percentage,
 )
-from progress.models import OperationProgress, Status
 
 
 def test_every_state_field_is_a_column_of_the_row():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from progress.handle import RunHandle, StateJob
 from progress.models import OperationProgress, Status
+from progress.runtime.handle import RunHandle, StateJob
 
 CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 

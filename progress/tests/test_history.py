@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from progress import history
-from progress.history import PastRun, SampleSeries
 from progress.models import OperationProgress, Status
+from progress.runtime import history
+from progress.runtime.history import PastRun, SampleSeries
+from progress.runtime.writer import get_writer
 from progress.tests.factories import OperationProgressFactory
 from progress.tests.waiting import eventually
 from progress.tracker import track_operation
-from progress.writer import get_writer
 
 # --- samples (pure) -------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class NullPublisher:
 
 @pytest.fixture
 def quiet(monkeypatch):
-    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: NullPublisher())
+    monkeypatch.setattr("progress.publish.broadcast.get_publisher", lambda: NullPublisher())
 
 
 @pytest.mark.django_db(transaction=True)

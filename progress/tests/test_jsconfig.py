@@ -8,12 +8,12 @@ from pathlib import Path
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from progress.jsconfig import client_config, dump
+from progress.web.jsconfig import client_config, dump
 
 FIXTURE = Path(__file__).parent / "js" / "config.json"
 REGENERATE = (
     "DJANGO_SETTINGS_MODULE=progressproject.settings .venv/bin/python -c "
-    '"import django; django.setup(); from progress.jsconfig import dump; '
+    '"import django; django.setup(); from progress.web.jsconfig import dump; '
     "print(dump(), end='')\" > progress/tests/js/config.json"
 )
 

@@ -10,13 +10,14 @@ import time
 
 import pytest
 
-from progress import logcapture, protocol
-from progress.logcapture import RunLog, capturing, run_in_context
+from progress import protocol
 from progress.models import OperationLogLine
+from progress.runtime import logcapture
+from progress.runtime.logcapture import RunLog, capturing, run_in_context
+from progress.runtime.writer import get_writer, store_log_lines
 from progress.tests.waiting import eventually
 from progress.tests.wsutil import open_socket, receive_until
 from progress.tracker import ProgressTracker, atrack_operation, track_operation
-from progress.writer import get_writer, store_log_lines
 
 log = logging.getLogger("tests.logcapture")
 
@@ -450,7 +451,7 @@ def test_without_the_hosts_opt_in_logging_is_not_patched_and_levels_rule():
     code = """
 import logging, django
 django.setup()
-from progress import logcapture
+from progress.runtime import logcapture
 logcapture.install()
 assert logging.Logger.isEnabledFor is logcapture._host_is_enabled_for, "patched"
 sink = logcapture.RunLog(1, level=logging.INFO, limit=10)

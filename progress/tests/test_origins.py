@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from progress.origins import origin_allowed
+from progress.sockets.origins import origin_allowed
 
 
 @pytest.mark.parametrize(

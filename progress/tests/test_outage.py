@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from progress.outage import Outage
+from progress.publish.outage import Outage
 
 logger = logging.getLogger("progress.tests.outage")
 

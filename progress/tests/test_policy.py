@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from progress.policy import Step, WritePolicy, Written, sweep_interval
+from progress.runtime.policy import Step, WritePolicy, Written, sweep_interval
 
 SETTINGS = {
     "DB_INTERVAL": 2.0,

@@ -8,9 +8,9 @@ import logging
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from progress import publisher as publisher_module
 from progress.protocol import MAX_FRAME_BYTES
-from progress.publisher import Publisher
+from progress.publish import publisher as publisher_module
+from progress.publish.publisher import Publisher
 from progress.tests.waiting import aeventually
 
 GROUPS = ("progress.all", "progress.op.1")
@@ -93,7 +93,7 @@ async def test_a_failed_send_is_retried_with_the_newest_state(publisher, layer, 
 async def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     publisher, layer, caplog
 ):
-    caplog.set_level(logging.WARNING, logger="progress.publisher")
+    caplog.set_level(logging.WARNING, logger="progress.publish.publisher")
     layer.down = True
     publisher.publish(GROUPS, message(1, 1))
     await aeventually(lambda: layer.attempts >= 4)  # several failed retries

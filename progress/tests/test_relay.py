@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from progress.publisher import get_publisher
-from progress.relay import DatabaseRelay
+from progress.publish.publisher import get_publisher
+from progress.publish.relay import DatabaseRelay
 from progress.tests.factories import OperationProgressFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from progress.cancel import operation_cancel
 from progress.models import EXTERNAL_SEQ_STEP, OperationProgress, Status
-from progress.services import operation_cancel
-from progress.sweeps import stalled_runs_mark
+from progress.runtime.sweeps import stalled_runs_mark
 from progress.tests.factories import OperationProgressFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

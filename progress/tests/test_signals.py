@@ -9,12 +9,12 @@ import pytest
 from django.db import transaction
 
 from progress import signals
+from progress.cancel import operation_cancel
 from progress.models import OperationProgress, Status
-from progress.services import operation_cancel
-from progress.sweeps import stalled_runs_mark
+from progress.runtime.sweeps import stalled_runs_mark
+from progress.runtime.writer import get_writer
 from progress.tests.factories import OperationProgressFactory
 from progress.tracker import track_operation
-from progress.writer import get_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

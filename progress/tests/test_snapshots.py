@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from progress import snapshots
 from progress.models import Status
+from progress.sockets import snapshots
 from progress.tests.factories import OperationProgressFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

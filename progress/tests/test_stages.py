@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from progress.models import OperationProgress, Status
+from progress.runtime.writer import get_writer
 from progress.tracker import OperationCancelled, ProgressTracker, track_operation
-from progress.writer import get_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ class NullPublisher:
 
 @pytest.fixture(autouse=True)
 def quiet(monkeypatch):
-    monkeypatch.setattr("progress.broadcast.get_publisher", lambda: NullPublisher())
+    monkeypatch.setattr("progress.publish.broadcast.get_publisher", lambda: NullPublisher())
 
 
 def saved(tracker):

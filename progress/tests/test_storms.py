@@ -10,12 +10,16 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import Client
 
-from progress import server, snapshots
+from progress.sockets import server, snapshots
+from progress.sockets.wsauth import (
+    SessionUserMiddlewareStack,
+    _forget_logged_out_session,
+    session_users,
+)
 from progress.tests.factories import OperationProgressFactory, StaffFactory
 from progress.tests.waiting import aeventually
 from progress.tests.wsutil import open_socket, receive, receive_until
 from progress.tracker import track_operation
-from progress.wsauth import SessionUserMiddlewareStack, _forget_logged_out_session, session_users
 
 REDIS_LAYERS = settings.CHANNEL_LAYERS
 

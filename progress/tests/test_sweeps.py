@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.tasks import TaskResultStatus, default_task_backend, task
 
-from progress import sweeps
 from progress.models import EXTERNAL_SEQ_STEP, OperationProgress, Status
-from progress.sweeps import queued_runs_sweep
+from progress.runtime import sweeps
+from progress.runtime.sweeps import queued_runs_sweep
 from progress.tests.factories import OperationProgressFactory
 from progress.tests.waiting import aeventually, eventually
 
@@ -106,7 +106,7 @@ def test_the_mark_stalled_command_also_sweeps_queued_runs(thread_pool, capsys):
 
 
 def test_the_servers_and_writers_sweep_covers_queued_runs_too(thread_pool, settings):
-    from progress.sweeps import dead_runs_sweep
+    from progress.runtime.sweeps import dead_runs_sweep
 
     settings.PROGRESS = {"STALL_TIMEOUT": 0}  # the grace a queued run's task gets, too
     run = queued_run(takes_only_the_run, path="data/x.json")

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection, transaction
 
 from progress.models import IllegalTransition, OperationProgress, Status
-from progress.policy import Written
+from progress.runtime.policy import Written
+from progress.runtime.writer import get_writer
 from progress.tests.waiting import eventually
 from progress.tracker import OperationCancelled, ProgressTracker, track_operation
-from progress.writer import get_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from progress import visibility
 from progress.models import OperationProgress
+from progress.publish import visibility
 from progress.tests.factories import OperationProgressFactory
 
 pytestmark = pytest.mark.django_db

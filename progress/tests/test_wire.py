@@ -9,9 +9,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from progress import protocol, visibility, wire
-from progress.broadcast import operation_broadcast
+from progress import protocol
+from progress import serializers as wire
 from progress.models import Status
+from progress.publish import visibility
+from progress.publish.broadcast import operation_broadcast
 from progress.serializers import operation_data
 from progress.tests.factories import OperationProgressFactory
 from progress.tests.wsutil import open_socket, receive, receive_frames_until, receive_list

@@ -10,11 +10,11 @@ import weakref
 import pytest
 from django.db import connection
 
-from progress.handle import RunHandle
 from progress.models import OperationProgress, Status
+from progress.runtime.handle import RunHandle
+from progress.runtime.writer import get_writer
 from progress.tests.waiting import eventually
 from progress.tracker import ProgressTracker, track_operation
-from progress.writer import get_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from curation.gene_files import FORMATS
 from curation.gene_import import gene_import
 from curation.models import Scope
 from progress import files
-from progress.commands import TrackedOperationCommand, live_url
+from progress.console import TrackedOperationCommand, live_url
 from progress.launch import flatten, pipeline_start
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from curation.management.scopes import required_scope
 from curation.pipeline import scope_pipeline
-from progress.commands import TrackedOperationCommand
+from progress.console import TrackedOperationCommand
 
 
 class Command(TrackedOperationCommand):

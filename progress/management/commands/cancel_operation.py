@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from progress.cancel import operation_cancel
 from progress.models import OperationProgress
-from progress.publisher import get_publisher
-from progress.services import operation_cancel
+from progress.publish.publisher import get_publisher
 
 
 class Command(BaseCommand):

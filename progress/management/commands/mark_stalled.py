@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from progress.publisher import get_publisher
-from progress.sweeps import queued_runs_sweep, stalled_runs_mark
+from progress.publish.publisher import get_publisher
+from progress.runtime.sweeps import queued_runs_sweep, stalled_runs_mark
 
 
 class Command(BaseCommand):

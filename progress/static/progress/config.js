@@ -1,4 +1,4 @@
-// The client's settings, defined once in Python (progress/jsconfig.py: URLs, close codes,
+// The client's settings, defined once in Python (progress/web/jsconfig.py: URLs, close codes,
 // statuses, limits) and rendered into each page by {% load progress_tags %}
 // {% progress_config %} as <script type="application/json" id="progress-config">.
 // Outside a page (the Node tests) the same dict is set on globalThis.PROGRESS_CONFIG first.

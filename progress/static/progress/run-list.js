@@ -6,7 +6,7 @@ import { elapsedMs, formatDuration } from './format.js';
 import { matchesFilters, RECENT_LIMIT } from './filters.js';
 
 // A run is "slower than usual" past this multiple of its operation's typical duration
-// (progress/history.py SLOW_FACTOR; the page passes the server's value).
+// (progress/runtime/history.py SLOW_FACTOR; the page passes the server's value).
 export const SLOW_FACTOR = 2;
 const SECOND_MS = 1000;
 

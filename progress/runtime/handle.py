@@ -17,9 +17,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from progress import fields, logcapture
-from progress.fields import RunState
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status
+from progress.runtime import fields, logcapture
+from progress.runtime.fields import RunState
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from progress import conf, protocol
-from progress.outage import Outage
+from progress.publish.outage import Outage
 
 logger = logging.getLogger(__name__)
 

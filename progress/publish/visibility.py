@@ -1,4 +1,5 @@
-"""Who sees which runs: one rule for querysets (API, pages, admin, snapshots) and groups.
+"""Who sees which runs, as groups: the queryset rule (OperationProgress.objects.visible_to)
+applied to where a run's states go and what a socket joins.
 
 Staff see every run, and so does everyone when DASHBOARD_VISIBILITY is "all"; others see
 their own. A run's states go to the groups of everyone who may see it (run_groups), and a
@@ -9,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-
-from progress import conf
+from progress.models import sees_all
 
 # Staff (or everyone, with DASHBOARD_VISIBILITY="all") listen on ALL_GROUP; a user on their
 # own group; a single-run page on the run's group, and on its log group for log lines.
@@ -29,20 +28,6 @@ def operation_group(operation_id: int) -> str:
 def log_group(operation_id: int) -> str:
     """The run page's group for live log lines (not states: those go through fan-out)."""
     return f"progress.log.{operation_id}"
-
-
-def sees_all(user: Any) -> bool:
-    """True if the (authenticated) user may see every run, not only their own."""
-    return bool(user.is_staff) or conf.get("DASHBOARD_VISIBILITY") == "all"
-
-
-def visible_runs[Runs: QuerySet[Any]](runs: Runs, user: Any) -> Runs:
-    """The runs of the queryset the user may see: all, their own, or none if anonymous."""
-    if not getattr(user, "is_authenticated", False):
-        return runs.none()
-    if sees_all(user):
-        return runs
-    return runs.filter(created_by=user)
 
 
 def run_groups(operation_id: int, created_by_id: int | None) -> tuple[str, ...]:

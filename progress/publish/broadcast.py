@@ -12,9 +12,9 @@ from typing import Any
 
 from progress.models import OperationProgress
 from progress.protocol import layer_message
-from progress.publisher import get_publisher
+from progress.publish.publisher import get_publisher
+from progress.publish.visibility import log_group, run_groups
 from progress.serializers import operation_data
-from progress.visibility import log_group, run_groups
 
 logger = logging.getLogger(__name__)
 

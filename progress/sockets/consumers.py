@@ -14,8 +14,10 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from progress import conf, protocol, snapshots, visibility
-from progress.fanout import Subscription, fanout_for
+from progress import conf, protocol
+from progress.publish import visibility
+from progress.sockets import snapshots
+from progress.sockets.fanout import Subscription, fanout_for
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +66,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
-        # Run states come through this process's feed of the socket's group (progress/fanout.py);
-        # a run page's log lines through its own channel. Channels' own attribute
-        # self.groups: websocket_disconnect() leaves these groups.
+        # Run states come through this process's feed of the socket's group
+        # (progress/sockets/fanout.py); a run page's log lines through its own channel.
+        # Channels' own attribute self.groups: websocket_disconnect() leaves these groups.
         if self.operation_id is not None:
             self.groups = [visibility.log_group(self.operation_id)]
             await self.channel_layer.group_add(self.groups[0], self.channel_name)

@@ -23,8 +23,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 
-from progress import listing, pipelines
-from progress.history import SLOW_FACTOR, is_much_slower, typical_durations
+from progress import pipelines
+from progress.cancel import can_cancel, operation_cancel
 from progress.launch import (
     RequestTooLarge,
     flatten,
@@ -33,10 +33,10 @@ from progress.launch import (
     pipeline_start,
 )
 from progress.models import OperationProgress, Status
-from progress.permissions import can_cancel
+from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.serializers import operation_data
-from progress.services import operation_cancel
-from progress.snapshots import snapshot_for
+from progress.sockets.snapshots import snapshot_for
+from progress.web import listing
 
 # Shown under a file field when the page comes back with errors: browsers never refill one.
 FILE_AGAIN = "Choose the file again: a page cannot keep a chosen file after an error."

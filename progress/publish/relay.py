@@ -19,9 +19,9 @@ from channels.layers import InMemoryChannelLayer
 from django.utils import timezone
 
 from progress import conf
-from progress.broadcast import operation_send
 from progress.models import OperationProgress
-from progress.publisher import get_publisher
+from progress.publish.broadcast import operation_send
+from progress.publish.publisher import get_publisher
 
 logger = logging.getLogger(__name__)
 

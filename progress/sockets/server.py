@@ -16,10 +16,10 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from progress import conf
-from progress.publisher import get_publisher
-from progress.relay import ensure_relay
-from progress.snapshots import shared_snapshots, watch_broadcasts
-from progress.sweeps import ensure_sweeper
+from progress.publish.publisher import get_publisher
+from progress.publish.relay import ensure_relay
+from progress.runtime.sweeps import ensure_sweeper
+from progress.sockets.snapshots import shared_snapshots, watch_broadcasts
 
 logger = logging.getLogger(__name__)
 

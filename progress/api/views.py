@@ -36,13 +36,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from progress import pipelines
-from progress.history_api import RunHistoryActions
+from progress.api.history import RunHistoryActions
+from progress.api.schema import extend_schema
+from progress.cancel import can_cancel, operation_cancel
 from progress.launch import RequestTooLarge, pipeline_for_request, pipeline_start
 from progress.models import OperationProgress, Status
-from progress.openapi import extend_schema
-from progress.permissions import can_cancel
 from progress.serializers import OperationProgressDetailSerializer, OperationProgressSerializer
-from progress.services import operation_cancel
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +95,7 @@ class ProgressAPIView:
     schema: Any = AutoSchema()
 
     def get_exception_handler(self) -> Any:
-        """progress.api.exception_handler, whatever REST_FRAMEWORK says."""
+        """progress.api.views.exception_handler, whatever REST_FRAMEWORK says."""
         return exception_handler
 
 
@@ -147,7 +146,7 @@ class DeferredCsrfSessionAuthentication(SessionAuthentication):
 class DeferredCsrfSessionScheme(SessionScheme):
     """OpenAPI: the deferred-CSRF session auth is the same cookie auth as DRF's."""
 
-    target_class = "progress.api.DeferredCsrfSessionAuthentication"
+    target_class = "progress.api.views.DeferredCsrfSessionAuthentication"
     name = "sessionCookieAuth"  # a name of its own: drf-spectacular wants one per class
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from django.db.models import Q
 
-from progress import conf, protocol, visibility
+from progress import conf, protocol
 from progress.models import ACTIVE_STATUSES, OperationProgress
+from progress.publish import visibility
 from progress.serializers import operation_data
 
 MAX_ACTIVE_IN_SNAPSHOT = 500

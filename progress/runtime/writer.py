@@ -5,12 +5,12 @@ pipeline running in ``transaction.atomic()`` still shows live progress, and a ro
 cannot undo what the table says about the run.
 
 What to write, what to broadcast and when (throttles, ordering, heartbeats, cancel polls,
-trailing publishes, stall sweeps) is decided by WritePolicy (progress/policy.py); this
+trailing publishes, stall sweeps) is decided by WritePolicy (progress/runtime/policy.py); this
 thread only carries its steps out. It sees runs only through their RunHandle
-(progress/handle.py), never a tracker: it answers through the handle (a cancel, a finish
+(progress/runtime/handle.py), never a tracker: it answers through the handle (a cancel, a finish
 elsewhere, the task id), and builds trailing publishes from the handle's latest state.
 
-Live runs' captured log lines (progress.logcapture) are drained here too: each batch is
+Live runs' captured log lines (progress.runtime.logcapture) are drained here too: each batch is
 broadcast to the run's own group as one frame, then stored, keeping the newest LOG_LINES.
 """
 
@@ -27,12 +27,14 @@ from typing import Any, TypeVar
 from django import db
 from django.utils import timezone
 
-from progress import broadcast, conf, logcapture, protocol, signals
-from progress.handle import RunHandle, StateJob
+from progress import conf, protocol, signals
 from progress.models import ACTIVE_STATUSES, OperationLogLine, OperationProgress, Status
-from progress.outage import Outage
-from progress.policy import Step, WritePolicy, Written
-from progress.sweeps import dead_runs_sweep
+from progress.publish import broadcast
+from progress.publish.outage import Outage
+from progress.runtime import logcapture
+from progress.runtime.handle import RunHandle, StateJob
+from progress.runtime.policy import Step, WritePolicy, Written
+from progress.runtime.sweeps import dead_runs_sweep
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -32,9 +32,9 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
 from progress import conf, pipelines
-from progress.broadcast import operation_broadcast
 from progress.models import OperationProgress, Status
-from progress.policy import sweep_interval
+from progress.publish.broadcast import operation_broadcast
+from progress.runtime.policy import sweep_interval
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Pure: no threads, no database, no sleeping. It is told what happened (a state arrived, a
 write landed or failed, a run started or ended) and answers with what to do, in order,
 reading time from an injected clock, like the JS client (static/progress/client.js).
-The writer thread (progress/writer.py) only carries the answers out.
+The writer thread (progress/runtime/writer.py) only carries the answers out.
 
 The rules:
 - A live state is broadcast first, then written at once (start, force=True) or once

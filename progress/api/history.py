@@ -20,10 +20,10 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from progress.history import run_history, typical_durations
-from progress.logcapture import line_data, line_text
+from progress.api.schema import extend_schema
 from progress.models import OperationLogLine, OperationProgress
-from progress.openapi import extend_schema
+from progress.runtime.history import run_history, typical_durations
+from progress.runtime.logcapture import line_data, line_text
 
 # Lines per page: the default and the most one request may ask for.
 LOG_PAGE = 200

@@ -37,7 +37,7 @@ import logging
 from typing import Any, Protocol
 
 from progress import conf, protocol
-from progress.outage import Outage
+from progress.publish.outage import Outage
 
 logger = logging.getLogger(__name__)
 

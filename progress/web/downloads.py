@@ -15,7 +15,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import FileResponse, Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 
 from progress import files
 from progress.models import OperationProgress
@@ -43,18 +42,6 @@ def run_report(request: HttpRequest, operation_id: int) -> FileResponse:
     if not 0 <= index < len(reports):
         raise Http404("This run has no report file")
     return _attachment(reports[index])
-
-
-def file_links(operation: OperationProgress) -> list[dict[str, Any]]:
-    """The run's files for the API: label, kind and download URL of each."""
-    return [
-        {
-            "label": entry.get("label") or PurePosixPath(entry["name"]).name,
-            "kind": entry.get("kind") or "",
-            "url": reverse("progress:file", args=[operation.pk, index]),
-        }
-        for index, entry in enumerate(files.run_files(operation.metadata))
-    ]
 
 
 def download_name(entry: dict[str, Any]) -> str:
