@@ -43,6 +43,8 @@ from progress import files
 from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
 from progress.models import OperationProgress
 
+__all__ = ["OperationProgressDetailSerializer", "OperationProgressSerializer", "operation_data"]
+
 DETAIL_KEYS = frozenset({"row_errors", "traceback", "parameters", "report_path", "stage_results"})
 DETAIL_SUFFIXES = ("_errors", "_path")
 # Keys whose absolute-path values are reduced to a file name for users who are not staff.

@@ -11,7 +11,6 @@ app_name = "progress"
 
 urlpatterns = [
     path("", views.operation_list, name="list"),
-    path("vue/", views.operation_list_vue, name="vue"),
     path("<int:operation_id>/", views.operation_detail, name="detail"),
     path("<int:operation_id>/cancel/", views.operation_cancel_view, name="cancel"),
     path("<int:operation_id>/report/", downloads.run_report, name="report"),

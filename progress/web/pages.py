@@ -35,7 +35,6 @@ from progress.launch import (
 from progress.models import OperationProgress, Status
 from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.serializers import operation_data
-from progress.sockets.snapshots import snapshot_for
 from progress.web import listing
 
 # Shown under a file field when the page comes back with errors: browsers never refill one.
@@ -252,12 +251,6 @@ def _option(choice: Any) -> dict[str, str]:
     if isinstance(choice, list | tuple) and len(choice) == 2:
         return {"value": str(choice[0]), "label": str(choice[1])}
     return {"value": str(choice), "label": str(choice)}
-
-
-@login_required
-def operation_list_vue(request: HttpRequest) -> HttpResponse:
-    """The same runs through the Vue 3 + Pinia bundle (docs/vue.md)."""
-    return render(request, "progress/vue.html", {"initial": snapshot_for(request.user)})
 
 
 @login_required

@@ -1,11 +1,11 @@
-// The /progress/vue/ demo page: every visible run as a <ProgressBar>, live, from the
+// The demo project's /progress/vue/ page (templates/demo/vue.html): every visible run as a <ProgressBar>, live, from the
 // Pinia store. Runs rendered into the page (json_script "initial-operations") show at
 // once; the socket brings the rest.
 
 import { createApp, h } from 'vue';
 
-import { bindConnectionIndicator, connectionText, readJsonScript } from '../render.js';
-import { install, ProgressBar, useProgressStore } from './index.js';
+import { bindConnectionIndicator, connectionText, readJsonScript } from '../progress/render.js';
+import { install, ProgressBar, useProgressStore } from '../progress/vue/index.js';
 
 const doc = document;
 const root = doc.querySelector('[data-vue-app]');
