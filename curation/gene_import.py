@@ -35,6 +35,8 @@ BATCH_SIZE = 1000
 MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
 # Characters of a bad row's value kept in the report file.
 MAX_REPORT_VALUE = 1000
+# The stored report's file name (a label shows the upload's): a report is CSV, never .svg.
+REPORT_NAME = "row-errors.csv"
 MAX_PANEL_CHARS = 200
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -393,7 +395,9 @@ class ErrorReport:
         try:
             self._text.flush()
             self._file.seek(0)
-            return tracker.attach_file(label, File(self._file, name=label), kind=files.REPORT)
+            # Stored as .csv whatever the upload was called (its name is only the label).
+            report = File(self._file, name=REPORT_NAME)
+            return tracker.attach_file(label, report, kind=files.REPORT)
         except Exception as exc:
             logger.exception("Could not save the row-error report of run %s", tracker.id)
             self.error = f"The row-error report could not be saved ({type(exc).__name__})"
