@@ -178,9 +178,14 @@ def test_a_catastrophic_schema_pattern_is_reported_not_run_forever():
 # --- demo secrets ---------------------------------------------------------------------------
 
 
-def test_demo_credentials_file_is_private_from_the_start(tmp_path, monkeypatch):
+@pytest.fixture
+def credentials_file(tmp_path, monkeypatch):
     target = tmp_path / "var" / "demo-credentials.txt"
     monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", target)
+    return target
+
+
+def test_demo_credentials_file_is_private_from_the_start(credentials_file, monkeypatch):
     created = []
     real_open = os.open
 
@@ -189,14 +194,54 @@ def test_demo_credentials_file_is_private_from_the_start(tmp_path, monkeypatch):
         return real_open(path, flags, mode, *args, **kwargs)
 
     monkeypatch.setattr(seed_demo.os, "open", watching_open)
-    password = seed_demo.Command._password()
+    passwords = seed_demo.Command._passwords()
     assert created == [0o600]  # never created with wider permissions, then narrowed
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert seed_demo.Command._password() == password
+    assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
+    assert seed_demo.Command._passwords() == passwords
+    assert created == [0o600]  # kept, not written again
+
+
+def test_each_demo_login_gets_its_own_password(credentials_file):
+    passwords = seed_demo.Command._passwords()
+    assert set(passwords) == {"demo", "curator"}
+    assert passwords["demo"] != passwords["curator"]
+    assert credentials_file.read_text() == (
+        f"demo {passwords['demo']}\ncurator {passwords['curator']}\n"
+    )
+
+
+def test_an_older_one_password_file_gives_new_logins_distinct_passwords(credentials_file):
+    credentials_file.parent.mkdir(parents=True)
+    credentials_file.write_text("shared-old-password\n")
+    passwords = seed_demo.Command._passwords()
+    assert passwords["demo"] != passwords["curator"]
+    assert "shared-old-password" not in passwords.values()
+
+
+def test_seeding_never_resets_an_existing_logins_password_or_flags(db, credentials_file):
+    demo = UserFactory(username="demo", password="the-owners-own-password-1", is_staff=False)
+    passwords = seed_demo.Command._passwords()
+    user, created = seed_demo.Command._user("demo", passwords["demo"], staff=True)
+    user.refresh_from_db()
+    assert (user.pk, created) == (demo.pk, False)
+    assert (user.is_staff, user.is_superuser) == (False, False)
+    assert user.check_password("the-owners-own-password-1")
+    line = seed_demo.Command._login_line(user, passwords["demo"], created, "staff, admin")
+    assert passwords["demo"] not in line and "changepassword demo" in line
+
+
+def test_a_new_demo_login_is_created_with_its_password_and_flags(db, credentials_file):
+    passwords = seed_demo.Command._passwords()
+    user, created = seed_demo.Command._user("demo", passwords["demo"], staff=True)
+    assert created and user.is_superuser and user.is_staff
+    assert user.check_password(passwords["demo"])
+    assert user.has_perm("progress.start_pipeline")
+    line = seed_demo.Command._login_line(user, passwords["demo"], created, "staff, admin")
+    assert line == f"  demo / {passwords['demo']} (staff, admin)"
 
 
 def test_seeding_again_keeps_the_demo_users_signed_in(db):
-    user = seed_demo.Command._user("curator", "a-demo-password", staff=False)
+    user, _ = seed_demo.Command._user("curator", "a-demo-password", staff=False)
     client = Client()
     client.force_login(user)
     hash_before = client.session[HASH_SESSION_KEY]
