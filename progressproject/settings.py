@@ -21,11 +21,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: the run command (scripts/run.sh, make run) sets DJANGO_DEBUG=true.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The demo key only exists with DEBUG on; with DEBUG off a missing DJANGO_SECRET_KEY is a
 # system check error (progressproject.E001), so check and daphne refuse to start.
 DEMO_SECRET_KEY = "django-insecure-demo-key-change-me-in-production"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
+# Error pages and reports never show DATABASE_URL's or REDIS_URL's credentials.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "progressproject.reporting.CredentialsFilter"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

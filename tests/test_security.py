@@ -80,6 +80,57 @@ def test_daphne_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_debug_is_off_when_DJANGO_DEBUG_is_unset():
+    script = (
+        "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    )
+    result = run(["-c", script], {"DJANGO_SETTINGS_MODULE": "progressproject.settings"})
+    assert result.stdout.strip() == "False", result.stderr
+    # and so the demo key is refused: the public key never serves with DEBUG left unset
+    assert "progressproject.E001" in run(["manage.py", "check"], {}).stderr
+
+
+def test_the_run_command_is_what_turns_debug_on():
+    script = (ROOT / "scripts" / "run.sh").read_text()
+    assert 'export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"' in script
+    assert script.index("DJANGO_DEBUG") < script.index("manage.py")
+
+
+SERVICE_PASSWORD = "hunter2-Secret"
+
+
+def test_a_debug_error_page_never_shows_database_or_redis_credentials(settings, rf):
+    import sys as system
+
+    from django.views.debug import ExceptionReporter
+
+    # The password is a global, not a local: the page shows the test frame's own locals.
+    settings.DEBUG = True
+    settings.REDIS_URL = f"redis://:{SERVICE_PASSWORD}@redis.internal:6379/0"
+    settings.CHANNEL_LAYERS = {
+        "other": {"CONFIG": {"hosts": [{"address": f"rediss://user:{SERVICE_PASSWORD}@r:6380/1"}]}}
+    }
+    settings.MY_CACHE = {"default": {"LOCATION": f"redis://:{SERVICE_PASSWORD}@cache:6379/2"}}
+    request = rf.get("/progress/", DATABASE_URL=f"postgres://app:{SERVICE_PASSWORD}@db/progress")
+    database_url = f"postgres://app:{SERVICE_PASSWORD}@db.internal:5432/progress"
+    try:
+        raise RuntimeError(f"could not connect to {database_url.split('@')[1]}")
+    except RuntimeError:
+        page = ExceptionReporter(request, *system.exc_info()).get_traceback_html()
+    assert "could not connect to db.internal" in page  # the page is the real one
+    assert SERVICE_PASSWORD not in page
+    assert "postgres://app:********@db.internal" in page  # a frame's variable, redacted
+
+
+def test_the_databases_password_is_cleansed_in_error_reports():
+    from progressproject.reporting import CredentialsFilter
+
+    databases = {"default": {"ENGINE": "x", "PASSWORD": "pw-1", "HOST": "h"}}
+    cleansed = CredentialsFilter().cleanse_setting("DATABASES", databases)
+    assert cleansed["default"]["PASSWORD"] != "pw-1"
+    assert cleansed["default"]["HOST"] == "h"
+
+
 @pytest.mark.parametrize(
     ("variable", "check_id"),
     [
