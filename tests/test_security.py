@@ -211,6 +211,78 @@ def test_api_basic_auth_is_throttled_too(member):
     assert fresh.status_code == 200
 
 
+# --- the client address behind proxies -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded", "client"),
+    [
+        ([], "203.0.113.9", "1.1.1.1", "203.0.113.9"),  # no proxies: the header is ignored
+        (["10.0.0.5"], "203.0.113.9", "1.1.1.1", "203.0.113.9"),  # an untrusted peer
+        (["10.0.0.5"], "10.0.0.5", "6.6.6.6, 198.51.100.7", "198.51.100.7"),
+        (["10.0.0.0/8"], "10.0.0.5", "6.6.6.6, 198.51.100.7, 10.2.0.1", "198.51.100.7"),
+        (["10.0.0.5"], "10.0.0.5", "", "10.0.0.5"),  # a proxy that forwarded nothing
+        (["10.0.0.5"], "10.0.0.5", "198.51.100.7:5123", "198.51.100.7"),
+        (["::1"], "::1", "[2001:db8::7]:443", "2001:db8::7"),
+        (["10.0.0.5"], "10.0.0.5", "junk", "10.0.0.5"),  # not an address: the proxy's own
+    ],
+)
+def test_the_client_is_the_rightmost_forwarded_hop_that_is_not_a_trusted_proxy(
+    settings, rf, trusted, peer, forwarded, client
+):
+    from progressproject.client_address import client_address
+
+    settings.TRUSTED_PROXIES = trusted
+    request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == client
+
+
+def basic_via(stack, password: str, forwarded: str) -> int:
+    import requests
+
+    return requests.get(
+        f"{stack.url}/api/v1/operations/",
+        headers={"Authorization": basic("member", password), "X-Forwarded-For": forwarded},
+        timeout=10,
+    ).status_code
+
+
+def live_stack(**env: str):
+    from tests.live import LiveStack
+
+    return LiveStack(worker=False, **env)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_forged_forwarded_for_per_attempt_cannot_dodge_the_lockout_under_daphne(member):
+    stack = live_stack()  # daphne as docs/security.md runs it: no --proxy-headers
+    try:
+        statuses = [basic_via(stack, "wrong", f"198.51.100.{n}") for n in range(1, 31)]
+        assert all(status in {401, 403} for status in statuses)
+        # Locked by (member, the real peer): the right password is refused, whatever it forges.
+        assert basic_via(stack, "right-password-123", "192.0.2.77") in {401, 403}
+    finally:
+        stack.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_behind_a_trusted_proxy_the_lockout_is_by_the_hop_the_proxy_saw(member):
+    # The test's requests come from 127.0.0.1: daphne sees them as from the trusted proxy,
+    # which (like nginx's $proxy_add_x_forwarded_for) appends the address it saw.
+    stack = live_stack(DJANGO_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        for n in range(5):
+            assert basic_via(stack, "wrong", f"6.6.6.{n}, 198.51.100.7") in {401, 403}
+        assert basic_via(stack, "right-password-123", "9.9.9.9, 198.51.100.7") in {401, 403}
+        assert basic_via(stack, "right-password-123", "198.51.100.8") == 200
+    finally:
+        stack.stop()
+
+
 # --- staff-written schema patterns ---------------------------------------------------------
 
 
