@@ -5,7 +5,8 @@ be parsed fails before anything is written), then to import. The atomic unit is 
 (BATCH_SIZE rows): a batch is written completely or not at all, so a cancellation or a
 crash leaves whole batches and counts that match them. A bad row never stops the valid
 ones; it is counted in items_failed with its line and a reason a curator can act on, shown
-live on the run (the first 200) and written to the run's report file (all of them).
+live on the run (the first 200) and written to the run's report file (the first
+MAX_REPORT_ROWS, then one line counting the rest).
 """
 
 from __future__ import annotations
@@ -31,10 +32,16 @@ from progress.tracker import Reporter
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-# Row errors kept in memory for the caller (commands print some); all go to the report file.
+# Row errors kept in memory for the caller (commands print some); more go to the report file.
 MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
 # Characters of a bad row's value kept in the report file.
 MAX_REPORT_VALUE = 1000
+# Row errors written to the report file; past it a last line counts the rest. Bounds the
+# report (a value is at most MAX_REPORT_VALUE characters): 200,000 bad two-byte rows once
+# made 16 MB of report from a 400 KB upload.
+MAX_REPORT_ROWS = 10_000
+# The stored report's file name (a label shows the upload's): a report is CSV, never .svg.
+REPORT_NAME = "row-errors.csv"
 MAX_PANEL_CHARS = 200
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -366,6 +373,7 @@ class ErrorReport:
         self._file: IO[bytes] | None = None
         self._text: io.TextIOWrapper | None = None
         self._writer: Any = None
+        self.rows = 0
         self.error = ""
 
     def __enter__(self) -> ErrorReport:
@@ -381,7 +389,9 @@ class ErrorReport:
             self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
             self._writer = csv.writer(self._text)
             self._writer.writerow(["line", "value", "reason"])
-        self._writer.writerow([error.line, _cell(error.value), _cell(error.reason)])
+        self.rows += 1
+        if self.rows <= MAX_REPORT_ROWS:
+            self._writer.writerow([error.line, _cell(error.value), _cell(error.reason)])
 
     def save(self, tracker: Reporter, label: str) -> str:
         """Attach the report to the run (if any row failed); its storage name, "" if none.
@@ -391,9 +401,15 @@ class ErrorReport:
         if self._file is None or self._text is None:
             return ""
         try:
+            if self.rows > MAX_REPORT_ROWS:
+                more = self.rows - MAX_REPORT_ROWS
+                note = f"{more} more rows failed; the report lists the first {MAX_REPORT_ROWS}."
+                self._writer.writerow(["", "", note + " Fix these and import the file again."])
             self._text.flush()
             self._file.seek(0)
-            return tracker.attach_file(label, File(self._file, name=label), kind=files.REPORT)
+            # Stored as .csv whatever the upload was called (its name is only the label).
+            report = File(self._file, name=REPORT_NAME)
+            return tracker.attach_file(label, report, kind=files.REPORT)
         except Exception as exc:
             logger.exception("Could not save the row-error report of run %s", tracker.id)
             self.error = f"The row-error report could not be saved ({type(exc).__name__})"

@@ -63,6 +63,7 @@ def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) ->
     pipeline = pipelines.get(name)
     if not trusted:
         _require_permission(pipeline, user)
+    _refuse_lone_surrogates(data)
     serializer = pipeline.parameters(data=data)
     serializer.is_valid(raise_exception=True)
     _require_task_accepts(pipeline, serializer.validated_data)
@@ -157,6 +158,37 @@ def field_errors(detail: object) -> dict[str, list[str]]:
         items = value if isinstance(value, list) else [value]
         errors.setdefault(field, []).extend(flatten(item) for item in items)
     return errors
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """A 400 naming the field whose text UTF-8 cannot hold, as JSON's "\\ud800" makes it
+    (the database refused it: a 500 and a logged traceback)."""
+    items = (
+        data.lists() if hasattr(data, "lists") else data.items() if isinstance(data, dict) else []
+    )
+    for key, value in items:
+        if problem := _surrogate_at(key):
+            raise ValidationError({"non_field_errors": [f"A parameter's name: {problem}"]})
+        if problem := _surrogate_at(value):
+            raise ValidationError({str(key): [problem]})
+
+
+def _surrogate_at(value: Any, depth: int = 0) -> str:
+    """What is wrong if value (a string, or nested lists and dicts) holds a lone surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(value[exc.start])
+            return (
+                f"character {exc.start + 1} is a lone UTF-16 surrogate (U+{code:04X}), which is "
+                "not text; send the character itself or a complete surrogate pair"
+            )
+        return ""
+    if depth > 100 or not isinstance(value, dict | list | tuple):
+        return ""
+    children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    return next((found for child in children if (found := _surrogate_at(child, depth + 1))), "")
 
 
 def _require_permission(pipeline: pipelines.Pipeline, user: Any) -> None:

@@ -284,9 +284,10 @@ class ProgressTracker:
         """Store a file the run made (a report, an export) and list it on the run.
 
         Saved through the runs' storage (progress.files, PROGRESS["STORAGE"]) under a random
-        name in the folder for its kind; name is the label users see and gives the extension.
-        It is listed in metadata["files"], so the run's page offers it to those who may see
-        the run and pruning the run deletes it. Returns the storage name.
+        name in the folder for its kind; name is the label users see, and a File's own name
+        (else name) gives the extension. It is listed in metadata["files"], so the run's page
+        offers it to those who may see the run and pruning the run deletes it. Returns the
+        storage name.
         """
         if isinstance(content, str):
             content = content.encode()

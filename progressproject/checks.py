@@ -19,8 +19,8 @@ def check_secret_key_is_set(**kwargs: Any) -> list[Error]:
             hint=(
                 "Set DJANGO_SECRET_KEY to a long random value (e.g. the output of "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`); "
-                "keep it the same on every process. For the local demo, leave "
-                "DJANGO_DEBUG unset."
+                "keep it the same on every process. For the local demo, use `make run` "
+                "(it sets DJANGO_DEBUG=true)."
             ),
             id="progressproject.E001",
         )

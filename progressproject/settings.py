@@ -8,6 +8,7 @@ variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tempfile
 from datetime import timedelta
@@ -21,11 +22,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Off unless asked for: the run command (scripts/run.sh, make run) sets DJANGO_DEBUG=true.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The demo key only exists with DEBUG on; with DEBUG off a missing DJANGO_SECRET_KEY is a
 # system check error (progressproject.E001), so check and daphne refuse to start.
 DEMO_SECRET_KEY = "django-insecure-demo-key-change-me-in-production"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
+# Error pages and reports never show DATABASE_URL's or REDIS_URL's credentials.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "progressproject.reporting.CredentialsFilter"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -86,6 +90,19 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The address axes locks by: the peer, or behind proxies listed in DJANGO_TRUSTED_PROXIES
+# (addresses or networks, e.g. 10.0.0.5,10.1.0.0/16) the rightmost X-Forwarded-For hop that
+# is not one of them. Never run daphne with --proxy-headers: it believes the leftmost hop,
+# which the client writes. progressproject/client_address.py says why.
+TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=[])
+try:
+    for _proxy in TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy, strict=False)
+except ValueError as exc:
+    raise environ.ImproperlyConfigured(
+        f"DJANGO_TRUSTED_PROXIES: {exc}; list addresses or networks, e.g. 10.0.0.5,10.1.0.0/16"
+    ) from None
+AXES_CLIENT_IP_CALLABLE = "progressproject.client_address.client_address"
 
 ROOT_URLCONF = "progressproject.urls"
 ASGI_APPLICATION = "progressproject.asgi.application"

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh requirements.txt
 py=.venv/bin/python
+# The demo runs with DEBUG (and its demo SECRET_KEY); the settings' default is off.
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 host="${HOST:-127.0.0.1}"
 port="${PORT:-8000}"
 # The live-page URL that commands print.

@@ -10,6 +10,9 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 # Pub/sub channels ignore the Redis database number; a per-run prefix keeps this test run
 # apart from anything else using the same Redis (a dev server, a benchmark).
 export CHANNEL_PREFIX="${CHANNEL_PREFIX:-test$$}"
+# Servers the tests start serve the demo, as make run does (DEBUG on, the demo key);
+# tests/test_security.py checks the production environment on its own.
+export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
 py=.venv/bin/python
 
 $py -m ruff check .

@@ -165,6 +165,38 @@ def test_refused_starts_say_why_and_start_nothing(request, who, path, data, stat
     assert not OperationProgress.objects.exists()
 
 
+@pytest.mark.parametrize("name", ["validate_schemas", "calculate_scores", "curation_pipeline"])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"scope": "\\ud800"}', "scope"),
+        ('{"scope": ["ok", {"deep": "a\\udfffb"}]}', "scope"),
+        ('{"scope": "kidney", "\\udc00": 1}', "non_field_errors"),
+    ],
+)
+def test_a_lone_surrogate_in_the_parameters_is_a_400_saying_what_to_fix(
+    curator, caplog, name, body, field
+):
+    response = client_for(curator).post(
+        f"/api/v1/pipelines/{name}/start/", body, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    (message,) = response.json()[field]
+    assert "lone UTF-16 surrogate" in message and "send the character itself" in message
+    assert not OperationProgress.objects.exists()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_form_start_refuses_a_lone_surrogate_as_the_api_does(curator):
+    from rest_framework.exceptions import ValidationError
+
+    from progress.launch import pipeline_start
+
+    with pytest.raises(ValidationError) as refused:
+        pipeline_start(name="calculate_scores", data={"scope": "k\ud800"}, user=curator)
+    assert "character 2 is a lone UTF-16 surrogate (U+D800)" in str(refused.value.detail)
+
+
 def test_gene_upload_starts_an_import_and_counts_the_genes(curator):
     upload = SimpleUploadedFile(
         "genes.csv", b"hgnc_id,symbol\n9008,PKD1\n9009,PKD2\n,\n", "text/csv"

@@ -113,7 +113,8 @@ def test_a_project_rephrases_a_preflight_check_by_registering_its_name(monkeypat
 
 
 def manage_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    # The demo's environment as make run sets it (DEBUG on), and nothing else of ours.
+    base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "DJANGO_DEBUG": "true"}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

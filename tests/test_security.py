@@ -84,6 +84,57 @@ def test_daphne_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_debug_is_off_when_DJANGO_DEBUG_is_unset():
+    script = (
+        "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+    )
+    result = run(["-c", script], {"DJANGO_SETTINGS_MODULE": "progressproject.settings"})
+    assert result.stdout.strip() == "False", result.stderr
+    # and so the demo key is refused: the public key never serves with DEBUG left unset
+    assert "progressproject.E001" in run(["manage.py", "check"], {}).stderr
+
+
+def test_the_run_command_is_what_turns_debug_on():
+    script = (ROOT / "scripts" / "run.sh").read_text()
+    assert 'export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"' in script
+    assert script.index("DJANGO_DEBUG") < script.index("manage.py")
+
+
+SERVICE_PASSWORD = "hunter2-Secret"
+
+
+def test_a_debug_error_page_never_shows_database_or_redis_credentials(settings, rf):
+    import sys as system
+
+    from django.views.debug import ExceptionReporter
+
+    # The password is a global, not a local: the page shows the test frame's own locals.
+    settings.DEBUG = True
+    settings.REDIS_URL = f"redis://:{SERVICE_PASSWORD}@redis.internal:6379/0"
+    settings.CHANNEL_LAYERS = {
+        "other": {"CONFIG": {"hosts": [{"address": f"rediss://user:{SERVICE_PASSWORD}@r:6380/1"}]}}
+    }
+    settings.MY_CACHE = {"default": {"LOCATION": f"redis://:{SERVICE_PASSWORD}@cache:6379/2"}}
+    request = rf.get("/progress/", DATABASE_URL=f"postgres://app:{SERVICE_PASSWORD}@db/progress")
+    database_url = f"postgres://app:{SERVICE_PASSWORD}@db.internal:5432/progress"
+    try:
+        raise RuntimeError(f"could not connect to {database_url.split('@')[1]}")
+    except RuntimeError:
+        page = ExceptionReporter(request, *system.exc_info()).get_traceback_html()
+    assert "could not connect to db.internal" in page  # the page is the real one
+    assert SERVICE_PASSWORD not in page
+    assert "postgres://app:********@db.internal" in page  # a frame's variable, redacted
+
+
+def test_the_databases_password_is_cleansed_in_error_reports():
+    from progressproject.reporting import CredentialsFilter
+
+    databases = {"default": {"ENGINE": "x", "PASSWORD": "pw-1", "HOST": "h"}}
+    cleansed = CredentialsFilter().cleanse_setting("DATABASES", databases)
+    assert cleansed["default"]["PASSWORD"] != "pw-1"
+    assert cleansed["default"]["HOST"] == "h"
+
+
 @pytest.mark.parametrize(
     ("variable", "check_id"),
     [
@@ -165,6 +216,78 @@ def test_api_basic_auth_is_throttled_too(member):
     assert fresh.status_code == 200
 
 
+# --- the client address behind proxies -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trusted", "peer", "forwarded", "client"),
+    [
+        ([], "203.0.113.9", "1.1.1.1", "203.0.113.9"),  # no proxies: the header is ignored
+        (["10.0.0.5"], "203.0.113.9", "1.1.1.1", "203.0.113.9"),  # an untrusted peer
+        (["10.0.0.5"], "10.0.0.5", "6.6.6.6, 198.51.100.7", "198.51.100.7"),
+        (["10.0.0.0/8"], "10.0.0.5", "6.6.6.6, 198.51.100.7, 10.2.0.1", "198.51.100.7"),
+        (["10.0.0.5"], "10.0.0.5", "", "10.0.0.5"),  # a proxy that forwarded nothing
+        (["10.0.0.5"], "10.0.0.5", "198.51.100.7:5123", "198.51.100.7"),
+        (["::1"], "::1", "[2001:db8::7]:443", "2001:db8::7"),
+        (["10.0.0.5"], "10.0.0.5", "junk", "10.0.0.5"),  # not an address: the proxy's own
+    ],
+)
+def test_the_client_is_the_rightmost_forwarded_hop_that_is_not_a_trusted_proxy(
+    settings, rf, trusted, peer, forwarded, client
+):
+    from progressproject.client_address import client_address
+
+    settings.TRUSTED_PROXIES = trusted
+    request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == client
+
+
+def basic_via(stack, password: str, forwarded: str) -> int:
+    import requests
+
+    return requests.get(
+        f"{stack.url}/api/v1/operations/",
+        headers={"Authorization": basic("member", password), "X-Forwarded-For": forwarded},
+        timeout=10,
+    ).status_code
+
+
+def live_stack(**env: str):
+    from tests.live import LiveStack
+
+    return LiveStack(worker=False, **env)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_forged_forwarded_for_per_attempt_cannot_dodge_the_lockout_under_daphne(member):
+    stack = live_stack()  # daphne as docs/security.md runs it: no --proxy-headers
+    try:
+        statuses = [basic_via(stack, "wrong", f"198.51.100.{n}") for n in range(1, 31)]
+        assert all(status in {401, 403} for status in statuses)
+        # Locked by (member, the real peer): the right password is refused, whatever it forges.
+        assert basic_via(stack, "right-password-123", "192.0.2.77") in {401, 403}
+    finally:
+        stack.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_behind_a_trusted_proxy_the_lockout_is_by_the_hop_the_proxy_saw(member):
+    # The test's requests come from 127.0.0.1: daphne sees them as from the trusted proxy,
+    # which (like nginx's $proxy_add_x_forwarded_for) appends the address it saw.
+    stack = live_stack(DJANGO_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        for n in range(5):
+            assert basic_via(stack, "wrong", f"6.6.6.{n}, 198.51.100.7") in {401, 403}
+        assert basic_via(stack, "right-password-123", "9.9.9.9, 198.51.100.7") in {401, 403}
+        assert basic_via(stack, "right-password-123", "198.51.100.8") == 200
+    finally:
+        stack.stop()
+
+
 # --- staff-written schema patterns ---------------------------------------------------------
 
 
@@ -183,9 +306,14 @@ def test_a_catastrophic_schema_pattern_is_reported_not_run_forever():
 # --- demo secrets ---------------------------------------------------------------------------
 
 
-def test_demo_credentials_file_is_private_from_the_start(tmp_path, monkeypatch):
+@pytest.fixture
+def credentials_file(tmp_path, monkeypatch):
     target = tmp_path / "var" / "demo-credentials.txt"
     monkeypatch.setattr(seed_demo, "CREDENTIALS_FILE", target)
+    return target
+
+
+def test_demo_credentials_file_is_private_from_the_start(credentials_file, monkeypatch):
     created = []
     real_open = os.open
 
@@ -194,14 +322,54 @@ def test_demo_credentials_file_is_private_from_the_start(tmp_path, monkeypatch):
         return real_open(path, flags, mode, *args, **kwargs)
 
     monkeypatch.setattr(seed_demo.os, "open", watching_open)
-    password = seed_demo.Command._password()
+    passwords = seed_demo.Command._passwords()
     assert created == [0o600]  # never created with wider permissions, then narrowed
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert seed_demo.Command._password() == password
+    assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600
+    assert seed_demo.Command._passwords() == passwords
+    assert created == [0o600]  # kept, not written again
+
+
+def test_each_demo_login_gets_its_own_password(credentials_file):
+    passwords = seed_demo.Command._passwords()
+    assert set(passwords) == {"demo", "curator"}
+    assert passwords["demo"] != passwords["curator"]
+    assert credentials_file.read_text() == (
+        f"demo {passwords['demo']}\ncurator {passwords['curator']}\n"
+    )
+
+
+def test_an_older_one_password_file_gives_new_logins_distinct_passwords(credentials_file):
+    credentials_file.parent.mkdir(parents=True)
+    credentials_file.write_text("shared-old-password\n")
+    passwords = seed_demo.Command._passwords()
+    assert passwords["demo"] != passwords["curator"]
+    assert "shared-old-password" not in passwords.values()
+
+
+def test_seeding_never_resets_an_existing_logins_password_or_flags(db, credentials_file):
+    demo = UserFactory(username="demo", password="the-owners-own-password-1", is_staff=False)
+    passwords = seed_demo.Command._passwords()
+    user, created = seed_demo.Command._user("demo", passwords["demo"], staff=True)
+    user.refresh_from_db()
+    assert (user.pk, created) == (demo.pk, False)
+    assert (user.is_staff, user.is_superuser) == (False, False)
+    assert user.check_password("the-owners-own-password-1")
+    line = seed_demo.Command._login_line(user, passwords["demo"], created, "staff, admin")
+    assert passwords["demo"] not in line and "changepassword demo" in line
+
+
+def test_a_new_demo_login_is_created_with_its_password_and_flags(db, credentials_file):
+    passwords = seed_demo.Command._passwords()
+    user, created = seed_demo.Command._user("demo", passwords["demo"], staff=True)
+    assert created and user.is_superuser and user.is_staff
+    assert user.check_password(passwords["demo"])
+    assert user.has_perm("progress.start_pipeline")
+    line = seed_demo.Command._login_line(user, passwords["demo"], created, "staff, admin")
+    assert line == f"  demo / {passwords['demo']} (staff, admin)"
 
 
 def test_seeding_again_keeps_the_demo_users_signed_in(db):
-    user = seed_demo.Command._user("curator", "a-demo-password", staff=False)
+    user, _ = seed_demo.Command._user("curator", "a-demo-password", staff=False)
     client = Client()
     client.force_login(user)
     hash_before = client.session[HASH_SESSION_KEY]

@@ -238,6 +238,44 @@ def test_the_report_downloads_from_the_storage_for_those_who_may_see_the_run(
     assert page(viewer).get(f"/progress/{run_id}/report/").status_code == 404
 
 
+@pytest.mark.parametrize("name", ["evil.html", "evil.svg", "evil.xhtml"])
+def test_an_upload_named_as_active_content_downloads_as_bytes_never_as_a_page(
+    curator, immediate, name
+):
+    body = b"hgnc_id\n9008\nHGNC:abc\n"
+    response = api(curator).post(
+        START,
+        {"file": SimpleUploadedFile(name, body, content_type="text/html"), "scope": "x"},
+        format="multipart",
+    )
+    run = OperationProgress.objects.get(pk=response.json()["id"])
+    kinds = [entry["kind"] for entry in run.metadata["files"]]
+    upload = page(curator).get(f"/progress/{run.pk}/files/{kinds.index('upload')}/")
+    assert upload["Content-Type"] == "application/octet-stream"
+    assert upload["Content-Disposition"].startswith("attachment")
+    assert upload["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(upload.streaming_content) == body
+
+
+@pytest.mark.parametrize("name", ["evil.svg", "genes.csv"])
+def test_the_row_error_report_is_stored_and_served_as_csv_whatever_the_uploads_name(
+    curator, immediate, name
+):
+    response = api(curator).post(
+        START,
+        {"file": SimpleUploadedFile(name, b"hgnc_id\nHGNC:abc\n"), "scope": "x"},
+        format="multipart",
+    )
+    run = OperationProgress.objects.get(pk=response.json()["id"])
+    (report,) = [entry for entry in run.metadata["files"] if entry["kind"] == "report"]
+    assert report["name"].endswith(".csv")
+    download = page(curator).get(f"/progress/{run.pk}/report/")
+    assert download["Content-Type"] == "text/csv; charset=utf-8"
+    assert download["Content-Disposition"].startswith("attachment")
+    assert download["Content-Disposition"].endswith('.csv"')
+    assert download["X-Content-Type-Options"] == "nosniff"
+
+
 @pytest.mark.parametrize("name", ["/etc/passwd", "../../etc/passwd", "reports/../../x"])
 def test_a_report_name_outside_the_storage_is_never_served(curator, name):
     run = OperationProgressFactory(

@@ -348,6 +348,25 @@ def test_row_errors_are_recorded_live_bounded_and_all_in_the_report(tmp_path, mo
 
 @pytest.mark.service
 @pytest.mark.slow
+def test_the_report_of_50000_bad_rows_is_bounded_and_counts_the_rest(tmp_path):
+    from curation.gene_import import MAX_REPORT_ROWS
+
+    path = tmp_path / "all-bad.csv"
+    # 100 KB made a 4 MB report (the 200,000 rows made 16 MB).
+    path.write_text("hgnc_id\n" + "x\n" * 50_000)
+    result, run = tracked_import(path)
+    assert (run.status, result.failed) == (Status.COMPLETED, 50_000)
+    with default_storage.open(report_name(run)) as handle:
+        report = handle.read()
+    assert len(report) < 2 * 1024 * 1024
+    lines = report.decode().splitlines()
+    assert len(lines) == 1 + MAX_REPORT_ROWS + 1
+    more = 50_000 - MAX_REPORT_ROWS
+    assert lines[-1].startswith(f",,{more} more rows failed; the report lists the first")
+
+
+@pytest.mark.service
+@pytest.mark.slow
 def test_streaming_a_million_row_file_keeps_memory_flat(tmp_path):
     path = tmp_path / "million.csv"
     with path.open("w") as handle:

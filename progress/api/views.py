@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's handler, plus domain errors mapped to 4xx with a message saying what to fix;
     anything else is logged and answered with a JSON 500 (the API never answers HTML)."""
+    _render_as_json(context.get("request"))
     if isinstance(exc, pipelines.UnknownPipeline):
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
@@ -65,6 +66,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         {"detail": "Internal server error; the server log has the details."},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def _render_as_json(request: Any) -> None:
+    """An error of a text endpoint (logs.txt) is JSON too, not the text of a Python dict."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if request is not None and not isinstance(renderer, JSONRenderer | BrowsableAPIRenderer):
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
 
 
 @csrf_exempt

@@ -132,7 +132,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Enforce size and rate limits, then decode JSON."""
-        size = len(text_data or "") if bytes_data is None else len(bytes_data)
+        if bytes_data is None and text_data is not None:
+            size = _utf8_size(text_data, conf.get("MAX_MESSAGE_BYTES"))
+        else:
+            size = len(bytes_data or b"")
         if size > conf.get("MAX_MESSAGE_BYTES"):
             await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG)
             return
@@ -312,3 +315,11 @@ def _is_seq(value: Any) -> bool:
 def _echo(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def _utf8_size(text: str, limit: int) -> int:
+    """The text's size in UTF-8 bytes, encoded only when its length cannot settle it."""
+    # A character is 1 to 4 bytes: len() is a lower bound, 4 * len() an upper one.
+    if len(text) > limit or 4 * len(text) <= limit:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))

@@ -248,6 +248,26 @@ async def test_oversized_frame_closes_with_4009(user, settings):
     assert await closed_with(communicator) == protocol.CLOSE_MESSAGE_TOO_BIG
 
 
+async def test_a_frame_is_measured_in_utf8_bytes_not_characters(user):
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    # 65,000 four-byte characters: under 64 Ki characters, about 260 KB on the wire.
+    await communicator.send_to(
+        text_data=json.dumps({"type": "ping", "pad": "\U0001f600" * 65_000}, ensure_ascii=False)
+    )
+    assert await closed_with(communicator) == protocol.CLOSE_MESSAGE_TOO_BIG
+
+
+async def test_a_frame_of_multibyte_characters_under_the_limit_is_answered(user):
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    await communicator.send_to(
+        text_data=json.dumps({"type": "ping", "pad": "é" * 30_000}, ensure_ascii=False)
+    )
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
 async def test_flooding_client_is_closed_and_others_are_unaffected(user, other_user, settings):
     settings.PROGRESS = {"CLIENT_RATE": 5.0, "CLIENT_BURST": 10}
     flooder, _ = await open_socket("/ws/progress/", user)

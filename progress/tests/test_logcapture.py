@@ -299,6 +299,17 @@ def test_someone_elses_run_log_is_a_404_and_bad_parameters_a_400(user, other_use
     assert api(user).get(url, {"limit": 100_000}).status_code == 400
 
 
+@pytest.mark.django_db(transaction=True)
+def test_errors_of_the_text_log_are_json(other_user, logged_run):
+    from rest_framework.test import APIClient
+
+    url = f"/api/v1/operations/{logged_run}/logs.txt"
+    for response, status in [(api(other_user).get(url), 404), (APIClient().get(url), 403)]:
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/json"
+        assert set(response.json()) == {"detail"}, response.content
+
+
 # --- live over the WebSocket ---------------------------------------------------------
 
 

@@ -19,6 +19,10 @@ from django.shortcuts import get_object_or_404
 from progress import files
 from progress.models import OperationProgress
 
+# A run's own reports are served as their true (inert) type; every other file, uploads
+# above all, as bytes: a user's evil.html or .svg must never render in the site's origin.
+REPORT_TYPES = {".csv": "text/csv; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+OPAQUE = "application/octet-stream"
 # Characters a download's file name may not hold: path separators and controls.
 UNSAFE = dict.fromkeys(map(ord, "/\\\x00"), "_") | {c: None for c in range(1, 32)}
 
@@ -60,4 +64,19 @@ def _attachment(entry: dict[str, Any]) -> FileResponse:
         handle = files.file_open(entry["name"])
     except (FileNotFoundError, SuspiciousFileOperation):
         raise Http404("This run's file is gone (pruned or deleted)") from None
-    return FileResponse(handle, as_attachment=True, filename=download_name(entry))
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=download_name(entry),
+        content_type=content_type(entry),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def content_type(entry: dict[str, Any]) -> str:
+    """text/csv (or text/plain) for a run's own report, bytes for anything else."""
+    suffix = PurePosixPath(entry["name"]).suffix.lower()
+    if entry.get("kind") == files.REPORT and suffix in REPORT_TYPES:
+        return REPORT_TYPES[suffix]
+    return OPAQUE

@@ -48,55 +48,86 @@ def seeded_import(path: Path, *, scope: Scope, user: Any, stdout: TextIO) -> Ope
     return operation
 
 
+# The demo logins: username, staff (and superuser), what the login sees.
+DEMO_LOGINS = (("demo", True, "staff, admin"), ("curator", False, "own runs only"))
+
+
 class Command(BaseCommand):
     help = "Create the demo logins and seed the kidney-genetics scope from the panel files."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        password = self._password()
-        demo = self._user("demo", password, staff=True)
-        self._user("curator", password, staff=False)
+        passwords = self._passwords()
+        users = {}
+        lines = []
+        for username, staff, sees in DEMO_LOGINS:
+            users[username], created = self._user(username, passwords[username], staff=staff)
+            lines.append(self._login_line(users[username], passwords[username], created, sees))
         scope = demo_scope()
         if not scope.genes.exists():
             for source in scope.sources:
                 seeded_import(
                     Path(settings.BASE_DIR) / source,
                     scope=scope,
-                    user=demo,
+                    user=users["demo"],
                     stdout=cast(TextIO, self.stdout._out),
                 )
-        created = demo_curations(scope)
+        created_curations = demo_curations(scope)
         self.stdout.write(
             f"Scope {scope.name!r}: {scope.genes.count()} genes, "
-            f"{scope.curations.count()} curations ({created} new).\n"
+            f"{scope.curations.count()} curations ({created_curations} new).\n"
         )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo logins: demo / {password} (staff, admin)   "
-                f"curator / {password} (own runs only)"
+        self.stdout.write(self.style.SUCCESS("Demo logins:\n" + "\n".join(lines)))
+        self.stdout.write(f"(passwords kept in {CREDENTIALS_FILE})")
+
+    @staticmethod
+    def _login_line(user: Any, password: str, created: bool, sees: str) -> str:
+        if created or user.check_password(password):
+            return f"  {user.username} / {password} ({sees})"
+        # Never reset: whoever changed it (or an older demo) knows it.
+        return (
+            f"  {user.username}: existing login, its password left as it is "
+            f"(manage.py changepassword {user.username} sets a new one)"
+        )
+
+    @staticmethod
+    def _passwords() -> dict[str, str]:
+        """A generated password per demo login, kept in var/ so restarts keep sessions."""
+        kept = _read_credentials()
+        passwords = {
+            username: kept.get(username) or secrets.token_urlsafe(12)
+            for username, _staff, _sees in DEMO_LOGINS
+        }
+        if passwords != kept:
+            _write_private(
+                CREDENTIALS_FILE, "".join(f"{user} {pw}\n" for user, pw in passwords.items())
             )
-        )
+        return passwords
 
     @staticmethod
-    def _password() -> str:
-        """One generated password, kept in var/ so sessions survive restarts."""
-        if CREDENTIALS_FILE.exists():
-            return CREDENTIALS_FILE.read_text().strip()
-        CREDENTIALS_FILE.parent.mkdir(parents=True, exist_ok=True)
-        password = secrets.token_urlsafe(9)
-        # Created 0600 (O_EXCL): the file is never readable by others, not even briefly.
-        descriptor = os.open(CREDENTIALS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(password + "\n")
-        return password
-
-    @staticmethod
-    def _user(username: str, password: str, *, staff: bool) -> Any:
-        user, _ = get_user_model().objects.get_or_create(username=username)
-        user.is_staff = user.is_superuser = staff
-        if not user.check_password(password):
-            # set_password changes the session hash: doing it on every start signed
-            # everyone out, so only when the password really changes.
+    def _user(username: str, password: str, *, staff: bool) -> tuple[Any, bool]:
+        """The login, created with this password and flags; an existing one is left alone."""
+        user, created = get_user_model().objects.get_or_create(username=username)
+        if created:
+            user.is_staff = user.is_superuser = staff
             user.set_password(password)
-        user.save()
-        user.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
-        return user
+            user.save()
+            user.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
+        return user, created
+
+
+def _read_credentials() -> dict[str, str]:
+    """username -> password from the credentials file (an older one-password file: none)."""
+    if not CREDENTIALS_FILE.exists():
+        return {}
+    pairs = (line.split(" ", 1) for line in CREDENTIALS_FILE.read_text().splitlines())
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2 and pair[1]}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write the file as mode 0600 from its creation (never readable by others, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
