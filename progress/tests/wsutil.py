@@ -25,19 +25,10 @@ async def open_socket(
     return await testing.connect(path, user=user, application=application, origin=origin, host=host)
 
 
-async def receive_until(communicator, predicate, timeout: float = 10.0) -> list[dict]:
-    """Collect messages until one satisfies predicate; returns all of them.
-
-    A "batch" frame (a lagging client's queued states in one frame) counts as its events,
-    in order, as a client applies them.
-    """
-    seen = []
-    while True:
-        frame = await receive(communicator, timeout)
-        for message in frame["events"] if frame.get("type") == "batch" else [frame]:
-            seen.append(message)
-            if predicate(message):
-                return seen
+async def receive_until(communicator, predicate, timeout: float = 30.0) -> list[dict]:
+    """progress.testing.receive_until (batch frames count as their events) with this suite's
+    longer bound: within timeout seconds in all."""
+    return await testing.receive_until(communicator, predicate, timeout)
 
 
 async def receive_frames_until(communicator, predicate, timeout: float = 10.0) -> list[str]:
