@@ -12,9 +12,8 @@ def cache_serializer_fields() -> Callable[[], None]:
     Returns a function that puts the original back.
     """
     from progress import serializers
-    from progress.publish import relay
     from progress.runtime import writer
-    from progress.sockets import snapshots
+    from progress.sockets import relay, snapshots
 
     if serializer_fix_in_app():
         return lambda: None

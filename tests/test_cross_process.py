@@ -9,6 +9,7 @@ import pytest
 from progress.tests.factories import StaffFactory
 from progress.tests.subprocesses import manage
 from progress.tests.wsutil import open_socket, receive, receive_until
+from progress.tracker import ProgressTracker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -70,3 +71,29 @@ async def test_failure_in_another_process_reaches_the_browser_with_its_message(s
     assert process.returncode == 1
     assert messages[-1]["data"]["error_message"] == "RuntimeError: demo failure at item 5"
     await communicator.disconnect()
+
+
+async def test_in_memory_layer_relays_another_processes_log_lines_to_the_run_page(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.PROGRESS = {"DB_POLL_INTERVAL": 0.2}
+    staff = await asyncio.to_thread(StaffFactory)
+    run = await asyncio.to_thread(ProgressTracker.create, "relayed_logs", user=staff)
+    page, _ = await open_socket(f"/ws/progress/{run.id}/", staff)
+    await receive(page)  # the snapshot; the relay is running from here
+    code = (
+        "import logging, time\n"
+        "from progress.tracker import track_operation\n"
+        f"with track_operation('relayed_logs', operation_id={run.id}):\n"
+        "    logging.getLogger('curation.relay_test').warning('a line from another process')\n"
+        "    time.sleep(1.5)\n"
+    )
+    process = manage("shell", "-c", code, redis=False)
+    try:
+        seen = await receive_until(page, lambda m: m["type"] == "log", timeout=30)
+    finally:
+        _out, err = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 0, err
+    lines = seen[-1]["lines"]
+    assert [line["message"] for line in lines] == ["a line from another process"]
+    assert (seen[-1]["id"], lines[0]["level"]) == (run.id, "WARNING")
+    await page.disconnect()

@@ -90,6 +90,11 @@ class ProgressWriter:
             self._cond.notify()
         return future
 
+    def tracked_run_ids(self) -> frozenset[int]:
+        """The runs this process tracks now (their states and lines are sent live)."""
+        with self._cond:
+            return frozenset(self._handles)
+
     def register(self, handle: RunHandle) -> None:
         """Start heartbeats, cancel checks and log drains for a live run."""
         with self._cond:

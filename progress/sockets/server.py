@@ -17,8 +17,8 @@ from channels.layers import get_channel_layer
 
 from progress import conf
 from progress.publish.publisher import get_publisher
-from progress.publish.relay import ensure_relay
 from progress.runtime.sweeps import ensure_sweeper
+from progress.sockets.relay import ensure_relay
 from progress.sockets.snapshots import shared_snapshots, watch_broadcasts
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from progress.publish.publisher import get_publisher
-from progress.publish.relay import DatabaseRelay
+from progress.sockets.relay import DatabaseRelay
 from progress.tests.factories import OperationProgressFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
