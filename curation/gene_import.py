@@ -32,6 +32,10 @@ from progress.tracker import Reporter
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
+# A progress line in the run's log at most this often (not one per batch: a 200k-row
+# import wrote 200 "Batch N" lines), and the failed rows named in its WARNING summary.
+PROGRESS_LOG_SECONDS = 10.0
+FAILURES_IN_SUMMARY = 5
 # Row errors kept in memory for the caller (commands print some); more go to the report file.
 MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
 # Characters of a bad row's value kept in the report file.
@@ -119,14 +123,17 @@ def gene_import(
     result = ImportResult()
     with ErrorReport() as report:
         done = 0
-        for number, batch in enumerate(_chunks(iter_rows(source, fmt), BATCH_SIZE), start=1):
+        logged_at = time.monotonic()
+        for batch in _chunks(iter_rows(source, fmt), BATCH_SIZE):
             # With DEBUG, Django logs every query until the next request; a task has none.
             reset_queries()
             tracker.raise_if_cancelled()
             valid = _validate_batch(batch, tracker, result, report, done=done, pace=pace)
             _write_batch(valid, scope, result)
             done += len(batch)
-            logger.info("Batch %d: %d rows, %d failed so far", number, len(batch), result.failed)
+            if time.monotonic() - logged_at >= PROGRESS_LOG_SECONDS:
+                logged_at = time.monotonic()
+                logger.info("%d of %d rows read, %d failed so far", done, total, result.failed)
             tracker.update(
                 current_item=done,
                 items_added=result.added,
@@ -140,8 +147,20 @@ def gene_import(
     if result.blank:
         counts += f", {blank_rows_text(result.blank)}"
     logger.info("Imported %s: %s", label, counts)
+    if result.failed:
+        logger.warning(failure_summary(result, total=done))
     tracker.update(current_item=done, items_failed=result.failed, force=True)
     return result
+
+
+def failure_summary(result: ImportResult, *, total: int) -> str:
+    """One bounded WARNING line: how many rows failed, the first few, where the rest are."""
+    named = "; ".join(
+        f"line {e.line}: {e.reason[:120]}" for e in result.errors[:FAILURES_IN_SUMMARY]
+    )
+    rest = result.failed - min(len(result.errors), FAILURES_IN_SUMMARY)
+    more = f"; and {rest} more in the row-error report" if rest > 0 else ""
+    return f"{result.failed} of {total} rows failed: {named}{more}"
 
 
 def source_label(source: GeneFile, metadata: dict[str, Any]) -> str:

@@ -426,3 +426,21 @@ def test_an_upload_is_named_by_the_users_file_name_never_its_storage_name(tmp_pa
     assert source_label(GeneFile.stored(stored), run.metadata) == "big.csv"
     assert GeneFile.stored(stored).label == "a176885deb0a.csv"  # what the run said before
     assert files.run_files(run.metadata, files.REPORT)[0]["label"] == "Row errors: big.csv"
+
+
+def test_failed_rows_give_one_bounded_warning_and_batches_no_line_each(tmp_path):
+    from progress.models import OperationLogLine
+
+    path = tmp_path / "mixed.csv"
+    good = "".join(f"HGNC:{n},SYM{n}\n" for n in range(1, 2501))
+    path.write_text("hgnc_id,symbol\n" + good + "x,BAD1\ny,BAD2\n" + "z,BAD\n" * 10)
+    result, run = tracked_import(path)
+    assert result.failed == 12
+    lines = list(OperationLogLine.objects.filter(run=run).values_list("level", "message"))
+    warnings = [message for level, message in lines if level == 30]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("12 of 2512 rows failed: line ")
+    assert warnings[0].count("line ") == 5 and warnings[0].endswith(
+        "7 more in the row-error report"
+    )
+    assert not [m for _level, m in lines if m.startswith("Batch ")]  # 3 batches, no line each
