@@ -29,6 +29,8 @@ from progress.tracker import ProgressTracker, track_operation
 __all__ = ["TrackedOperationCommand", "live_url", "run_with_console"]
 
 REFRESH_SECONDS = 0.1
+# A command whose run was cancelled exits with the status of an interrupted command.
+EXIT_CANCELLED = 130
 PLAIN_LINE_SECONDS = 2.0
 
 
@@ -205,10 +207,13 @@ class TrackedOperationCommand(BaseCommand):
         except Exception as exc:  # the run is already marked failed with this message
             raise CommandError(f"{self.operation_name} failed: {exc}") from exc
         if operation.status == Status.CANCELLED:
-            raise CommandError(
-                f"Operation {operation.pk} was cancelled after {operation.current_item} items",
-                returncode=2,
+            # A cancel is an ending the user asked for (Ctrl-C here, or Cancel on a page),
+            # not an error: said plainly, with the exit status of an interrupted command.
+            self.stdout.write(
+                f"Operation {operation.pk} cancelled after {operation.current_item} items; "
+                f"re-run it from {live_url(operation.pk)}"
             )
+            raise SystemExit(EXIT_CANCELLED)
         return operation, result
 
     def resolve_user(self, username: str | None) -> Any:

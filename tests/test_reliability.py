@@ -50,7 +50,7 @@ async def test_sigkilled_command_is_marked_stalled_browsers_are_told_and_it_can_
     messages = await receive_until(communicator, lambda m: m["type"] == "task_stalled", timeout=15)
     stalled = messages[-1]["data"]
     assert (stalled["id"], stalled["status"]) == (run.pk, "stalled")
-    assert "No heartbeat for over 1.5s" in stalled["error_message"]
+    assert "No heartbeat for over 1.5 s (the last at 20" in stalled["error_message"]
     saved = await sync_to_async(OperationProgress.objects.get)(pk=run.pk)
     assert saved.status == Status.STALLED and saved.seq == stalled["seq"]
 

@@ -120,8 +120,9 @@ def stalled_runs_mark(*, timeout: float | None = None) -> list[int]:
     timeout = conf.get("STALL_TIMEOUT") if timeout is None else timeout
     marked = []
     for operation in OperationProgress.objects.stale(now=timezone.now(), timeout=timeout):
+        last = operation.heartbeat_at or operation.updated_at
         reason = (
-            f"No heartbeat for over {timeout:g}s (last at {operation.heartbeat_at}); "
+            f"No heartbeat for over {timeout:g} s (the last at {last:%Y-%m-%d %H:%M:%S} UTC); "
             "its process probably died. Re-run it to start again."
         )
         if operation.mark_stalled(reason=reason):

@@ -50,7 +50,8 @@ def test_the_sweep_marks_only_runs_whose_heartbeat_stopped(recording_publisher):
     assert statuses == {dead.pk: Status.STALLED, alive.pk: Status.RUNNING, queued.pk: Status.QUEUED}
     stalled = OperationProgress.objects.get(pk=dead.pk)
     assert stalled.seq == 8 + EXTERNAL_SEQ_STEP
-    assert "No heartbeat for over 60s" in stalled.error_message
+    assert "No heartbeat for over 60 s (the last at 20" in stalled.error_message
+    assert " UTC)" in stalled.error_message and "+00:00" not in stalled.error_message
     assert recording_publisher.types() == ["task_stalled"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import threading
 import time
 
@@ -373,3 +374,19 @@ def test_an_attached_file_is_stored_listed_and_pruned_with_its_run(
     call_command("prune_operations", "--older-than", "1d", stdout=io.StringIO())
     assert not OperationProgress.objects.filter(pk=tracker.id).exists()
     assert not files.storage().exists(name) and not files.storage().exists(second)
+
+
+def test_prune_counts_runs_as_its_dry_run_does_not_their_log_lines(published):
+    from django.core.management import call_command
+
+    for n in range(3):
+        with track_operation(f"old_{n}"):
+            logging.getLogger("progress.tests.prune").warning("a line of run %d", n)
+    get_writer().drain()
+    OperationProgress.objects.update(created_at="2000-01-01T00:00:00Z")
+    dry, real = io.StringIO(), io.StringIO()
+    call_command("prune_operations", "--older-than", "1d", "--dry-run", stdout=dry)
+    call_command("prune_operations", "--older-than", "1d", stdout=real)
+    assert dry.getvalue().startswith("Would delete 3 finished run(s)")
+    assert real.getvalue().startswith("Deleted 3 finished run(s)")
+    assert not OperationProgress.objects.exists()

@@ -29,4 +29,17 @@ class Command(TrackedOperationCommand):
             metadata={"pipeline": self.operation_name, "parameters": {"scope": scope}},
             **options,
         )
-        self.stdout.write(f"Pipeline {operation.pk} on {scope!r}: {summary}")
+        self.stdout.write(f"Pipeline {operation.pk} on {scope!r}:\n{summary_text(summary)}")
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The pipeline's summary as lines a person reads, not a Python dict."""
+    classes = ", ".join(f"{name} {count}" for name, count in summary["classifications"].items())
+    return "\n".join(
+        [
+            f"  genes: {summary['genes']} ({summary['genes_added']} added)",
+            f"  curations: {summary['curations']} ({summary['invalid_curations']} invalid)",
+            f"  classifications: {classes or 'none'}",
+            f"  need expert review: {summary['needs_expert_review']}",
+        ]
+    )

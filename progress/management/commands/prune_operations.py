@@ -58,10 +58,11 @@ class Command(BaseCommand):
             if not batch:
                 break
             # Re-check the status in the DELETE itself: only finished runs ever go.
-            count, _ = OperationProgress.objects.filter(
+            _total, per_model = OperationProgress.objects.filter(
                 pk__in=[pk for pk, _ in batch], status__in=FINAL_STATUSES
             ).delete()
-            deleted += count
+            # Runs, not rows: delete() also counts each run's log lines and samples.
+            deleted += per_model.get(OperationProgress._meta.label, 0)
             # After the rows: a file may outlive its run (logged), never the other way round.
             removed += files.files_delete(_owned_files(batch))
         self.stdout.write(
