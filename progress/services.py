@@ -6,9 +6,9 @@ import logging
 
 from django.utils import timezone
 
-from progress import conf
+from progress import conf, writer
 from progress.broadcast import operation_broadcast
-from progress.models import OperationProgress
+from progress.models import OperationProgress, Status
 
 __all__ = ["operation_broadcast", "operation_cancel", "stalled_runs_mark"]
 
@@ -19,6 +19,9 @@ def operation_cancel(operation: OperationProgress) -> bool:
     """Request a cancel: a queued run ends at once, a running one at its next item boundary."""
     if not operation.request_cancel():
         return False
+    if operation.status == Status.RUNNING and operation.cancel_requested_at is not None:
+        # Tracked in this process (a task in the server's thread pool): no poll to wait for.
+        writer.cancel_requested_here(operation.pk, operation.cancel_requested_at)
     operation_broadcast(operation)
     return True
 
