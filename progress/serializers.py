@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from progress import downloads, wire
-from progress.models import OperationProgress
+from progress.models import OperationProgress, Outcome
 
 
 class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]):
@@ -26,6 +26,13 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
     is_active = serializers.BooleanField(read_only=True)
     is_indeterminate = serializers.BooleanField(read_only=True)
     cancel_requested = serializers.SerializerMethodField()
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="How the run ended: completed, completed_with_failures (items_failed > 0), "
+        "failed, cancelled or stalled; null while it is queued or running.",
+    )
 
     class Meta:
         model = OperationProgress
@@ -55,6 +62,7 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
             "is_active",
             "is_indeterminate",
             "cancel_requested",
+            "outcome",
         ]
         read_only_fields = fields
 

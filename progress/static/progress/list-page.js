@@ -63,7 +63,11 @@ const page = {
   floor: config.floor ?? 0,
   ceiling: config.ceiling ?? null,
   serverIds: new Set(descriptions.keys()),
-  serverFilters: { status: config.filters?.status ?? '', q: config.filters?.q ?? '' },
+  serverFilters: {
+    status: config.filters?.status ?? '',
+    q: config.filters?.q ?? '',
+    failures: Boolean(config.filters?.failures),
+  },
 };
 const typical = config.typical ?? {};
 const slowFactor = config.slowFactor ?? SLOW_FACTOR;
@@ -186,7 +190,7 @@ function noteTransition(op, card) {
 /** Put every card in its section, in order, and show counts, empty states and paging. */
 function layout() {
   const groups = pageGroups(client.operations(), { filters, page, describe });
-  const filtered = Boolean(filters.status || filters.q);
+  const filtered = Boolean(filters.status || filters.q || filters.failures);
   for (const name of ['active', 'recent']) {
     if (!lists[name]) continue;
     const ops = groups[name];
@@ -203,7 +207,10 @@ function layout() {
 }
 
 function layoutPager(groups) {
-  const sameFilters = filters.status === page.serverFilters.status && filters.q === page.serverFilters.q;
+  const sameFilters =
+    filters.status === page.serverFilters.status &&
+    filters.q === page.serverFilters.q &&
+    Boolean(filters.failures) === page.serverFilters.failures;
   // Filters typed here only narrow what is loaded: the server searches the whole history.
   setHidden(pager.searchAll, sameFilters);
   if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
