@@ -1,17 +1,22 @@
 """Cancel in every stage of the demo pipeline (issue 24): the run ends cancelled within
 about a second, in a real pipeline process, whichever stage it is in."""
 
+# The fixtures are imported by name (pytest finds them here), so arguments "redefine" them.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from curation.demo import PANEL_DIR
 from curation.tests.test_commands import seeded_scope
 from progress.models import FINAL_STATUSES, OperationProgress, Status
 from progress.services import operation_cancel
 from progress.testing import eventually
+from tests.browser_helpers import browser, orm_beside_playwright, page_as, stack  # noqa: F401
 from tests.subprocesses import manage
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
@@ -22,7 +27,7 @@ PACE = "0.02"
 MAX_CANCEL_SECONDS = 2.0
 
 
-def pipeline_in_stage(stage: str):
+def pipeline_in_stage(stage: str, *, user: str = ""):
     """A paced demo pipeline in its own process, once the run has reached `stage`."""
     scope = seeded_scope()
     scope.sources = [str(PANEL_DIR / "mvz_medicover.json")]  # a short import stage
@@ -35,8 +40,10 @@ def pipeline_in_stage(stage: str):
         "--pace",
         PACE,
         "--no-bar",
+        *(("--user", user) if user else ()),
         redis=True,
         PROGRESS_DB_INTERVAL="0.1",
+        PROGRESS_CANCEL_POLL_INTERVAL="1",  # the default, whatever the test process uses
     )
 
     def in_stage() -> OperationProgress | None:
@@ -72,3 +79,46 @@ def test_a_cancel_ends_the_pipeline_cancelled_within_a_second_or_so_in_each_stag
     stages = {entry["name"]: entry["status"] for entry in row.metadata["stage_results"]}
     assert stages[stage] == "cancelled"
     assert stages["summarise"] != "completed"  # nothing after the cancel ran
+
+
+# Every text the run page's status badge shows, from the first render on.
+STATUS_RECORDER = """
+window.__statuses = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const status = document.querySelector('[data-part=status]');
+  const note = () => {
+    const text = status.textContent.trim();
+    if (window.__statuses.at(-1) !== text) window.__statuses.push(text);
+  };
+  note();
+  const options = { childList: true, characterData: true, subtree: true };
+  new MutationObserver(note).observe(status, options);
+});
+"""
+
+
+@pytest.mark.browser
+def test_cancelling_from_the_run_page_in_the_validate_stage_ends_it_cancelled(
+    browser, stack, curator
+):
+    """The stage where three of four cancels used to end "✓ Completed" (issue 24)."""
+    process, run = pipeline_in_stage("validate", user=curator.username)
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    expect(page.locator("[data-part=status]")).to_have_text("Running")
+    page.add_init_script(STATUS_RECORDER)  # for the page the cancel's POST redirects to
+    button = page.get_by_test_id("cancel-button")
+    button.click()
+    button.click()  # confirm
+    expect(page.locator("[data-part=status]")).to_have_text("Cancelled", timeout=5_000)
+    seen = page.evaluate("window.__statuses")
+    # After the click: "Cancelling…" until the final state, never "Running" or "Completed".
+    assert set(seen) <= {"Cancelling…", "Cancelled"}, seen
+    assert page.get_by_text("Cancel requested").count() == 0
+    expect(page.get_by_test_id("late-cancel")).to_be_hidden()
+    process.communicate(timeout=30)
+    stages = {
+        e["name"]: e["status"]
+        for e in OperationProgress.objects.get(pk=run.pk).metadata["stage_results"]
+    }
+    assert (stages["validate"], stages["score"]) == ("cancelled", "pending")
