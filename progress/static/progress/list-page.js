@@ -23,7 +23,7 @@ import {
   startErrors,
   usualModel,
 } from './run-list.js';
-import { isActive, statusLabel } from './state.js';
+import { isActive, runStatusText } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
@@ -182,7 +182,7 @@ function noteTransition(op, card) {
   if (!ready || before === op.status || !card.root.isConnected) return;
   if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
   else if (before !== undefined && !isActive(op)) {
-    announce(`${op.operation_name} #${op.id}: ${statusLabel(op.status).toLowerCase()}.`);
+    announce(`${op.operation_name} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
     highlight(card.root);
   }
 }
