@@ -193,6 +193,7 @@ def _validate_batch(
     symbols.load(r.symbol for r in batch)
     valid = []
     for offset, raw in enumerate(batch, start=1):
+        tracker.raise_if_cancelled()  # per row: a batch cut short is never written
         checked = None if raw.blank else _validate(raw, symbols)
         if checked is None:
             result.blank += 1
@@ -204,7 +205,6 @@ def _validate_batch(
             valid.append(checked)
         if pace:
             time.sleep(pace)  # demo only: slows the run so a person can watch it
-            tracker.raise_if_cancelled()
             tracker.update(current_item=done + offset)
     return valid
 

@@ -28,12 +28,16 @@ COUNTERS = ("items_added", "items_updated", "items_failed")
 
 
 def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0) -> dict[str, Any]:
-    """Run the four stages as one tracked operation; returns the scope summary."""
+    """Run the four stages as one tracked operation; returns the scope summary.
+
+    A cancel is checked between stages and sources, and inside each stage per item.
+    """
     tracker.set_stages(STAGES)
 
     tracker.start_stage("import", total_items=_count_source_rows(scope))
     imported = {name: 0 for name in COUNTERS}
     for source in scope.sources:
+        tracker.raise_if_cancelled()
         view = StageView(tracker, offset=tracker.current_item, label=Path(source).name)
         result = gene_import(path=_resolve(source), scope=scope, tracker=view, pace=pace)
         view.finish()
@@ -43,6 +47,7 @@ def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0)
             imported[name] += value
         _add_counts(tracker, added=result.added, updated=result.updated, failed=result.failed)
 
+    tracker.raise_if_cancelled()
     tracker.start_stage("validate")
     view = StageView(tracker, label="validate")
     validation = curations_validate(scope=scope, tracker=view, pace=pace)
@@ -50,12 +55,14 @@ def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0)
     tracker.record_stage_result(**validation)
     _add_counts(tracker, failed=validation["invalid"])
 
+    tracker.raise_if_cancelled()
     tracker.start_stage("score")
     view = StageView(tracker, label="score")
     classes = curations_score(scope=scope, tracker=view, pace=pace)
     view.finish()
     _add_counts(tracker, updated=view.counts["items_updated"], failed=view.counts["items_failed"])
 
+    tracker.raise_if_cancelled()
     tracker.start_stage("summarise", total_items=1)
     summary = scope_summary(
         scope, validation=validation, classes=classes, imported=imported["items_added"]

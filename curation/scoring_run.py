@@ -41,6 +41,9 @@ def curations_score(
         batch = list(curations.filter(pk__in=ids[start : start + BATCH_SIZE]))
         scored = []
         for curation in batch:
+            # Per curation, so a cancel stops the run within about a second; a batch cut
+            # short is not written, as its counts were never reported.
+            tracker.raise_if_cancelled()
             try:
                 result = score_evidence(curation.evidence, as_of=as_of)
             except EvidenceError as exc:

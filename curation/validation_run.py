@@ -19,6 +19,7 @@ def curations_validate(
     *, scope: Scope | None, tracker: Reporter, pace: float = 0.0
 ) -> dict[str, int]:
     """Validate schemas and evidence; invalid records count in items_failed, not as a crash."""
+    tracker.raise_if_cancelled()
     schema_problems = _validate_schemas(tracker)
     curations = Curation.objects.select_related("gene", "schema").order_by("pk")
     if scope is not None:
@@ -30,6 +31,9 @@ def curations_validate(
         tracker.raise_if_cancelled()
         batch = list(curations.filter(pk__in=ids[start : start + BATCH_SIZE]))
         for curation in batch:
+            # Per record, so a cancel stops the run within about a second; a batch cut
+            # short is not written, as its counts were never reported.
+            tracker.raise_if_cancelled()
             report = validate_evidence(curation.form_record(), curation.schema.definition)
             curation.validation_report = report.as_dict()
             curation.validated_at = timezone.now()

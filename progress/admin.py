@@ -29,7 +29,13 @@ from rest_framework.exceptions import ValidationError
 from progress import files, pipelines
 from progress.cancel import CANCEL_ANY, can_cancel, operation_cancel
 from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
-from progress.models import OperationLogLine, OperationProgress, OperationProgressQuerySet
+from progress.models import (
+    LATE_CANCEL_TEXT,
+    OperationLogLine,
+    OperationProgress,
+    OperationProgressQuerySet,
+)
+from progress.models import Outcome as RunOutcome
 from progress.publish.broadcast import operation_broadcast
 from progress.runtime.logcapture import line_data, line_text
 from progress.serializers import operation_data
@@ -70,6 +76,24 @@ TIME_FIELDS = (
 INTERNAL_FIELDS = ("task_result_id", "seq")
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """How runs ended, "Has failures" included (completed with failures, failed, stalled)."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+    HAS_FAILURES = "has_failures"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.HAS_FAILURES, "Has failures"), *RunOutcome.choices]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == self.HAS_FAILURES:
+            return queryset.with_failures()
+        if self.value() in RunOutcome.values:
+            return queryset.with_outcome(self.value())
+        return queryset
+
+
 @admin.register(OperationProgress)
 class OperationProgressAdmin(RunModelAdmin):
     # One live cell (bar, percent, items) instead of the whole run card and a static items
@@ -85,7 +109,7 @@ class OperationProgressAdmin(RunModelAdmin):
         "started_text",
         "duration_text",
     ]
-    list_filter = ["status", "operation_name", "created_at"]
+    list_filter = ["status", OutcomeFilter, "operation_name", "created_at"]
     search_fields = ["operation_name", "error_message", "current_operation"]
     date_hierarchy = "created_at"
     list_select_related = ["created_by"]
@@ -136,9 +160,9 @@ class OperationProgressAdmin(RunModelAdmin):
     def status_badge(self, obj: OperationProgress) -> str:
         return format_html(
             '<span class="status-badge status-{}" data-run-id="{}">{}</span>',
-            obj.status,
+            obj.outcome or obj.status,
             obj.pk,
-            obj.get_status_display(),
+            obj.status_text,
         )
 
     @admin.display(description="operation", ordering="operation_name")
@@ -358,7 +382,7 @@ class OperationProgressAdmin(RunModelAdmin):
         if not can_cancel(request.user, operation):
             return "not yours to cancel"
         if not operation_cancel(operation):
-            return "it finished meanwhile"
+            return LATE_CANCEL_TEXT.lower()
         self._log(request, operation, "Requested cancel")
         return ""
 
@@ -366,7 +390,7 @@ class OperationProgressAdmin(RunModelAdmin):
         if not operation.is_active:
             return f"already {operation.get_status_display().lower()}"
         if not operation.mark_stalled(reason=f"Marked stalled by {request.user} in the admin."):
-            return "it finished meanwhile"
+            return LATE_CANCEL_TEXT.lower()
         operation_broadcast(operation)
         self._log(request, operation, "Marked stalled")
         return ""
@@ -414,6 +438,7 @@ class OperationProgressAdmin(RunModelAdmin):
                 cancel_url=self._url("cancel", operation),
                 rerun_url=self._url("rerun", operation),
                 may_cancel=operation.is_active and can_cancel(request.user, operation),
+                cancelling=operation.is_active and operation.cancel_requested_at is not None,
                 may_rerun=not operation.is_active and self.has_start_permission(request),
             )
         return super().change_view(request, object_id, form_url, context)

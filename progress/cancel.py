@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from progress.models import OperationProgress
+from progress.models import OperationProgress, Status
 from progress.publish.broadcast import operation_broadcast
+from progress.runtime import writer
 
 __all__ = ["CANCEL_ANY", "can_cancel", "operation_cancel"]
 
@@ -28,5 +29,8 @@ def operation_cancel(operation: OperationProgress) -> bool:
     """Request a cancel: a queued run ends at once, a running one at its next item boundary."""
     if not operation.request_cancel():
         return False
+    if operation.status == Status.RUNNING and operation.cancel_requested_at is not None:
+        # Tracked in this process (a task in the server's thread pool): no poll to wait for.
+        writer.cancel_requested_here(operation.pk, operation.cancel_requested_at)
     operation_broadcast(operation)
     return True

@@ -43,6 +43,43 @@ class Status(models.TextChoices):
     """Its heartbeat stopped (the process died); it can be re-run."""
 
 
+class Outcome(models.TextChoices):
+    """How a finished run ended, in the words a person needs; None while it is active."""
+
+    COMPLETED = "completed", "Completed"
+    """It finished and no item failed."""
+    COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
+    """It finished, but items_failed items (rows, invalid records) failed."""
+    FAILED = "failed", "Failed"
+    """The operation raised; error_message says why."""
+    CANCELLED = "cancelled", "Cancelled"
+    """It stopped on request."""
+    STALLED = "stalled", "Stalled"
+    """Its process died; it can be re-run."""
+
+
+def outcome_of(status: str, items_failed: int) -> str | None:
+    """The one rule for a run's outcome (the model property and outcome_q() follow it)."""
+    if status == Status.COMPLETED:
+        return Outcome.COMPLETED_WITH_FAILURES if items_failed > 0 else Outcome.COMPLETED
+    if status in (Status.FAILED, Status.CANCELLED, Status.STALLED):
+        return Outcome(status).value
+    return None
+
+
+def outcome_q(outcome: str) -> Q:
+    """Runs with this outcome, as a filter (see outcome_of)."""
+    if outcome == Outcome.COMPLETED:
+        return Q(status=Status.COMPLETED, items_failed=0)
+    if outcome == Outcome.COMPLETED_WITH_FAILURES:
+        return Q(status=Status.COMPLETED, items_failed__gt=0)
+    return Q(status=outcome)
+
+
+# "Has failures": items failed (in any status), or the run failed or stalled.
+HAS_FAILURES = Q(items_failed__gt=0) | Q(status__in=[Status.FAILED, Status.STALLED])
+
+
 ACTIVE_STATUSES = frozenset({Status.QUEUED, Status.RUNNING})
 FINAL_STATUSES = frozenset(Status) - ACTIVE_STATUSES
 
@@ -73,6 +110,15 @@ def sees_all(user: Any) -> bool:
     return bool(user.is_staff) or conf.get("DASHBOARD_VISIBILITY") == "all"
 
 
+def failures_text(count: int) -> str:
+    """ "Completed with 1 failure", "Completed with 1,234 failures"."""
+    return f"Completed with {count:,} failure{'' if count == 1 else 's'}"
+
+
+LATE_CANCEL_TEXT = "Finished before your cancel arrived"
+CANCELLING_TEXT = "Cancelling…"
+
+
 class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
     def active(self) -> OperationProgressQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -91,6 +137,17 @@ class OperationProgressQuerySet(models.QuerySet["OperationProgress"]):
         if sees_all(user):
             return self
         return self.filter(created_by=user)
+
+    def with_outcome(self, *outcomes: str) -> OperationProgressQuerySet:
+        """Finished runs that ended with any of these outcomes (Outcome values)."""
+        condition = Q(pk__in=[])
+        for outcome in outcomes:
+            condition |= outcome_q(outcome)
+        return self.filter(condition)
+
+    def with_failures(self) -> OperationProgressQuerySet:
+        """Runs with failed items, and runs that failed or stalled."""
+        return self.filter(HAS_FAILURES)
 
     def stale(self, *, now: datetime, timeout: float) -> OperationProgressQuerySet:
         """Running runs whose heartbeat is older than timeout seconds."""
@@ -157,6 +214,33 @@ class OperationProgress(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def outcome(self) -> str | None:
+        """How the run ended (an Outcome value), None while it is queued or running."""
+        return outcome_of(self.status, self.items_failed)
+
+    @property
+    def has_failures(self) -> bool:
+        """Items failed, or the run failed or stalled (the list's "Has failures" filter)."""
+        return self.items_failed > 0 or self.status in (Status.FAILED, Status.STALLED)
+
+    @property
+    def status_text(self) -> str:
+        """The badge's words: "Cancelling…", "Completed with 5 failures", or the status."""
+        if self.is_active and self.cancel_requested_at is not None:
+            return CANCELLING_TEXT
+        if self.outcome == Outcome.COMPLETED_WITH_FAILURES:
+            return failures_text(self.items_failed)
+        return str(self.get_status_display())
+
+    @property
+    def cancel_arrived_late(self) -> bool:
+        """A cancel was asked for, but the run had finished (or finished) another way."""
+        return self.cancel_requested_at is not None and self.status not in (
+            *ACTIVE_STATUSES,
+            Status.CANCELLED,
+        )
 
     @property
     def is_indeterminate(self) -> bool:

@@ -41,7 +41,7 @@ from rest_framework import serializers
 
 from progress import files
 from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
-from progress.models import OperationProgress
+from progress.models import OperationProgress, Outcome
 
 __all__ = ["OperationProgressDetailSerializer", "OperationProgressSerializer", "operation_data"]
 
@@ -197,6 +197,13 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
     is_active = serializers.BooleanField(read_only=True)
     is_indeterminate = serializers.BooleanField(read_only=True)
     cancel_requested = serializers.SerializerMethodField()
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices,
+        read_only=True,
+        allow_null=True,
+        help_text="How the run ended: completed, completed_with_failures (items_failed > 0), "
+        "failed, cancelled or stalled; null while it is queued or running.",
+    )
 
     class Meta:
         model = OperationProgress
@@ -226,6 +233,7 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
             "is_active",
             "is_indeterminate",
             "cancel_requested",
+            "outcome",
         ]
         read_only_fields = fields
 

@@ -103,6 +103,29 @@ def test_changelist_filters_and_searches_error_text(admin_user, curator):
     assert client.get(CHANGELIST, {"status__exact": "completed"}).context["cl"].result_count == 1
 
 
+def test_changelist_says_completed_with_failures_and_filters_runs_with_failures(
+    admin_user, curator
+):
+    partly = OperationProgressFactory(created_by=curator, status=Status.COMPLETED, items_failed=5)
+    stalled = OperationProgressFactory(created_by=curator, status=Status.STALLED)
+    OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    asked = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
+    asked.request_cancel()
+    client = logged_in(admin_user)
+    page = client.get(CHANGELIST).content.decode()
+    assert (
+        f'status-completed_with_failures" data-run-id="{partly.pk}">Completed with 5 failures<'
+        in (page)
+    )
+    assert f'data-run-id="{asked.pk}">Cancelling…<' in page
+    found = client.get(CHANGELIST, {"outcome": "has_failures"}).context["cl"].result_list
+    assert {run.pk for run in found} == {partly.pk, stalled.pk}
+    found = client.get(CHANGELIST, {"outcome": "completed_with_failures"}).context["cl"]
+    assert [run.pk for run in found.result_list] == [partly.pk]
+    change = client.get(change_page(asked)).content.decode()
+    assert 'data-testid="cancel-run" disabled>Cancelling…<' in change
+
+
 # --- a run's page -------------------------------------------------------------------
 
 

@@ -473,3 +473,42 @@ def test_a_body_over_djangos_memory_limit_is_a_json_413_not_a_500(curator, setti
     )
     assert (response.status_code, response["Content-Type"]) == (413, "application/json")
     assert not OperationProgress.objects.exists()
+
+
+def test_list_filters_by_outcome_and_failures(curator, openapi):
+    clean = OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    partly = OperationProgressFactory(created_by=curator, status=Status.COMPLETED, items_failed=5)
+    stalled = OperationProgressFactory(created_by=curator, status=Status.STALLED)
+    client = client_for(curator)
+
+    def ids(query):
+        response = client.get("/api/v1/operations/", query)
+        conforms(openapi, "GET", "/api/v1/operations/", response)
+        return {op["id"]: op["outcome"] for op in response.json()["results"]}
+
+    assert ids({"outcome": "completed_with_failures"}) == {partly.pk: "completed_with_failures"}
+    assert ids({"outcome": ["completed", "stalled"]}) == {
+        clean.pk: "completed",
+        stalled.pk: "stalled",
+    }
+    assert set(ids({"has_failures": "true"})) == {partly.pk, stalled.pk}
+    assert set(ids({"has_failures": "false"})) == {clean.pk}
+    assert client.get("/api/v1/operations/", {"outcome": "fine"}).status_code == 400
+
+
+def test_a_cancel_after_the_run_ended_says_it_finished_first(curator, openapi):
+    run = OperationProgressFactory(created_by=curator, status=Status.COMPLETED, items_failed=2)
+    response = client_for(curator).post(f"/api/v1/operations/{run.pk}/cancel/")
+    assert response.status_code == 400
+    assert response.json()["status"] == (
+        f"Finished before your cancel arrived: run {run.pk} had already ended "
+        "(completed with 2 failures); nothing was cancelled."
+    )
+
+
+def test_a_cancel_of_a_running_run_answers_cancelling(curator, openapi):
+    run = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
+    response = client_for(curator).post(f"/api/v1/operations/{run.pk}/cancel/")
+    assert response.status_code == 202
+    conforms(openapi, "POST", f"/api/v1/operations/{run.pk}/cancel/", response)
+    assert (response.json()["status"], response.json()["cancel_requested"]) == ("running", True)

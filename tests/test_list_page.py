@@ -318,3 +318,36 @@ def test_another_users_run_page_is_a_plain_not_found_page(browser, stack, curato
     assert page.goto(f"/progress/{theirs.pk}/").status == 404
     expect(page.get_by_role("heading", name="Run not found")).to_be_visible()
     expect(page.get_by_role("link", name="Back to your runs")).to_be_visible()
+
+
+def test_runs_with_failures_get_no_green_tick_and_the_failures_filter_finds_them(
+    browser, stack, curator
+):
+    """Issue 24: 5 of 69 rows failed is not a green ✓; Has failures finds it and stalled runs."""
+    partly = finished(curator, total_items=69, current_item=69, items_failed=5)
+    stalled = OperationProgressFactory(created_by=curator, status=Status.STALLED)
+    clean = finished(curator)
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    row = page.get_by_test_id(f"run-{partly.pk}")
+    expect(row.get_by_test_id("status")).to_have_text("Completed with 5 failures")
+    expect(row.locator(".badge")).to_have_attribute("data-status", "completed_with_failures")
+    expect(row.locator(".badge__icon")).to_have_text("⚠")
+    expect(page.get_by_test_id(f"run-{clean.pk}").get_by_test_id("status")).to_have_text(
+        "Completed"
+    )
+    page.get_by_label("Has failures").check()
+    rows = run_rows(page)
+    expect(rows).to_have_count(2)
+    expect(page.get_by_test_id(f"run-{clean.pk}")).to_have_count(0)
+    expect(page.get_by_test_id(f"run-{stalled.pk}")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"failures=1"), timeout=5_000)
+    # The server applies the same filter (a reload, a shared link, no JavaScript).
+    plain = page_as(browser, stack, curator, java_script_enabled=False)
+    plain.goto("/progress/?failures=1")
+    expect(run_rows(plain)).to_have_count(2)
+    expect(plain.get_by_test_id(f"run-{partly.pk}").get_by_test_id("status")).to_have_text(
+        "Completed with 5 failures"
+    )
+    expect(plain.get_by_label("Has failures")).to_be_checked()

@@ -54,6 +54,36 @@ def test_cancel_from_the_page_needs_a_csrf_token(curator):
     assert run.status == Status.CANCELLED
 
 
+def test_a_cancel_after_the_run_ended_says_it_finished_first(curator):
+    run = OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    response = logged_in(curator).post(f"/progress/{run.pk}/cancel/", follow=True)
+    text = response.content.decode()
+    assert f"Finished before your cancel arrived: run {run.pk} had already ended" in text
+    assert "Cancel requested" not in text
+
+
+def test_a_run_asked_to_stop_reads_cancelling_and_one_that_finished_first_says_so(curator):
+    run = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
+    client = logged_in(curator)
+    response = client.post(f"/progress/{run.pk}/cancel/", follow=True)
+    text = response.content.decode()
+    assert 'data-part="status">Cancelling…<' in text and "Cancel requested" not in text
+    OperationProgress.objects.filter(pk=run.pk).update(status=Status.COMPLETED, items_failed=3)
+    text = client.get(f"/progress/{run.pk}/").content.decode()
+    assert 'data-part="status">Completed with 3 failures<' in text
+    assert "Finished before your cancel arrived" in text
+
+
+def test_the_list_filters_runs_with_failures(curator):
+    partly = OperationProgressFactory(created_by=curator, status=Status.COMPLETED, items_failed=1)
+    stalled = OperationProgressFactory(created_by=curator, status=Status.STALLED)
+    clean = OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    page = logged_in(curator).get("/progress/", {"failures": "1"})
+    ids = {op["id"] for op in page.context["initial"]}
+    assert ids == {partly.pk, stalled.pk} and clean.pk not in ids
+    assert page.context["filters"].failures
+
+
 def test_starting_from_the_page_redirects_to_the_new_run(curator, settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     ScopeFactory(name="page")

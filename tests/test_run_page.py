@@ -192,11 +192,16 @@ def test_a_run_ending_in_a_hidden_tab_notifies_once_and_the_notification_focuses
     expect(button).to_have_attribute("aria-pressed", "true")
     page.evaluate("window.__hidden = true; document.dispatchEvent(new Event('visibilitychange'))")
     publish(run, status=Status.COMPLETED, current_item=100, items_added=90, items_failed=10)
-    expect(page.get_by_test_id("status")).to_have_text("Completed")
+    # 10 of 100 items failed (issue 24): not a green ✓ "Completed" anywhere.
+    expect(page.get_by_test_id("status")).to_have_text("Completed with 10 failures")
+    badge = page.locator("[data-part=badge]")
+    expect(badge).to_have_attribute("data-status", "completed_with_failures")
+    expect(badge.locator(".badge__icon")).to_have_text("⚠")
+    expect(page).to_have_title(re.compile(rf"^⚠ Completed with 10 failures: gene_import #{run.pk}"))
     page.wait_for_function("window.__notes.length === 1")
     title, body = page.evaluate("[window.__notes[0].title, window.__notes[0].options.body]")
-    assert title == f"✓ gene_import #{run.pk}"
-    assert body.startswith("Completed.") and "10 failed" in body
+    assert title == f"⚠ Completed with 10 failures: gene_import #{run.pk}"
+    assert body.startswith("Completed with 10 failures.") and "10 failed" in body
     page.evaluate("window.__notes[0].onclick()")
     assert page.evaluate("window.__focusCalls") == 1
     assert page.evaluate("window.__notes[0].closed") is True
@@ -372,7 +377,7 @@ def test_cancel_asks_for_a_second_click(browser, stack, curator):
     expect(button).to_have_text("Cancel run")
     button.click()
     button.click()
-    expect(page.get_by_text("Cancel requested").first).to_be_visible()
+    expect(page.locator("[data-part=status]")).to_have_text("Cancelling…")
     run.refresh_from_db()
     assert run.cancel_requested_at is not None
 

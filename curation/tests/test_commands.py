@@ -12,7 +12,9 @@ from django.core.management.base import CommandError
 from curation.demo import demo_curations, demo_scope
 from curation.gene_import import gene_import
 from curation.models import Curation, Gene
+from curation.pipeline import scope_pipeline
 from progress.models import OperationProgress, Status
+from progress.runtime.writer import get_writer
 from progress.testing import eventually
 from progress.tests.factories import StaffFactory
 from progress.tests.subprocesses import manage
@@ -178,3 +180,19 @@ def test_pipeline_command_names_the_known_scopes_for_an_unknown_one():
     seeded_scope(curations=False)
     with pytest.raises(CommandError, match=r"No scope 'nope' \(known: kidney-genetics\)"):
         call_command("run_curation_pipeline", "--scope", "nope")
+
+
+def test_invalid_curations_make_the_pipeline_complete_with_failures():
+    scope = seeded_scope()
+    invalid = plant_invalid_curation()
+    scope.sources = scope.sources[:1]
+    scope.save(update_fields=["sources"])
+    with track_operation("curation_pipeline") as tracker:
+        scope_pipeline(scope=scope, tracker=tracker)
+    get_writer().drain()
+    run = OperationProgress.objects.get(pk=tracker.id)
+    stages = {entry["name"]: entry for entry in run.metadata["stage_results"]}
+    assert stages["validate"]["failed"] == stages["validate"]["details"]["invalid"] >= 1
+    assert run.items_failed >= stages["validate"]["failed"]
+    assert (run.status, run.outcome) == (Status.COMPLETED, "completed_with_failures")
+    assert invalid in {entry["line"] for entry in run.metadata["row_errors"]}

@@ -40,7 +40,7 @@ from progress.api.history import RunHistoryActions
 from progress.api.schema import extend_schema
 from progress.cancel import can_cancel, operation_cancel
 from progress.launch import RequestTooLarge, pipeline_for_request, pipeline_start
-from progress.models import OperationProgress, Status
+from progress.models import HAS_FAILURES, LATE_CANCEL_TEXT, OperationProgress, Outcome, Status
 from progress.serializers import OperationProgressDetailSerializer, OperationProgressSerializer
 
 logger = logging.getLogger(__name__)
@@ -186,10 +186,35 @@ class OperationFilter(django_filters.FilterSet):
     name_contains = django_filters.CharFilter(field_name="operation_name", lookup_expr="icontains")
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    outcome = django_filters.MultipleChoiceFilter(
+        choices=Outcome.choices,
+        method="filter_outcome",
+        help_text="How finished runs ended; completed_with_failures: items_failed > 0.",
+    )
+    has_failures = django_filters.BooleanFilter(
+        method="filter_has_failures",
+        help_text="true: runs with failed items, or that failed or stalled; false: the others.",
+    )
 
     class Meta:
         model = OperationProgress
-        fields = ["status", "name", "name_contains", "created_after", "created_before"]
+        fields = [
+            "status",
+            "name",
+            "name_contains",
+            "created_after",
+            "created_before",
+            "outcome",
+            "has_failures",
+        ]
+
+    def filter_outcome(self, queryset: Any, name: str, value: list[str]) -> Any:
+        return queryset.with_outcome(*value) if value else queryset
+
+    def filter_has_failures(self, queryset: Any, name: str, value: bool | None) -> Any:
+        if value is None:
+            return queryset
+        return queryset.with_failures() if value else queryset.exclude(HAS_FAILURES)
 
 
 class OperationViewSet(
@@ -257,8 +282,12 @@ class OperationViewSet(
                 "Only the run's owner or a user with progress.cancel_any_operation can cancel it."
             )
         if not operation_cancel(operation):
+            operation.refresh_from_db()  # it may have ended since it was read
             raise exceptions.ValidationError(
-                {"status": f"Run {operation.pk} already finished ({operation.status})."}
+                {
+                    "status": f"{LATE_CANCEL_TEXT}: run {operation.pk} had already ended "
+                    f"({operation.status_text.lower()}); nothing was cancelled."
+                }
             )
         return Response(self.get_serializer(operation).data, status=status.HTTP_202_ACCEPTED)
 

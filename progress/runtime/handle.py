@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -48,6 +49,9 @@ class RunHandle:
     task_result_id: str = ""
     run_log: logcapture.RunLog | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    # When a cancel was requested (as the row holds it): every state published after the
+    # writer learned of it says so, so a page shows "Cancelling…" until the final state.
+    cancel_requested_at: datetime | None = None
     finished_elsewhere: threading.Event = field(default_factory=threading.Event)
     # Held while a state is built and queued, by the tracker or by a trailing publish.
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,8 +77,14 @@ class RunHandle:
         )
         handle._seqs = itertools.count(operation.seq + 1)
         if operation.cancel_requested_at is not None:
-            handle.cancel.set()
+            handle.cancel_requested(operation.cancel_requested_at)
         return handle
+
+    def cancel_requested(self, at: datetime) -> None:
+        """A cancel was requested at `at`: the tracker stops at its next check (any thread)."""
+        if self.cancel_requested_at is None:
+            self.cancel_requested_at = at
+        self.cancel.set()
 
     def next_seq(self) -> int:
         """A seq higher than any this process gave the run before (any thread)."""
@@ -117,4 +127,9 @@ class RunHandle:
 
     def operation(self, job_fields: dict[str, Any]) -> OperationProgress:
         """An unsaved OperationProgress holding this run at job_fields (for serialising)."""
-        return OperationProgress(**self.fixed, task_result_id=self.task_result_id, **job_fields)
+        return OperationProgress(
+            **self.fixed,
+            task_result_id=self.task_result_id,
+            cancel_requested_at=self.cancel_requested_at,
+            **job_fields,
+        )

@@ -102,6 +102,18 @@ class ProgressWriter:
             self.policy.run_started(handle.id)
             self._cond.notify()
 
+    def cancel_requested(self, run_id: int, at: datetime) -> bool:
+        """Tell a run tracked in this process of its cancel at once; False if not tracked here.
+
+        A run tracked elsewhere learns of it from its own writer's poll (CANCEL_POLL_INTERVAL).
+        """
+        with self._cond:
+            handle = self._handles.get(run_id)
+        if handle is None:
+            return False
+        handle.cancel_requested(at)
+        return True
+
     def unregister(self, handle: RunHandle) -> None:
         """Stop the live run's duties (its tracker is finishing it)."""
         with self._cond:
@@ -290,7 +302,7 @@ class ProgressWriter:
                 if status not in ACTIVE_STATUSES:
                     self._finished_elsewhere(handle)
                 elif cancel_requested_at is not None:
-                    handle.cancel.set()
+                    handle.cancel_requested(cancel_requested_at)
         except Exception as exc:
             self._note_db_down(exc)
 
@@ -338,6 +350,12 @@ def store_log_lines(run_id: int, lines: list[logcapture.LogLine], *, keep: int) 
 
 _writer: ProgressWriter | None = None
 _writer_lock = threading.Lock()
+
+
+def cancel_requested_here(run_id: int, at: datetime) -> bool:
+    """Pass a cancel to the run if this process tracks it (without starting a writer)."""
+    writer = _writer
+    return writer is not None and writer.cancel_requested(run_id, at)
 
 
 def get_writer() -> ProgressWriter:

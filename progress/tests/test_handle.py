@@ -124,3 +124,19 @@ def test_the_handle_builds_the_row_the_writer_serialises():
     operation = handle.operation(handle.published)
     assert (operation.pk, operation.operation_name, operation.created_by_id) == (5, "import", 9)
     assert (operation.current_item, operation.task_result_id) == (10, "task-1")
+
+
+def test_states_built_after_a_cancel_request_say_so():
+    handle = published_handle()
+    assert handle.operation(handle.published).cancel_requested_at is None
+    handle.cancel_requested(CREATED)
+    assert handle.cancel.is_set()
+    assert handle.operation(handle.published).cancel_requested_at == CREATED
+
+
+def test_a_second_cancel_request_keeps_the_first_time():
+    handle = published_handle()
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    handle.cancel_requested(CREATED)
+    handle.cancel_requested(later)
+    assert handle.cancel_requested_at == CREATED

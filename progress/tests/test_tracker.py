@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import threading
 import time
@@ -11,6 +12,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from progress.cancel import operation_cancel
 from progress.models import IllegalTransition, OperationProgress, Status
 from progress.runtime.policy import Written
 from progress.runtime.writer import get_writer
@@ -204,6 +206,25 @@ def test_cancel_requested_elsewhere_stops_at_next_item_boundary(fast_progress, p
     assert saved.status == Status.CANCELLED
     assert 0 < saved.current_item < 10_000
     assert published.types()[-1] == "task_cancelled"
+
+
+def test_a_cancel_made_in_the_runs_own_process_reaches_it_without_waiting_for_a_poll(
+    published, settings
+):
+    settings.PROGRESS = {"CANCEL_POLL_INTERVAL": 60}  # a poll would take a minute
+    tracker = ProgressTracker.create("cancel here")
+    tracker.start(total_items=10)
+    asked = time.monotonic()
+    assert operation_cancel(OperationProgress.objects.get(pk=tracker.id))
+    assert tracker.cancel_requested
+    assert time.monotonic() - asked < 1
+    tracker.update(current_item=1, force=True)
+    get_writer().drain()
+    assert json.loads(published.messages[-1][1]["text"])["data"]["cancel_requested"] is True
+    with pytest.raises(OperationCancelled):
+        tracker.raise_if_cancelled()
+    tracker.cancel()
+    assert row(tracker).status == Status.CANCELLED
 
 
 def test_raise_if_cancelled_is_a_no_op_until_cancelled(fast_progress, published):

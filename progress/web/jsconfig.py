@@ -17,7 +17,7 @@ from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 
 from progress import conf, protocol, routing
-from progress.models import ACTIVE_STATUSES, Status
+from progress.models import ACTIVE_STATUSES, CANCELLING_TEXT, LATE_CANCEL_TEXT, Outcome, Status
 
 # Reversed in place of a run's id, then replaced by "{id}".
 ID_PLACEHOLDER = 2_147_483_647
@@ -52,6 +52,9 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
             }
             for value, label in Status.choices
         ],
+        "outcomes": [{"value": value, "label": str(label)} for value, label in Outcome.choices],
+        "cancellingText": CANCELLING_TEXT,
+        "lateCancelText": LATE_CANCEL_TEXT,
         "heartbeatMs": _ms(conf.get("HEARTBEAT_INTERVAL")),
         "socketHeartbeatMs": _ms(conf.get("SOCKET_HEARTBEAT_INTERVAL")),
         "stallTimeoutMs": _ms(conf.get("STALL_TIMEOUT")),

@@ -19,7 +19,7 @@ from django.utils.timesince import timesince
 from rest_framework import serializers
 
 from progress import files, pipelines
-from progress.models import ACTIVE_STATUSES, FINAL_STATUSES, OperationProgress, Status
+from progress.models import ACTIVE_STATUSES, FINAL_STATUSES, OperationProgress, Outcome, Status
 
 PAGE_SIZE = 20
 # Active runs are listed whole on the first page; more than this is a sign of trouble.
@@ -32,15 +32,18 @@ FILES_SEARCHED = 3
 # Parameter values longer than this are cut in a description.
 MAX_VALUE_TEXT = 60
 # Separators a user may paste from a description; they match nothing on their own.
+# What a "Has failures" checkbox or link may send to mean "on".
+FAILURES_ON = frozenset({"1", "on", "true"})
 PUNCTUATION = frozenset("—\u2013-→,·:;#")  # \u2013: en dash
 
 
 @dataclass(frozen=True)
 class RunFilters:
-    """What the list shows: a status, a search, and which page (a run id to page from)."""
+    """What the list shows: a status, a search, only runs with failures, and which page."""
 
     status: str = ""
     q: str = ""
+    failures: bool = False  # "Has failures": failed items, or the run failed or stalled
     before: int | None = None
     after: int | None = None
 
@@ -54,6 +57,7 @@ class RunFilters:
         return cls(
             status=status if status in Status.values else "",
             q=text,
+            failures=str(params.get("failures", "")).strip() in FAILURES_ON,
             before=before,
             after=None if before is not None else _cursor(params.get("after")),
         )
@@ -70,6 +74,7 @@ class RunFilters:
             for key, value in (
                 ("status", changed.status),
                 ("q", changed.q),
+                ("failures", "1" if changed.failures else ""),
                 ("before", changed.before),
                 ("after", changed.after),
             )
@@ -111,6 +116,8 @@ def run_page(runs: Any, filters: RunFilters, *, size: int = PAGE_SIZE) -> RunPag
         matching = matching.filter(status=filters.status)
     if filters.q:
         matching = matching.filter(search_filter(filters.q))
+    if filters.failures:
+        matching = matching.with_failures()
     page = RunPage(filters=filters)
     if filters.is_first_page:
         page.active = list(matching.filter(status__in=ACTIVE_STATUSES)[:MAX_ACTIVE])
@@ -294,6 +301,7 @@ STATUS_ICONS: dict[str, str] = {
     Status.QUEUED: "○",
     Status.RUNNING: "●",
     Status.COMPLETED: "✓",
+    Outcome.COMPLETED_WITH_FAILURES: "⚠",
     Status.FAILED: "✕",
     Status.CANCELLED: "■",
     Status.STALLED: "!",

@@ -32,7 +32,7 @@ from progress.launch import (
     pipeline_for_request,
     pipeline_start,
 )
-from progress.models import OperationProgress, Status
+from progress.models import LATE_CANCEL_TEXT, OperationProgress, Status
 from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.serializers import operation_data
 from progress.web import listing
@@ -124,7 +124,11 @@ def _list_config(
         "firstPage": page.filters.is_first_page,
         "floor": page.floor,
         "ceiling": page.ceiling,
-        "filters": {"status": page.filters.status, "q": page.filters.q},
+        "filters": {
+            "status": page.filters.status,
+            "q": page.filters.q,
+            "failures": page.filters.failures,
+        },
         "user": {"id": request.user.pk, "name": request.user.get_username()},
     }
 
@@ -139,7 +143,7 @@ def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[st
         "data": data,
         "operation": operation,
         "description": listing.run_description(operation),
-        "icon": listing.STATUS_ICONS.get(operation.status, ""),
+        "icon": listing.STATUS_ICONS.get(operation.outcome or operation.status, ""),
         "time_text": listing.time_text(operation, seconds),
         "detail_text": listing.result_text(data),
         "is_error": operation.status in (Status.FAILED, Status.STALLED),
@@ -266,6 +270,7 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
             "operation": operation,
             "initial": operation_data(operation),
             "can_cancel": can_cancel(request.user, operation) and operation.is_active,
+            "late_cancel_text": LATE_CANCEL_TEXT,
             "cancel_url": reverse("progress:cancel", args=[operation.pk]),
         },
     )
@@ -280,10 +285,15 @@ def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpRespon
     )
     if not can_cancel(request.user, operation):
         raise PermissionDenied("Only the run's owner can cancel it")
-    if operation_cancel(operation):
-        messages.success(request, f"Cancel requested for run {operation.pk}.")
-    else:
-        messages.info(request, f"Run {operation.pk} had already finished ({operation.status}).")
+    # A cancel that was recorded needs no message: the page says "Cancelling…" until the
+    # run's final state, which may still be "completed" if it finished first.
+    if not operation_cancel(operation):
+        operation.refresh_from_db()  # it may have ended since it was read
+        messages.info(
+            request,
+            f"{LATE_CANCEL_TEXT}: run {operation.pk} had already ended "
+            f"({operation.status_text.lower()}).",
+        )
     return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
 
 

@@ -45,6 +45,9 @@ import {
   parseTime,
   SILENCE_MS,
   statusLabel,
+  badgeKey,
+  lateCancelText,
+  runStatusText,
 } from './state.js';
 
 // Elapsed time, ETA and "last update" move with the clock between messages.
@@ -411,7 +414,7 @@ function setUpNotifications() {
     update(op) {
       const active = isActive(op);
       if (wasActive && !active && wanted && doc.hidden && Notify.permission === 'granted') {
-        const body = `${statusLabel(op.status)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
+        const body = `${runStatusText(op)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
         const note = new Notify(titleText(op), { body, tag: `run-${op.id}` });
         note.onclick = () => {
           globalThis.focus();
@@ -477,15 +480,18 @@ function setUpCancelConfirm() {
 
 function renderStatus(op) {
   const badge = part('badge');
-  setAttr(badge, 'data-status', op.status);
-  setText(badge.querySelector('.badge__icon'), STATUS_ICONS[op.status] ?? '');
-  setText(part('status'), statusLabel(op.status));
+  setAttr(badge, 'data-status', badgeKey(op));
+  setText(badge.querySelector('.badge__icon'), STATUS_ICONS[badgeKey(op)] ?? '');
+  setText(part('status'), runStatusText(op));
   if (lastRenderedStatus !== op.status) {
-    if (lastRenderedStatus !== null) announce(`Run ${statusLabel(op.status).toLowerCase()}.`);
+    if (lastRenderedStatus !== null) announce(`Run ${runStatusText(op).toLowerCase()}.`);
     lastRenderedStatus = op.status;
   }
   const active = isActive(op);
-  setHidden(part('cancel-note'), !(active && op.cancel_requested));
+  // While cancelling, the badge says so; a cancel that came after the end says that.
+  const note = lateCancelText(op);
+  setText(part('cancel-note'), note);
+  setHidden(part('cancel-note'), !note);
   // A finished run cannot be cancelled: the form goes away for good.
   const form = part('cancel-form');
   if (form) setHidden(form, !active);

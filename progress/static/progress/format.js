@@ -25,6 +25,31 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] ?? status.charAt(0).toUpperCase() + status.slice(1);
 }
 
+/**
+ * The words a run's badge shows: "Cancelling…" once a cancel was asked for, "Completed with
+ * 5 failures" when items failed (outcome completed_with_failures), else the status label.
+ * The same rule as OperationProgress.status_text.
+ */
+export function runStatusText(op) {
+  if (isActiveStatus(op?.status) && op?.cancel_requested) return config.cancellingText;
+  if (op?.outcome === 'completed_with_failures') {
+    const n = Number(op.items_failed) || 0;
+    return `Completed with ${formatCount(n)} failure${n === 1 ? '' : 's'}`;
+  }
+  return statusLabel(op?.status);
+}
+
+/** What the badge's colour and icon follow: the outcome of a finished run, else its status. */
+export function badgeKey(op) {
+  return op?.outcome || op?.status || '';
+}
+
+/** "Finished before your cancel arrived" for a run that ended another way after a cancel; else "". */
+export function lateCancelText(op) {
+  const late = op?.cancel_requested && !isActiveStatus(op?.status) && op?.status !== 'cancelled';
+  return late ? config.lateCancelText : '';
+}
+
 /** Milliseconds since the epoch for an ISO datetime, or null for null/garbage. */
 export function parseTime(iso) {
   if (iso == null || iso === '') return null;

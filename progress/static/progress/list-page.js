@@ -23,7 +23,7 @@ import {
   startErrors,
   usualModel,
 } from './run-list.js';
-import { isActive, statusLabel } from './state.js';
+import { isActive, runStatusText } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
@@ -63,7 +63,11 @@ const page = {
   floor: config.floor ?? 0,
   ceiling: config.ceiling ?? null,
   serverIds: new Set(descriptions.keys()),
-  serverFilters: { status: config.filters?.status ?? '', q: config.filters?.q ?? '' },
+  serverFilters: {
+    status: config.filters?.status ?? '',
+    q: config.filters?.q ?? '',
+    failures: Boolean(config.filters?.failures),
+  },
 };
 const typical = config.typical ?? {};
 const slowFactor = config.slowFactor ?? SLOW_FACTOR;
@@ -178,7 +182,7 @@ function noteTransition(op, card) {
   if (!ready || before === op.status || !card.root.isConnected) return;
   if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
   else if (before !== undefined && !isActive(op)) {
-    announce(`${op.operation_name} #${op.id}: ${statusLabel(op.status).toLowerCase()}.`);
+    announce(`${op.operation_name} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
     highlight(card.root);
   }
 }
@@ -186,7 +190,7 @@ function noteTransition(op, card) {
 /** Put every card in its section, in order, and show counts, empty states and paging. */
 function layout() {
   const groups = pageGroups(client.operations(), { filters, page, describe });
-  const filtered = Boolean(filters.status || filters.q);
+  const filtered = Boolean(filters.status || filters.q || filters.failures);
   for (const name of ['active', 'recent']) {
     if (!lists[name]) continue;
     const ops = groups[name];
@@ -203,7 +207,10 @@ function layout() {
 }
 
 function layoutPager(groups) {
-  const sameFilters = filters.status === page.serverFilters.status && filters.q === page.serverFilters.q;
+  const sameFilters =
+    filters.status === page.serverFilters.status &&
+    filters.q === page.serverFilters.q &&
+    Boolean(filters.failures) === page.serverFilters.failures;
   // Filters typed here only narrow what is loaded: the server searches the whole history.
   setHidden(pager.searchAll, sameFilters);
   if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);

@@ -14,6 +14,9 @@ import {
   isActive,
   percentValue,
   statusLabel,
+  badgeKey,
+  lateCancelText,
+  runStatusText,
 } from './state.js';
 
 // Shown before the status text; aria-hidden, since the text already says it.
@@ -21,6 +24,7 @@ export const STATUS_ICONS = Object.freeze({
   queued: '○',
   running: '●',
   completed: '✓',
+  completed_with_failures: '⚠',
   failed: '✕',
   cancelled: '■',
   stalled: '!',
@@ -129,8 +133,8 @@ export function runModel(op, nowMs, locale) {
   const elapsed = elapsedMs(op, nowMs);
   return {
     title: op.operation_name || 'Run',
-    status: statusLabel(op.status),
-    icon: STATUS_ICONS[op.status] ?? '',
+    status: runStatusText(op),
+    icon: STATUS_ICONS[badgeKey(op)] ?? '',
     // A finished run's stage and ETA are history; its result line says what matters.
     stage: active ? stageText(op) : '',
     items: active ? itemsText(op, locale) : '',
@@ -141,6 +145,7 @@ export function runModel(op, nowMs, locale) {
     detail: active ? op.current_operation || '' : resultText(op, locale),
     isError: op.status === 'failed' || op.status === 'stalled',
     cancelRequested: Boolean(op.cancel_requested) && active,
+    note: lateCancelText(op),
   };
 }
 
@@ -247,9 +252,9 @@ export function createStatusBadge(doc) {
 }
 
 export function updateStatusBadge(badge, op) {
-  setAttr(badge, 'data-status', op.status);
-  setText(badge.querySelector('.badge__icon'), STATUS_ICONS[op.status] ?? '');
-  setText(badge.querySelector('.badge__text'), statusLabel(op.status));
+  setAttr(badge, 'data-status', badgeKey(op));
+  setText(badge.querySelector('.badge__icon'), STATUS_ICONS[badgeKey(op)] ?? '');
+  setText(badge.querySelector('.badge__text'), runStatusText(op));
 }
 
 /**
@@ -260,7 +265,7 @@ export function createRunCard(doc, { tag = 'article', href = detailUrl } = {}) {
   const link = h(doc, 'a', { class: 'run__name' });
   const id = h(doc, 'span', { class: 'run__id' });
   const badge = createStatusBadge(doc);
-  const cancelNote = h(doc, 'span', { class: 'run__note', hidden: true }, 'Cancel requested');
+  const cancelNote = h(doc, 'span', { class: 'run__note', hidden: true, 'data-testid': 'late-cancel' });
   const time = h(doc, 'span', { class: 'run__time', 'data-testid': 'elapsed' });
   const bar = createBar(doc, 'Progress');
   const stage = h(doc, 'span', { 'data-testid': 'stage' });
@@ -290,7 +295,9 @@ export function createRunCard(doc, { tag = 'article', href = detailUrl } = {}) {
     setText(id, `#${op.id}`);
     setAttr(bar, 'aria-label', `Progress of ${model.title} #${op.id}`);
     updateStatusBadge(badge, op);
-    setHidden(cancelNote, !model.cancelRequested);
+    // While cancelling, the badge says so; afterwards, a cancel that came too late.
+    setText(cancelNote, model.note);
+    setHidden(cancelNote, !model.note);
     setText(time, [model.elapsed, model.when].filter(Boolean).join(' · '));
     updateBar(bar, op);
     // Finished runs keep the list calm: no bar, one line of result.

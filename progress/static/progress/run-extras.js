@@ -1,12 +1,15 @@
 // Pure helpers for a run's page beyond the bar: the tab title, the throughput curve from
 // the run's stored history, and the bounded, deduplicated log tail. No DOM here.
 
-import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, statusLabel } from './format.js';
+import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, runStatusText, statusLabel } from './format.js';
 import { isActive } from './state.js';
 
-const FINAL_MARKS = Object.freeze({ completed: '✓', failed: '✗' });
+const FINAL_MARKS = Object.freeze({ completed: '✓', completed_with_failures: '⚠', failed: '✗' });
 
-/** The tab title: "[42%] gene_import #12", "✓ gene_import #12", "Cancelled gene_import #12". */
+/**
+ * The tab title: "[42%] gene_import #12", "✓ gene_import #12", "⚠ Completed with 5 failures:
+ * gene_import #12", "Cancelled gene_import #12".
+ */
 export function titleText(op, suffix = '') {
   if (!op) return suffix.replace(/^ · /, '') || 'Progress';
   const name = `${op.operation_name ?? 'Run'} #${op.id}`;
@@ -15,7 +18,8 @@ export function titleText(op, suffix = '') {
     const percent = formatPercent(op.progress_percentage);
     prefix = percent ? `[${percent}]` : `[${statusLabel(op.status)}]`;
   } else {
-    prefix = FINAL_MARKS[op.status] ?? statusLabel(op.status);
+    const key = op.outcome || op.status;
+    prefix = key === 'completed_with_failures' ? `${FINAL_MARKS[key]} ${runStatusText(op)}:` : FINAL_MARKS[key] ?? statusLabel(op.status);
   }
   return `${prefix} ${name}${suffix}`;
 }

@@ -72,7 +72,7 @@ function formatUsual(seconds) {
 export function pageGroups(ops, { filters, page, describe = () => '', limit = RECENT_LIMIT }) {
   const sameSearch = (filters.q ?? '') === (page.serverFilters?.q ?? '');
   const shows = (op) => {
-    if (!matchesFilters(op, { status: filters.status }, '')) return false;
+    if (!matchesFilters(op, { status: filters.status, failures: filters.failures }, '')) return false;
     if (page.serverIds.has(op.id) && sameSearch) return true;
     if (!matchesFilters(op, { q: filters.q }, describe(op))) return false;
     if (page.serverIds.has(op.id)) return true;

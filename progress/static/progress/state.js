@@ -115,10 +115,20 @@ export function mergeOperations(store, operations) {
     const held = (next ?? store)[key];
     if (held && held.seq >= op.seq) continue;
     next ??= { ...store };
-    next[key] = Object.freeze(op);
+    next[key] = Object.freeze(keepCancelRequest(held, op));
     if (!changed.includes(op.id)) changed.push(op.id);
   }
   return next ? { store: Object.freeze(next), changed } : { store, changed };
+}
+
+/**
+ * A cancel request is never withdrawn: a state built before the run's process learned of
+ * it must not turn "Cancelling…" back into "Running", nor hide that a run which then
+ * completed had been asked to stop ("Finished before your cancel arrived").
+ */
+function keepCancelRequest(held, op) {
+  if (!held?.cancel_requested || op.cancel_requested) return op;
+  return { ...op, cancel_requested: true };
 }
 
 function isOperation(op) {

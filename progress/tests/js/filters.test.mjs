@@ -7,14 +7,26 @@ import { op } from './fakes.mjs';
 describe('filters', () => {
   test('readFilters and filtersQuery round-trip', () => {
     const filters = readFilters('?status=failed&q=%20big.csv%20');
-    assert.deepEqual(filters, { status: 'failed', q: 'big.csv' });
+    assert.deepEqual(filters, { status: 'failed', q: 'big.csv', failures: false });
     assert.equal(filtersQuery(filters), '?status=failed&q=big.csv');
     assert.equal(filtersQuery({ status: '', q: '' }), '');
     assert.equal(filtersQuery({ q: 'kidney' }, { before: 40, after: null }), '?q=kidney&before=40');
   });
 
   test('readFilters reads the old name= links as a search', () => {
-    assert.deepEqual(readFilters('?name=gene_import'), { status: '', q: 'gene_import' });
+    assert.deepEqual(readFilters('?name=gene_import'), { status: '', q: 'gene_import', failures: false });
+  });
+
+  test('the failures filter round-trips and keeps runs with failed items, failed and stalled runs', () => {
+    const filters = readFilters('?failures=1');
+    assert.equal(filters.failures, true);
+    assert.equal(filtersQuery(filters), '?failures=1');
+    assert.equal(matchesFilters(op({ status: 'completed', items_failed: 5 }), filters), true);
+    assert.equal(matchesFilters(op({ status: 'running', items_failed: 1 }), filters), true);
+    assert.equal(matchesFilters(op({ status: 'failed', items_failed: 0 }), filters), true);
+    assert.equal(matchesFilters(op({ status: 'stalled', items_failed: 0 }), filters), true);
+    assert.equal(matchesFilters(op({ status: 'completed', items_failed: 0 }), filters), false);
+    assert.equal(matchesFilters(op({ status: 'cancelled', items_failed: 0 }), filters), false);
   });
 
   test('matchesFilters: exact status, case-insensitive name substring', () => {

@@ -13,7 +13,10 @@ import {
   formatRate,
   formatValue,
   humanizeKey,
+  badgeKey,
+  lateCancelText,
   percentValue,
+  runStatusText,
   statusLabel,
 } from '../../static/progress/state.js';
 import { op } from './fakes.mjs';
@@ -111,6 +114,28 @@ describe('small formatters', () => {
     assert.equal(percentValue(null), null);
     assert.equal(formatPercent(42.5), '42%');
     assert.equal(formatPercent(null), '');
+  });
+
+  test('runStatusText: cancelling, completed with failures, else the status', () => {
+    assert.equal(runStatusText({ status: 'running', cancel_requested: true }), 'Cancelling…');
+    assert.equal(runStatusText({ status: 'running', cancel_requested: false }), 'Running');
+    assert.equal(runStatusText({ status: 'cancelled', cancel_requested: true, outcome: 'cancelled' }), 'Cancelled');
+    const partly = { status: 'completed', outcome: 'completed_with_failures', items_failed: 1234 };
+    assert.equal(runStatusText(partly), 'Completed with 1,234 failures');
+    assert.equal(runStatusText({ status: 'completed', outcome: 'completed', items_failed: 0 }), 'Completed');
+  });
+
+  test('badgeKey follows the outcome of a finished run, the status of an active one', () => {
+    assert.equal(badgeKey({ status: 'completed', outcome: 'completed_with_failures' }), 'completed_with_failures');
+    assert.equal(badgeKey({ status: 'running', outcome: null }), 'running');
+  });
+
+  test('lateCancelText: only for a run that ended another way after a cancel', () => {
+    assert.equal(lateCancelText({ status: 'completed', cancel_requested: true }), 'Finished before your cancel arrived');
+    assert.equal(lateCancelText({ status: 'failed', cancel_requested: true }), 'Finished before your cancel arrived');
+    assert.equal(lateCancelText({ status: 'cancelled', cancel_requested: true }), '');
+    assert.equal(lateCancelText({ status: 'running', cancel_requested: true }), '');
+    assert.equal(lateCancelText({ status: 'completed', cancel_requested: false }), '');
   });
 
   test('statusLabel', () => {

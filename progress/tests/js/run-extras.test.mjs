@@ -32,6 +32,11 @@ describe('titleText', () => {
     assert.equal(titleText(run({ status: 'failed' })), '✗ gene_import #12');
     assert.equal(titleText(run({ status: 'cancelled' })), 'Cancelled gene_import #12');
   });
+  test('a run that completed with failed items says so, without the ✓', () => {
+    const done = run({ status: 'completed', outcome: 'completed_with_failures', items_failed: 5 });
+    assert.equal(titleText(done), '⚠ Completed with 5 failures: gene_import #12');
+    assert.equal(titleText({ ...done, items_failed: 1 }), '⚠ Completed with 1 failure: gene_import #12');
+  });
 });
 
 describe('historyRateSamples', () => {

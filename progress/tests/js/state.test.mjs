@@ -23,6 +23,15 @@ describe('applyMessage: seq ordering', () => {
     assert.equal(store['7'].seq, 3);
   });
 
+  test('a cancel request is kept against states built before the run learned of it', () => {
+    let { store } = applyMessage(emptyStore(), event(op({ seq: 1, status: 'running', cancel_requested: true })));
+    ({ store } = applyMessage(store, event(op({ seq: 2, status: 'running', cancel_requested: false }))));
+    assert.equal(store['1'].cancel_requested, true);
+    ({ store } = applyMessage(store, event(op({ seq: 3, status: 'completed', cancel_requested: false }), 'task_completed')));
+    assert.equal(store['1'].cancel_requested, true);
+    assert.equal(store['1'].status, 'completed');
+  });
+
   test('a higher seq replaces the held run', () => {
     let { store } = applyMessage(emptyStore(), event(op({ seq: 1, current_item: 1 })));
     ({ store } = applyMessage(store, event(op({ seq: 2, current_item: 2 }))));

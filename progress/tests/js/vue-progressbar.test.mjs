@@ -217,7 +217,7 @@ describe('ProgressBar with an operation prop', () => {
     stalled.app.unmount();
   });
 
-  test('queued: waiting, no counts yet; cancel requested is shown', () => {
+  test('queued: waiting, no counts yet; a cancel request reads Cancelling…', () => {
     const { text, get, app } = renderRun({
       status: 'queued',
       progress_percentage: null,
@@ -225,12 +225,25 @@ describe('ProgressBar with an operation prop', () => {
       total_items: null,
       cancel_requested: true,
     });
-    assert.equal(text('status'), 'Queued');
+    assert.equal(text('status'), 'Cancelling…');
     assert.equal(text('eta'), 'Waiting to start');
     assert.equal(get('counts'), null);
     assert.equal(get('current-item'), null);
-    assert.equal(text('cancel-requested'), 'Cancel requested');
+    assert.equal(get('late-cancel'), null);
     assert.equal(get('progress-bar').attrs['aria-valuetext'], 'Waiting to start');
+    app.unmount();
+  });
+
+  test('completed with failed items: a warning badge, and a cancel that came too late', () => {
+    const { text, get, app } = renderRun({
+      status: 'completed',
+      outcome: 'completed_with_failures',
+      items_failed: 14,
+      cancel_requested: true,
+    });
+    assert.equal(text('status'), 'Completed with 14 failures');
+    assert.equal(text('late-cancel'), 'Finished before your cancel arrived');
+    assert.notEqual(get('status'), null);
     app.unmount();
   });
 

@@ -63,7 +63,7 @@ function renderRun(view, tag) {
       h('span', { class: 'badge__icon', 'aria-hidden': 'true' }, view.icon),
       h('span', { class: 'badge__text', 'data-testid': 'status' }, view.statusText),
     ]),
-    view.cancelRequested ? h('span', { class: 'run__note', 'data-testid': 'cancel-requested' }, 'Cancel requested') : null,
+    view.note ? h('span', { class: 'run__note', 'data-testid': 'late-cancel' }, view.note) : null,
     view.elapsed ? h('span', { class: 'run__time', 'data-testid': 'elapsed' }, view.elapsed) : null,
   ]);
 

@@ -2,7 +2,18 @@
 // helpers as the runs page (render.js, format.js), so both say the same things.
 
 import { barModel, detailUrl, itemsText, resultText, stageText, STATUS_ICONS } from '../render.js';
-import { elapsedMs, etaText, formatCount, formatDuration, formatPercent, formatRate, isActive, statusLabel } from '../state.js';
+import {
+  badgeKey,
+  elapsedMs,
+  etaText,
+  formatCount,
+  formatDuration,
+  formatPercent,
+  formatRate,
+  isActive,
+  lateCancelText,
+  runStatusText,
+} from '../state.js';
 
 // Below this a finished run "took under 1 s" instead of "took 0 s".
 const SUB_SECOND_MS = 1000;
@@ -35,11 +46,13 @@ export function runView(op, nowMs, { locale, href = detailUrl } = {}) {
     id: op.id,
     title,
     href: href ? href(op.id) : null,
-    status: op.status,
-    statusText: statusLabel(op.status),
-    icon: STATUS_ICONS[op.status] ?? '',
+    status: badgeKey(op),
+    statusText: runStatusText(op),
+    icon: STATUS_ICONS[badgeKey(op)] ?? '',
     active,
     cancelRequested: Boolean(op.cancel_requested) && active,
+    // While cancelling, the status says so; afterwards, a cancel that came too late.
+    note: lateCancelText(op),
     bar: { ...bar, label: `Progress of ${title} #${op.id}` },
     percent: formatPercent(op.progress_percentage),
     items: hasItems
