@@ -49,8 +49,13 @@ DEFAULTS: dict[str, Any] = {
     # with 4029. Counted per process, in memory: it bounds one process's memory per user.
     "MAX_SOCKETS_PER_USER": 20,
     # Client messages per second (token bucket) before closing with 4008.
+    # Charged as each frame arrives, before it waits for the consumer; at most CLIENT_BURST
+    # frames wait per socket, and a resync waiting behind another replaces it.
     "CLIENT_RATE": 20.0,
     "CLIENT_BURST": 60,
+    # A resync costs one token more per this many runs it returns (a 1,000-run answer is
+    # about 1.5 MB out for a 14 KB frame in): 20 tokens for 1,000 runs.
+    "RESYNC_RUNS_PER_TOKEN": 50,
     # Seconds a final state (complete, fail, cancel) may wait for its database write.
     "FINAL_FLUSH_TIMEOUT": 10.0,
     # Time constant in seconds of the exponential smoothing of rate and ETA.

@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from progress import conf, protocol, snapshots, visibility
 from progress.fanout import Subscription, fanout_for
+from progress.inbound import Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     open_sockets: ClassVar[Counter[int]] = Counter()
     _heartbeat: asyncio.Task[None] | None = None
     _subscription: Subscription | None = None
+    inbox: Inbox | None = None
     _last_sent_at = 0.0
 
     @property
@@ -52,8 +54,6 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
         self._counted_for: int | None = None
-        self._tokens = float(conf.get("CLIENT_BURST"))
-        self._tokens_at = time.monotonic()
         await self.accept()
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
@@ -85,10 +85,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self._heartbeat = asyncio.create_task(self._beat(interval))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Run the consumer; however it ends (even by an exception), free its socket place."""
+        """Run the consumer; however it ends (even by an exception), free its socket place.
+
+        Client frames reach the handlers through an Inbox (progress/inbound.py), which
+        applies the size and rate limits as frames arrive, not when a handler gets to them.
+        """
+        self.inbox = Inbox(receive, self._refuse)
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, self.inbox.get, send)
         finally:
+            await self.inbox.aclose()
             self._uncount_socket()
             self._unsubscribe()
             if self._heartbeat is not None:
@@ -129,14 +135,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self._unsubscribe()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Enforce size and rate limits, then decode JSON."""
-        size = len(text_data or "") if bytes_data is None else len(bytes_data)
-        if size > conf.get("MAX_MESSAGE_BYTES"):
-            await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG)
-            return
-        if not self._take_token():
-            await self.close(code=protocol.CLOSE_RATE_LIMITED)
-            return
+        """Decode JSON (the inbox has applied the size and rate limits)."""
         if text_data is None:
             await self._error("Send text frames holding JSON objects, not binary frames.")
             return
@@ -181,6 +180,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self._error(parsed)
             return
         operations = await self._newer_than(parsed)
+        if self.inbox is not None:
+            if not self.inbox.open:
+                return  # the client left or was refused while the query ran
+            self.inbox.bucket.charge(len(operations) / conf.get("RESYNC_RUNS_PER_TOKEN"))
         await self._send_operations("resync", operations)
 
     @staticmethod
@@ -239,15 +242,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.open_sockets[user_id] <= 0:
             del self.open_sockets[user_id]
 
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        rate, burst = conf.get("CLIENT_RATE"), conf.get("CLIENT_BURST")
-        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * rate)
-        self._tokens_at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+    async def _refuse(self, code: int) -> None:
+        """The client broke a limit (the inbox says which): close at once."""
+        with contextlib.suppress(Exception):  # the socket is already gone
+            await self.close(code=code)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
