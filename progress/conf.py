@@ -39,6 +39,11 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a WebSocket server remembers which user a session key belongs to (0: off).
     # A logout in the same process forgets it at once; elsewhere it lasts this long at most.
     "AUTH_CACHE_SECONDS": 5.0,
+    # Seconds between re-checks of every open socket's session (one batched lookup per
+    # server process): a socket whose session no longer logs its user in (logout, expiry,
+    # deactivation, a new password) is closed with 4001; one whose user was demoted from
+    # staff with 4003. A logout in the same process closes its sockets at once.
+    "SOCKET_AUTH_RECHECK_SECONDS": 5.0,
     # "own": non-staff users see their own runs; "all": any logged-in user sees every run.
     "DASHBOARD_VISIBILITY": "own",
     # Largest client frame the consumer accepts before closing with 4009.

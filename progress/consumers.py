@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from progress import conf, protocol, snapshots, visibility
+from progress.authwatch import auth_watch
 from progress.fanout import Subscription, fanout_for
 from progress.inbound import Inbox
 
@@ -41,6 +43,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     _heartbeat: asyncio.Task[None] | None = None
     _subscription: Subscription | None = None
     inbox: Inbox | None = None
+    _watched_key: str | None = None
     _last_sent_at = 0.0
 
     @property
@@ -64,6 +67,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
+        self._watch_session()
         # Run states come through this process's feed of the socket's group (progress/fanout.py);
         # a run page's log lines through its own channel. Channels' own attribute
         # self.groups: websocket_disconnect() leaves these groups.
@@ -224,6 +228,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
+        key, self._watched_key = self._watched_key, None
+        if key is not None:
+            auth_watch().remove(key, self)
+
+    def _watch_session(self) -> None:
+        """Follow the session: a logout, deactivation or demotion closes the socket."""
+        key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+        if key:
+            self._watched_key = key
+            auth_watch().add(key, self)
 
     def _count_socket(self) -> bool:
         """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""

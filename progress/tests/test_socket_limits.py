@@ -115,3 +115,93 @@ async def test_pings_under_the_rate_are_answered(user, settings):
         assert await receive(communicator) == {"type": "pong"}
         await asyncio.sleep(0.03)
     await communicator.disconnect()
+
+
+# --- sockets follow their session (finding 5) ------------------------------------------
+
+
+def session_key_of(communicator) -> str:
+    cookie = dict(communicator.scope["headers"])[b"cookie"].decode()
+    return cookie.split("=", 1)[1]
+
+
+@pytest.fixture
+def quick_recheck(settings):
+    settings.PROGRESS = {"SOCKET_AUTH_RECHECK_SECONDS": 0.3}
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_a_socket_is_closed_with_4001_after_a_logout_elsewhere(user):
+    from django.contrib.sessions.models import Session
+
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    key = session_key_of(communicator)
+    await sync_to_async(Session.objects.filter(session_key=key).delete)()
+    assert await close_code(communicator, timeout=3) == protocol.CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_a_socket_is_closed_with_4001_once_its_user_is_deactivated(user):
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    user.is_active = False
+    await sync_to_async(user.save)(update_fields=["is_active"])
+    assert await close_code(communicator, timeout=3) == protocol.CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_a_staff_socket_is_closed_with_4003_once_its_user_is_demoted(staff, other_user):
+    theirs = await sync_to_async(OperationProgressFactory)(created_by=other_user)
+    dashboard, _ = await open_socket("/ws/progress/", staff)
+    await receive(dashboard)
+    run_page, _ = await open_socket(f"/ws/progress/{theirs.pk}/", staff)
+    await receive(run_page)
+    staff.is_staff = False
+    await sync_to_async(staff.save)(update_fields=["is_staff"])
+    assert await close_code(dashboard, timeout=3) == protocol.CLOSE_FORBIDDEN
+    assert await close_code(run_page, timeout=3) == protocol.CLOSE_FORBIDDEN
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_a_demoted_users_socket_on_their_own_run_stays_open(staff):
+    mine = await sync_to_async(OperationProgressFactory)(created_by=staff)
+    run_page, _ = await open_socket(f"/ws/progress/{mine.pk}/", staff)
+    await receive(run_page)
+    staff.is_staff = False
+    await sync_to_async(staff.save)(update_fields=["is_staff"])
+    await asyncio.sleep(1)
+    await run_page.send_json_to({"type": "ping"})
+    assert await receive(run_page) == {"type": "pong"}
+    await run_page.disconnect()
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_a_signed_in_users_socket_stays_open_across_rechecks(user):
+    from progress.authwatch import auth_watch
+
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    before = auth_watch().rechecks
+    await asyncio.sleep(1)
+    assert auth_watch().rechecks > before
+    await communicator.send_json_to({"type": "ping"})
+    assert await receive(communicator) == {"type": "pong"}
+    await communicator.disconnect()
+
+
+async def test_a_logout_in_this_process_closes_the_socket_at_once(user, settings):
+    from django.contrib.auth import user_logged_out
+    from django.test import RequestFactory
+
+    settings.PROGRESS = {"SOCKET_AUTH_RECHECK_SECONDS": 60.0}
+    communicator, _ = await open_socket("/ws/progress/", user)
+    await receive(communicator)
+    request = RequestFactory().get("/")
+    request.session = type("Session", (), {"session_key": session_key_of(communicator)})()
+
+    def log_out():
+        user_logged_out.send(sender=type(user), request=request, user=user)
+
+    await asyncio.to_thread(log_out)
+    assert await close_code(communicator, timeout=1) == protocol.CLOSE_UNAUTHENTICATED
