@@ -19,6 +19,7 @@ from progress import conf, protocol, snapshots, visibility
 from progress.authwatch import auth_watch
 from progress.fanout import Subscription, fanout_for
 from progress.inbound import Inbox
+from progress.throttle import connect_key, connect_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         return conf.get("CHANNEL_LAYER")
 
     async def connect(self) -> None:
-        """Accept, then close with 4001/4003/4029 if refused, so the browser learns why."""
+        """Accept, then close with 4001/4003/4029/4030 if refused, so the browser learns why."""
         self.user = self.scope.get("user")
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
         self._counted_for: int | None = None
         await self.accept()
+        if not connect_throttle.allow(connect_key(self.scope, self.user)):
+            await self.close(code=protocol.CLOSE_CONNECTING_TOO_FAST)
+            return
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return

@@ -44,6 +44,10 @@ class TokenBucket:
         self.tokens -= cost
         return True
 
+    def refilled(self) -> bool:
+        """True if the bucket would be full now (an idle client's bucket can be dropped)."""
+        return self.tokens + (time.monotonic() - self._at) * self.rate >= self.burst
+
     def charge(self, cost: float) -> None:
         """Take cost tokens after the fact (what a resync returned); may leave a debt."""
         self.tokens -= cost

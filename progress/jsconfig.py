@@ -42,6 +42,7 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
             "rateLimited": protocol.CLOSE_RATE_LIMITED,
             "messageTooBig": protocol.CLOSE_MESSAGE_TOO_BIG,
             "tooManySockets": protocol.CLOSE_TOO_MANY_SOCKETS,
+            "connectingTooFast": protocol.CLOSE_CONNECTING_TOO_FAST,
         },
         "statuses": [
             {

@@ -37,6 +37,8 @@ frames = st.one_of(
 )
 ALLOWED_REPLIES = {"error", "pong", "resync", "heartbeat"}
 ALLOWED_CLOSES = {protocol.CLOSE_RATE_LIMITED, protocol.CLOSE_MESSAGE_TOO_BIG}
+# Tests that open thousands of sockets as one user, faster than CONNECT_RATE allows.
+UNTHROTTLED_CONNECTS = {"CONNECT_RATE": 1e9, "CONNECT_BURST": 10**9}
 
 
 async def exchange(user, sequence):
@@ -65,8 +67,9 @@ async def exchange(user, sequence):
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(sequence=st.lists(frames, min_size=1, max_size=8))
 def test_random_frames_get_errors_or_a_clean_close_and_never_hurt_others(
-    user, in_memory_layer, sequence
+    user, in_memory_layer, settings, sequence
 ):
+    settings.PROGRESS = UNTHROTTLED_CONNECTS  # two sockets per example, one user
     async_to_sync(exchange)(user, sequence)
 
 
@@ -89,7 +92,10 @@ def test_a_flood_of_pings_is_cut_off_with_4008(user, in_memory_layer, settings):
     assert async_to_sync(flood)() == [protocol.CLOSE_RATE_LIMITED]
 
 
-def test_thousands_of_connects_and_disconnects_leave_no_groups_behind(user, staff, in_memory_layer):
+def test_thousands_of_connects_and_disconnects_leave_no_groups_behind(
+    user, staff, in_memory_layer, settings
+):
+    settings.PROGRESS = UNTHROTTLED_CONNECTS
     layer = get_channel_layer()
 
     async def soak(rounds):
@@ -109,6 +115,7 @@ def test_connect_disconnect_soak_leaves_no_redis_subscriptions_or_members(user, 
     import redis
 
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("RedisPubSubChannelLayer")
+    settings.PROGRESS = UNTHROTTLED_CONNECTS
     client = redis.Redis.from_url(settings.REDIS_URL)
     prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     group_channel = f"{prefix}__group__{protocol.user_group(user.pk)}"

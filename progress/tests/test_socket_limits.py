@@ -12,7 +12,7 @@ from asgiref.sync import sync_to_async
 
 from progress import protocol, snapshots
 from progress.tests.factories import OperationProgressFactory
-from progress.tests.wsutil import open_socket, receive, receive_list
+from progress.tests.wsutil import open_socket, receive, receive_list, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("in_memory_layer")]
 
@@ -205,3 +205,72 @@ async def test_a_logout_in_this_process_closes_the_socket_at_once(user, settings
 
     await asyncio.to_thread(log_out)
     assert await close_code(communicator, timeout=1) == protocol.CLOSE_UNAUTHENTICATED
+
+
+# --- the reconnect rate (finding 15) ---------------------------------------------------
+
+
+@pytest.fixture
+def fresh_throttle(monkeypatch):
+    from progress import throttle
+
+    monkeypatch.setattr(throttle.connect_throttle, "_buckets", {})
+
+
+async def connect_code(path: str, cookie: bytes = b"", *, address: str = "127.0.0.1") -> int | None:
+    """Open a socket from address; the close code, or None if it stayed open (then closed)."""
+    from channels.testing import WebsocketCommunicator
+
+    from progress.tests.wsutil import application
+
+    async def from_address(scope, receive, send):
+        return await application({**scope, "client": [address, 50000]}, receive, send)
+
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    communicator = WebsocketCommunicator(from_address, path, headers=headers)
+    await communicator.connect()
+    output = await communicator.receive_output(5)
+    await communicator.disconnect()  # as a browser does after a close frame
+    return output["code"] if output["type"] == "websocket.close" else None
+
+
+@pytest.mark.usefixtures("fresh_throttle")
+async def test_reconnecting_a_run_socket_too_fast_is_closed_with_4030_before_a_query(
+    user, other_user, settings, monkeypatch
+):
+    settings.PROGRESS = {"CONNECT_RATE": 1.0, "CONNECT_BURST": 5}
+    mine = await sync_to_async(OperationProgressFactory)(created_by=user)
+    queries = []
+    is_visible = snapshots.is_visible
+    monkeypatch.setattr(snapshots, "is_visible", lambda *a: queries.append(a) or is_visible(*a))
+    cookie = await sync_to_async(session_cookie)(user)
+    codes = [await connect_code(f"/ws/progress/{mine.pk}/", cookie) for _ in range(12)]
+    assert codes[:5] == [None] * 5
+    assert codes[5:] == [protocol.CLOSE_CONNECTING_TOO_FAST] * 7
+    assert len(queries) == codes.count(None)
+    # Another user's connects are counted apart.
+    other_cookie = await sync_to_async(session_cookie)(other_user)
+    assert await connect_code("/ws/progress/", other_cookie) is None
+
+
+@pytest.mark.usefixtures("fresh_throttle")
+async def test_anonymous_connects_are_limited_per_address(settings):
+    settings.PROGRESS = {"CONNECT_RATE": 1.0, "CONNECT_BURST": 3}
+    codes = [await connect_code("/ws/progress/", address="10.0.0.1") for _ in range(6)]
+    assert codes == [protocol.CLOSE_UNAUTHENTICATED] * 3 + [protocol.CLOSE_CONNECTING_TOO_FAST] * 3
+    assert await connect_code("/ws/progress/", address="10.0.0.2") == (
+        protocol.CLOSE_UNAUTHENTICATED
+    )
+
+
+@pytest.mark.usefixtures("fresh_throttle")
+async def test_connects_are_allowed_again_as_the_bucket_refills(user, settings):
+    settings.PROGRESS = {"CONNECT_RATE": 2.0, "CONNECT_BURST": 2}
+    cookie = await sync_to_async(session_cookie)(user)
+    assert [await connect_code("/ws/progress/", cookie) for _ in range(3)][-1] == (
+        protocol.CLOSE_CONNECTING_TOO_FAST
+    )
+    await asyncio.sleep(0.6)
+    assert await connect_code("/ws/progress/", cookie) is None
