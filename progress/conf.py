@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_BYTES": 64 * 1024,
     # Most run ids one resync may name; more is refused with an error.
     "MAX_RESYNC_IDS": 1000,
+    # Bytes the server may hold unsent for one WebSocket (its client is not reading) before
+    # it closes it with 4010. Applied under daphne by progress.daphne_tuning.tune_daphne().
+    "MAX_SEND_BUFFER_BYTES": 4 * 1024 * 1024,
     # Open WebSockets one user may hold in one server process; past it a new one is closed
     # with 4029. Counted per process, in memory: it bounds one process's memory per user.
     "MAX_SOCKETS_PER_USER": 20,
