@@ -66,6 +66,7 @@ class Inbox:
         self.bucket = TokenBucket(conf.get("CLIENT_RATE"), conf.get("CLIENT_BURST"))
         self.refused: int | None = None  # the close code, once the client broke a limit
         self.gone = False  # the client disconnected
+        self._failed: BaseException | None = None  # the server's receive raised this
 
     @property
     def open(self) -> bool:
@@ -77,6 +78,8 @@ class Inbox:
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read())
         while not self._queue:
+            if self._failed is not None:
+                raise self._failed
             self._waiting.clear()
             await self._waiting.wait()
         message = self._queue.popleft()
@@ -92,6 +95,13 @@ class Inbox:
                 await self._reader
 
     async def _read(self) -> None:
+        try:
+            await self._read_until_disconnect()
+        except Exception as exc:  # the consumer's receive() raises it, as Channels' would
+            self._failed = exc
+            self._waiting.set()
+
+    async def _read_until_disconnect(self) -> None:
         while True:
             message = await self._receive()
             if message.get("type") == "websocket.disconnect":

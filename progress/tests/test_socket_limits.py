@@ -106,6 +106,21 @@ async def test_a_resync_costs_tokens_by_the_runs_it_returns(user, settings):
     assert answered >= 2
 
 
+async def test_an_error_of_the_servers_receive_reaches_the_consumer():
+    from progress.inbound import Inbox
+
+    async def broken_receive():
+        raise OSError("the server's queue is gone")
+
+    async def refuse(code):
+        raise AssertionError("nothing to refuse")
+
+    inbox = Inbox(broken_receive, refuse)
+    with pytest.raises(OSError, match="queue is gone"):
+        await asyncio.wait_for(inbox.get(), 2)
+    await inbox.aclose()
+
+
 async def test_pings_under_the_rate_are_answered(user, settings):
     settings.PROGRESS = {"CLIENT_RATE": 50.0, "CLIENT_BURST": 5}
     communicator, _ = await open_socket("/ws/progress/", user)
