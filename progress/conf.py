@@ -41,18 +41,37 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a WebSocket server remembers which user a session key belongs to (0: off).
     # A logout in the same process forgets it at once; elsewhere it lasts this long at most.
     "AUTH_CACHE_SECONDS": 5.0,
+    # Seconds between re-checks of every open socket's session (one batched lookup per
+    # server process): a socket whose session no longer logs its user in (logout, expiry,
+    # deactivation, a new password) is closed with 4001; one whose user was demoted from
+    # staff with 4003. A logout in the same process closes its sockets at once.
+    "SOCKET_AUTH_RECHECK_SECONDS": 5.0,
     # "own": non-staff users see their own runs; "all": any logged-in user sees every run.
     "DASHBOARD_VISIBILITY": "own",
     # Largest client frame the consumer accepts before closing with 4009.
     "MAX_MESSAGE_BYTES": 64 * 1024,
     # Most run ids one resync may name; more is refused with an error.
     "MAX_RESYNC_IDS": 1000,
+    # Bytes the server may hold unsent for one WebSocket (its client is not reading) before
+    # it closes it with 4010. Applied under daphne by progress.daphne_tuning.tune_daphne().
+    "MAX_SEND_BUFFER_BYTES": 4 * 1024 * 1024,
     # Open WebSockets one user may hold in one server process; past it a new one is closed
     # with 4029. Counted per process, in memory: it bounds one process's memory per user.
     "MAX_SOCKETS_PER_USER": 20,
     # Client messages per second (token bucket) before closing with 4008.
+    # Charged as each frame arrives, before it waits for the consumer; at most CLIENT_BURST
+    # frames wait per socket, and a resync waiting behind another replaces it.
     "CLIENT_RATE": 20.0,
     "CLIENT_BURST": 60,
+    # A resync costs one token more per this many runs it returns (a 1,000-run answer is
+    # about 1.5 MB out for a 14 KB frame in): 20 tokens for 1,000 runs.
+    "RESYNC_RUNS_PER_TOKEN": 50,
+    # Sockets one user (or, without a login, one client address) may open per second in
+    # one server process, with bursts of CONNECT_BURST (a token bucket); past it the socket
+    # is closed with 4030 before any query, and the client backs off. The burst is above
+    # MAX_SOCKETS_PER_USER, so every tab of a user reconnects at once after a restart.
+    "CONNECT_RATE": 5.0,
+    "CONNECT_BURST": 30,
     # Seconds a final state (complete, fail, cancel) may wait for its database write.
     "FINAL_FLUSH_TIMEOUT": 10.0,
     # Time constant in seconds of the exponential smoothing of rate and ETA.

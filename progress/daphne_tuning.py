@@ -1,9 +1,10 @@
-"""Two fixes to daphne's Twisted and autobahn stack for a server with many sockets.
+"""Fixes to daphne's Twisted and autobahn stack for a server with many sockets.
 
 They change how libraries behave in the whole serving process, so the app never applies
 them by itself: a project's ASGI module calls tune_daphne() (the demo project's does).
-Both keep what the libraries do and only make it cheaper; each finds out whether the
-library is as expected and otherwise leaves it alone.
+Two keep what the libraries do and only make it cheaper; the third bounds what a socket
+whose client does not read may hold. Each finds out whether the library is as expected
+and otherwise leaves it alone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def tune_daphne() -> list[str]:
         applied.append("autobahn debug formatting deferred")
     if send_tcp_writes_at_once():
         applied.append("Twisted TCP writes sent at once")
+    if close_slow_clients():
+        applied.append("WebSockets that do not read closed")
     return applied
 
 
@@ -138,4 +141,61 @@ def send_tcp_writes_at_once() -> bool:
     write.buffered_write = buffered_write  # type: ignore[attr-defined]  # Twisted's own
     write.__doc__ = buffered_write.__doc__
     descriptor.write = write
+    return True
+
+
+def buffered_bytes(transport: Any) -> int:
+    """Bytes a Twisted transport holds that its socket has not taken yet (0 if unknown)."""
+    try:
+        held = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except (AttributeError, TypeError):
+        return 0
+    return held if isinstance(held, int) else 0
+
+
+# What close_slow_clients() relies on of daphne's (and autobahn's) WebSocketProtocol.
+_DAPHNE_ATTRIBUTES = ("serverSend", "sendClose", "STATE_OPEN")
+
+
+def close_slow_clients() -> bool:
+    """Close a WebSocket with 4010 once more than MAX_SEND_BUFFER_BYTES wait to be sent.
+
+    daphne writes every frame the application sends into Twisted's buffer, without a
+    bound: a client that stops reading (or reads slowly) while it asks for resyncs made a
+    server grow by hundreds of MB it never gave back (issue 25, finding 1). Past the bound
+    the frame is dropped and a close frame queued; autobahn drops the connection when the
+    client does not answer it within its close handshake timeout, which frees the buffer,
+    and the application gets websocket.disconnect. True if daphne was found.
+    """
+    ws_protocol = sys.modules.get("daphne.ws_protocol")
+    if ws_protocol is None:
+        return False
+    server_protocol = ws_protocol.WebSocketProtocol
+    if getattr(server_protocol.serverSend, "bounded", False):
+        return True
+    if not all(hasattr(server_protocol, name) for name in _DAPHNE_ATTRIBUTES):
+        logger.warning("daphne's WebSocketProtocol is not as expected; send buffers are unbounded")
+        return False
+    from progress import conf
+    from progress.protocol import CLOSE_SLOW_CLIENT
+
+    unbounded_send = server_protocol.serverSend
+
+    def serverSend(self: Any, content: Any, binary: bool = False) -> None:
+        if buffered_bytes(getattr(self, "transport", None)) > conf.get("MAX_SEND_BUFFER_BYTES"):
+            if self.state == self.STATE_OPEN:
+                logger.warning(
+                    "Closed the WebSocket of %s with %s: it holds more than "
+                    "MAX_SEND_BUFFER_BYTES unsent; the client is not reading.",
+                    getattr(self, "client_addr", None),
+                    CLOSE_SLOW_CLIENT,
+                )
+                self.sendClose(code=CLOSE_SLOW_CLIENT)
+            return
+        unbounded_send(self, content, binary)
+
+    serverSend.bounded = True  # type: ignore[attr-defined]
+    serverSend.unbounded_send = unbounded_send  # type: ignore[attr-defined]
+    serverSend.__doc__ = unbounded_send.__doc__
+    server_protocol.serverSend = serverSend
     return True

@@ -5,13 +5,21 @@ nesting, odd Unicode digits, formula cells, long names). Each is posted to a rea
 a non-staff curator over HTTP Basic while a staff dashboard socket stays open; a db_worker
 runs what was accepted. Afterwards every run has finished and the staff socket is still open,
 has received frames, and never one over 64 KiB.
+
+Socket floods (issue 25) against the same kind of daphne: bursts of resyncs and pings, quick
+reconnects, a client that never reads, a logout and a demotion with a socket open. Each
+ends in its documented close code, a staff dashboard stays open and answers, and daphne
+grows by less than 100 MB. SOCKET_FLOOD_EXAMPLES sets the number of generated floods (6).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+import time
+from typing import Any
 
 import pytest
 import requests
@@ -194,3 +202,130 @@ def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
         assert max(late.sizes) <= MAX_FRAME_BYTES
     finally:
         late.close()
+
+
+# --- socket floods (issue 25) against the same real daphne ------------------------------
+
+FLOOD_ENV = {"PROGRESS_SOCKET_AUTH_RECHECK_SECONDS": "0.5"}
+flood_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["resync", "ping", "reconnect", "no-read", "logout", "demote"]),
+        st.integers(1, 120),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+def open_ws(url: str, cookie: bytes) -> Any:
+    origin = url.replace("ws://", "http://").split("/ws/")[0]
+    return connect(
+        url, additional_headers={"Cookie": cookie.decode(), "Origin": origin}, open_timeout=10
+    )
+
+
+def frames_until_quiet(ws: Any, quiet: float = 1.0) -> tuple[list[str], int | None]:
+    """Frames (heartbeats left out) until quiet seconds without one; the close code if closed."""
+    frames = []
+    try:
+        while True:
+            frame = ws.recv(timeout=quiet)
+            if json.loads(frame).get("type") != "heartbeat":
+                frames.append(frame)
+    except TimeoutError:
+        return frames, None
+    except ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd else 1006
+
+
+def daphne_rss_mb(stack: LiveStack) -> int:
+    assert stack.daphne is not None
+    with open(f"/proc/{stack.daphne.pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS"))
+    return int(line.split()[1]) // 1024
+
+
+def flood_step(ws_url: str, user: Any, kind: str, count: int) -> None:
+    """One hostile step as user; asserts it ends as docs/security.md says."""
+    from django.contrib.sessions.models import Session
+
+    from progress import protocol
+    from tests.test_reliability import raw_websocket_that_never_reads
+    from tests.test_socket_floods import masked_text_frame
+
+    cookie = session_cookie(user)
+    if kind == "reconnect":
+        started, served = time.monotonic(), 0
+        for _ in range(count):
+            ws = open_ws(ws_url, cookie)
+            frames, code = frames_until_quiet(ws, quiet=0.2)
+            assert code in (None, protocol.CLOSE_CONNECTING_TOO_FAST)
+            served += code is None
+            ws.close()
+        assert served <= 30 + 5 * (time.monotonic() - started) + 1  # CONNECT_BURST, _RATE
+        return
+    if kind == "no-read":
+        sock = raw_websocket_that_never_reads(ws_url.replace("ws://", "http://"), cookie)
+        with contextlib.suppress(OSError):  # closed by the server already
+            sock.sendall(masked_text_frame(json.dumps({"type": "resync"})) * count)
+        sock.close()
+        return
+    ws = open_ws(ws_url, cookie)
+    frames_until_quiet(ws, quiet=0.5)  # the snapshot
+    if kind == "logout":
+        Session.objects.filter(session_key=cookie.decode().split("=", 1)[1]).delete()
+        assert frames_until_quiet(ws, quiet=3)[1] == protocol.CLOSE_UNAUTHENTICATED
+        return
+    if kind == "demote":
+        type(user).objects.filter(pk=user.pk).update(is_staff=False)
+        code = frames_until_quiet(ws, quiet=3)[1]
+        type(user).objects.filter(pk=user.pk).update(is_staff=True)
+        assert code == protocol.CLOSE_FORBIDDEN
+        return
+    message = json.dumps({"type": kind, "since": {}} if kind == "resync" else {"type": kind})
+    for _ in range(count):
+        try:
+            ws.send(message)
+        except ConnectionClosed:
+            break
+    frames, code = frames_until_quiet(ws)
+    assert len(frames) <= 60 + 1  # CLIENT_BURST: never an answer past it
+    assert code in (None, protocol.CLOSE_RATE_LIMITED)
+    if count > 60 and kind == "ping":
+        assert code == protocol.CLOSE_RATE_LIMITED  # charged as the frames arrived
+    ws.close()
+
+
+def test_socket_floods_end_in_documented_closes_and_never_hurt_a_staff_dashboard(
+    transactional_db,
+):
+    stack = LiveStack(worker=False, **FLOOD_ENV)
+    ws_url = stack.url.replace("http://", "ws://") + "/ws/progress/"
+    watcher = StaffFactory(username="flood-watcher")
+    dashboard = StaffSocket(ws_url, session_cookie(watcher))
+
+    @settings(
+        max_examples=int(os.environ.get("SOCKET_FLOOD_EXAMPLES", "6")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+    )
+    @given(steps=flood_steps)
+    @example(steps=[("ping", 120), ("logout", 1)])
+    @example(steps=[("reconnect", 60), ("resync", 100), ("demote", 1)])
+    def flood(steps: list[tuple[str, int]]) -> None:
+        user = StaffFactory()  # a fresh user: its own connect bucket
+        for kind, count in steps:
+            flood_step(ws_url, user, kind, count)
+
+    try:
+        eventually(lambda: "snapshot" in dashboard.types, 10, step=0.05)
+        before = daphne_rss_mb(stack)
+        flood()
+        dashboard.ping()
+        eventually(lambda: "pong" in dashboard.types, 10)
+        assert dashboard.closed_with is None, f"the dashboard closed with {dashboard.closed_with}"
+        assert daphne_rss_mb(stack) - before < 100
+    finally:
+        dashboard.close()
+        stack.stop()

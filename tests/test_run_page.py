@@ -493,3 +493,21 @@ def test_a_signed_out_page_stops_looking_live_and_offers_no_cancel(browser, stac
     expect(page.get_by_test_id("silence")).to_contain_text("You are signed out")
     expect(page.locator("article.detail")).to_have_attribute("data-silent", "true")
     expect(page.get_by_test_id("cancel-button")).to_be_disabled()
+
+
+def test_an_open_page_is_told_it_is_signed_out_when_its_session_ends_elsewhere(
+    browser, stack, curator
+):
+    from django.contrib.sessions.models import Session
+
+    run = live_run(curator, estimated_completion=timezone.now() + timedelta(minutes=5))
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    connected(page)
+    Session.objects.all().delete()  # a logout in another process; daphne keeps running
+    # The socket's session is re-checked every SOCKET_AUTH_RECHECK_SECONDS (5 s): 4001.
+    expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+        "data-connection-state", "refused", timeout=15_000
+    )
+    expect(page.get_by_test_id("silence")).to_contain_text("You are signed out")
+    expect(page.get_by_test_id("cancel-button")).to_be_disabled()

@@ -13,11 +13,15 @@ from typing import Any, ClassVar
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from progress import conf, protocol
 from progress.publish import visibility
 from progress.sockets import snapshots
+from progress.sockets.authwatch import auth_watch
 from progress.sockets.fanout import Subscription, fanout_for
+from progress.sockets.inbound import Inbox
+from progress.sockets.throttle import connect_key, connect_throttle
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     open_sockets: ClassVar[Counter[int]] = Counter()
     _heartbeat: asyncio.Task[None] | None = None
     _subscription: Subscription | None = None
+    inbox: Inbox | None = None
+    _watched_key: str | None = None
     _last_sent_at = 0.0
 
     @property
@@ -49,14 +55,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         return conf.get("CHANNEL_LAYER")
 
     async def connect(self) -> None:
-        """Accept, then close with 4001/4003/4029 if refused, so the browser learns why."""
+        """Accept, then close with 4001/4003/4029/4030 if refused, so the browser learns why."""
         self.user = self.scope.get("user")
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
         self._counted_for: int | None = None
-        self._tokens = float(conf.get("CLIENT_BURST"))
-        self._tokens_at = time.monotonic()
         await self.accept()
+        if not connect_throttle.allow(connect_key(self.scope, self.user)):
+            await self.close(code=protocol.CLOSE_CONNECTING_TOO_FAST)
+            return
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
@@ -66,6 +73,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
             return
+        self._watch_session()
         # Run states come through this process's feed of the socket's group
         # (progress/sockets/fanout.py); a run page's log lines through its own channel.
         # Channels' own attribute self.groups: websocket_disconnect() leaves these groups.
@@ -87,10 +95,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self._heartbeat = asyncio.create_task(self._beat(interval))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Run the consumer; however it ends (even by an exception), free its socket place."""
+        """Run the consumer; however it ends (even by an exception), free its socket place.
+
+        Client frames reach the handlers through an Inbox (progress/inbound.py), which
+        applies the size and rate limits as frames arrive, not when a handler gets to them.
+        """
+        self.inbox = Inbox(receive, self._refuse)
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, self.inbox.get, send)
         finally:
+            await self.inbox.aclose()
             self._uncount_socket()
             self._unsubscribe()
             if self._heartbeat is not None:
@@ -131,17 +145,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self._unsubscribe()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """Enforce size and rate limits, then decode JSON."""
-        if bytes_data is None and text_data is not None:
-            size = _utf8_size(text_data, conf.get("MAX_MESSAGE_BYTES"))
-        else:
-            size = len(bytes_data or b"")
-        if size > conf.get("MAX_MESSAGE_BYTES"):
-            await self.close(code=protocol.CLOSE_MESSAGE_TOO_BIG)
-            return
-        if not self._take_token():
-            await self.close(code=protocol.CLOSE_RATE_LIMITED)
-            return
+        """Decode JSON (the inbox has applied the size and rate limits)."""
         if text_data is None:
             await self._error("Send text frames holding JSON objects, not binary frames.")
             return
@@ -186,6 +190,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self._error(parsed)
             return
         operations = await self._newer_than(parsed)
+        if self.inbox is not None:
+            if not self.inbox.open:
+                return  # the client left or was refused while the query ran
+            self.inbox.bucket.charge(len(operations) / conf.get("RESYNC_RUNS_PER_TOKEN"))
         await self._send_operations("resync", operations)
 
     @staticmethod
@@ -226,6 +234,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
+        key, self._watched_key = self._watched_key, None
+        if key is not None:
+            auth_watch().remove(key, self)
+
+    def _watch_session(self) -> None:
+        """Follow the session: a logout, deactivation or demotion closes the socket."""
+        key = self.scope.get("cookies", {}).get(settings.SESSION_COOKIE_NAME)
+        if key:
+            self._watched_key = key
+            auth_watch().add(key, self)
 
     def _count_socket(self) -> bool:
         """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
@@ -244,15 +262,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.open_sockets[user_id] <= 0:
             del self.open_sockets[user_id]
 
-    def _take_token(self) -> bool:
-        now = time.monotonic()
-        rate, burst = conf.get("CLIENT_RATE"), conf.get("CLIENT_BURST")
-        self._tokens = min(burst, self._tokens + (now - self._tokens_at) * rate)
-        self._tokens_at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
+    async def _refuse(self, code: int) -> None:
+        """The client broke a limit (the inbox says which): close at once."""
+        with contextlib.suppress(Exception):  # the socket is already gone
+            await self.close(code=code)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
@@ -315,11 +328,3 @@ def _is_seq(value: Any) -> bool:
 def _echo(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
-
-
-def _utf8_size(text: str, limit: int) -> int:
-    """The text's size in UTF-8 bytes, encoded only when its length cannot settle it."""
-    # A character is 1 to 4 bytes: len() is a lower bound, 4 * len() an upper one.
-    if len(text) > limit or 4 * len(text) <= limit:
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))

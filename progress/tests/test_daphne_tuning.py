@@ -7,6 +7,7 @@ import socket
 
 import autobahn.util
 import autobahn.websocket.protocol
+import daphne.ws_protocol
 import pytest
 from twisted.internet import abstract, protocol, tcp
 
@@ -109,9 +110,12 @@ def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
             autobahn.websocket.protocol, name, getattr(autobahn.websocket.protocol, name)
         )
     monkeypatch.setattr(autobahn.util, "_HAS_CLICK", autobahn.util._HAS_CLICK)
+    server_protocol = daphne.ws_protocol.WebSocketProtocol
+    monkeypatch.setattr(server_protocol, "serverSend", server_protocol.serverSend)
     assert daphne_tuning.tune_daphne() == [
         "autobahn debug formatting deferred",
         "Twisted TCP writes sent at once",
+        "WebSockets that do not read closed",
     ]
     assert abstract.FileDescriptor.write is patched
     protocol = autobahn.websocket.protocol
@@ -146,3 +150,47 @@ def test_an_unexpected_twisted_is_left_alone(monkeypatch, caplog):
     assert not daphne_tuning.send_tcp_writes_at_once()
     assert abstract.FileDescriptor.write is original
     assert "writes stay buffered" in caplog.text
+
+
+def test_buffered_bytes_counts_what_the_socket_has_not_taken(connection):
+    conn, _theirs, _reactor = connection
+    assert daphne_tuning.buffered_bytes(conn) == 0
+    for _ in range(200):  # the peer never reads: the kernel's buffers fill, Twisted's grows
+        conn.write(b"x" * 65536)
+    assert daphne_tuning.buffered_bytes(conn) > 1_000_000
+    assert daphne_tuning.buffered_bytes(object()) == 0
+
+
+class FakeServerProtocol:
+    """daphne's WebSocketProtocol as close_slow_clients() sees it."""
+
+    STATE_OPEN = 1
+
+    def __init__(self, held: int) -> None:
+        self.state = self.STATE_OPEN
+        self.transport = type("T", (), {"dataBuffer": b"x" * held, "offset": 0, "_tempDataLen": 0})
+        self.sent: list[object] = []
+        self.closed: list[int] = []
+
+    def serverSend(self, content: object, binary: bool = False) -> None:
+        self.sent.append(content)
+
+    def sendClose(self, code: int) -> None:
+        self.closed.append(code)
+        self.state = 2
+
+
+def test_a_socket_holding_more_than_the_bound_is_closed_with_4010(monkeypatch, settings):
+    from progress.protocol import CLOSE_SLOW_CLIENT
+
+    settings.PROGRESS = {"MAX_SEND_BUFFER_BYTES": 1000}
+    fake_module = type("M", (), {"WebSocketProtocol": FakeServerProtocol})
+    monkeypatch.setitem(daphne_tuning.sys.modules, "daphne.ws_protocol", fake_module)
+    monkeypatch.setattr(FakeServerProtocol, "serverSend", FakeServerProtocol.serverSend)
+    assert daphne_tuning.close_slow_clients()
+    reading, stuck = FakeServerProtocol(held=1000), FakeServerProtocol(held=1001)
+    for _ in range(3):
+        reading.serverSend("frame")
+        stuck.serverSend("frame")
+    assert (reading.sent, reading.closed) == (["frame"] * 3, [])
+    assert (stuck.sent, stuck.closed) == ([], [CLOSE_SLOW_CLIENT])  # closed once, frames dropped

@@ -41,7 +41,9 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
             "forbidden": protocol.CLOSE_FORBIDDEN,
             "rateLimited": protocol.CLOSE_RATE_LIMITED,
             "messageTooBig": protocol.CLOSE_MESSAGE_TOO_BIG,
+            "slowClient": protocol.CLOSE_SLOW_CLIENT,
             "tooManySockets": protocol.CLOSE_TOO_MANY_SOCKETS,
+            "connectingTooFast": protocol.CLOSE_CONNECTING_TOO_FAST,
         },
         "statuses": [
             {

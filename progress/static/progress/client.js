@@ -32,7 +32,8 @@ export const CONNECTION_STATES = Object.freeze({
 
 // Close codes after which retrying cannot help; anything else is worth a reconnect
 // (4008 rate limited, 4009 frame too big, 4029 too many sockets open for this user:
-// after a backoff another tab may have closed one).
+// after a backoff another tab may have closed one; 4010 not reading fast enough; 4030
+// connecting too fast).
 export const CLOSE_UNAUTHENTICATED = config.closeCodes.unauthenticated;
 export const CLOSE_FORBIDDEN = config.closeCodes.forbidden;
 export const CLOSE_TOO_MANY_SOCKETS = config.closeCodes.tooManySockets;

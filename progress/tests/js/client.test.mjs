@@ -186,8 +186,8 @@ describe('ProgressClient connection flow', () => {
     assert.equal(FakeWebSocket.instances.length, 1);
   });
 
-  test('rate-limited (4008) and too-big (4009) closes reconnect', () => {
-    for (const code of [4008, 4009]) {
+  test('rate-limited (4008), too-big (4009) and connecting-too-fast (4030) closes reconnect', () => {
+    for (const code of [4008, 4009, 4030]) {
       FakeWebSocket.reset();
       const { client, clock } = makeClient();
       client.connect();
