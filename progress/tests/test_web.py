@@ -124,3 +124,23 @@ def test_the_admin_lists_and_shows_the_run_to_staff(pipeline, starter):
     listing = admin.get("/admin/progress/operationprogress/")
     assert listing.status_code == 200 and f"/{run.pk}/change/".encode() in listing.content
     assert admin.get(f"/admin/progress/operationprogress/{run.pk}/change/").status_code == 200
+
+
+def test_a_cancel_from_a_signed_out_tab_comes_back_to_the_run_not_a_405(pipeline, starter):
+    starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()})
+    run = OperationProgress.objects.get()
+    signed_out = Client()
+    to_login = signed_out.post(f"/progress/{run.pk}/cancel/")
+    assert to_login.status_code == 302 and "next=" in to_login.url
+    # After signing in, the login page sends the browser back to the same URL with a GET.
+    back = starter.get(f"/progress/{run.pk}/cancel/", follow=True)
+    assert back.redirect_chain[-1] == (f"/progress/{run.pk}/", 302)
+    assert b"was not cancelled: press Cancel again" in back.content
+    assert OperationProgress.objects.get().cancel_requested_at is None  # nothing done on a GET
+
+
+def test_revisiting_a_start_url_opens_its_form_instead_of_a_405(pipeline, starter):
+    back = starter.get("/progress/pipelines/web_count_lines/start/", follow=True)
+    assert back.redirect_chain[-1] == ("/progress/?start=web_count_lines", 302)
+    assert b"Nothing was started" in back.content
+    assert not OperationProgress.objects.exists()

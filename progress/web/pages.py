@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -276,6 +279,31 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
     )
 
 
+def back_on_get(to: Callable[[dict[str, Any]], str], note: str) -> Callable[[Any], Any]:
+    """A POST-only view that answers a GET by going back to its page with a note.
+
+    A POST from a signed-out tab is sent to the login page, which then comes back to the
+    same URL with a GET; without this that ends on a bare 405 (so does revisiting a start
+    URL). The action is not done on a GET: the user is told to press the button again.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                messages.info(request, note.format(**kwargs))
+                return HttpResponseRedirect(to(kwargs))
+            return view(request, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+@back_on_get(
+    lambda kwargs: reverse("progress:detail", args=[kwargs["operation_id"]]),
+    "Run {operation_id} was not cancelled: press Cancel again if you still want to stop it.",
+)
 @require_POST
 @login_required
 def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpResponse:
@@ -302,6 +330,10 @@ def run_not_found(request: HttpRequest, operation_id: int) -> HttpResponse:
     return render(request, "progress/not_found.html", {"operation_id": operation_id}, status=404)
 
 
+@back_on_get(
+    lambda kwargs: reverse("progress:list") + "?" + urlencode({"start": kwargs["name"]}),
+    "Nothing was started: choose the settings and press Start again.",
+)
 @csrf_exempt  # checked below, once permission and size are: the check reads the body
 @require_POST
 @login_required
