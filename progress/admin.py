@@ -28,7 +28,13 @@ from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
 from progress.cancel import CANCEL_ANY, can_cancel, operation_cancel
-from progress.launch import field_errors, form_parameters, operation_rerun, pipeline_start
+from progress.launch import (
+    TooManyStarts,
+    field_errors,
+    form_parameters,
+    operation_rerun,
+    pipeline_start,
+)
 from progress.models import (
     LATE_CANCEL_TEXT,
     OperationLogLine,
@@ -509,6 +515,8 @@ class OperationProgressAdmin(RunModelAdmin):
                 operation = pipeline_start(name=name, data=data, user=request.user)
             except pipelines.UnknownPipeline as exc:
                 errors = {"": [str(exc)]}
+            except TooManyStarts as exc:
+                errors = {"": [exc.message]}
             except ValidationError as exc:
                 errors = field_errors(exc.detail)
             else:

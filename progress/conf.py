@@ -101,6 +101,11 @@ DEFAULTS: dict[str, Any] = {
     # Largest upload (bytes) a pipeline start accepts; a larger request is refused from its
     # Content-Length before its body is read (413), a larger file by its parameters (400).
     "MAX_UPLOAD_BYTES": 20 * 1024 * 1024,
+    # Per user, counted in the table (so across every process): runs queued or running at
+    # once, and pipeline starts in any minute. Past either, a start is refused with 429 (API)
+    # or an error beside the form; management commands are not limited.
+    "MAX_ACTIVE_RUNS_PER_USER": 10,
+    "MAX_STARTS_PER_MINUTE": 30,
 }
 
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import inspect
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from rest_framework.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework.exceptions import Throttled, ValidationError
 
 from progress import conf, files, pipelines
-from progress.models import OperationProgress, Status
+from progress.models import ACTIVE_STATUSES, OperationProgress, Status
 from progress.publish.broadcast import operation_broadcast
 
 __all__ = ["flatten", "operation_rerun", "pipeline_start"]
@@ -27,6 +29,18 @@ logger = logging.getLogger(__name__)
 
 # Room for a multipart request's boundaries and form fields around the file itself.
 MULTIPART_ALLOWANCE = 64 * 1024
+
+
+# The window of PROGRESS["MAX_STARTS_PER_MINUTE"], in seconds.
+START_WINDOW_SECONDS = 60
+
+
+class TooManyStarts(Throttled):
+    """A start over one of the user's limits (429 with Retry-After); says which and what to do."""
+
+    def __init__(self, message: str, *, wait: float) -> None:
+        super().__init__(wait=wait, detail=message)
+        self.message = message
 
 
 class RequestTooLarge(Exception):
@@ -56,13 +70,15 @@ def pipeline_for_request(*, name: str, user: Any, content_length: Any) -> pipeli
 
 
 def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) -> OperationProgress:
-    """Start a pipeline; raises UnknownPipeline, PermissionDenied or a DRF ValidationError.
+    """Start a pipeline; raises UnknownPipeline, PermissionDenied, TooManyStarts (a 429) or a
+    DRF ValidationError.
 
     trusted: started by the server's administrator (a management command); no permission check.
     """
     pipeline = pipelines.get(name)
     if not trusted:
         _require_permission(pipeline, user)
+        _require_room_for(user)
     _refuse_lone_surrogates(data)
     serializer = pipeline.parameters(data=data)
     serializer.is_valid(raise_exception=True)
@@ -121,6 +137,8 @@ def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProg
     try:
         _refuse_unknown(operation, pipeline, data)
         return pipeline_start(name=name, data=data, user=user)
+    except TooManyStarts as exc:
+        raise ValueError(f"Run {operation.pk} was not re-run: {exc.message}") from None
     except ValidationError as exc:
         raise ValueError(
             f"Run {operation.pk} cannot be re-run: {flatten(exc.detail)}; start {name} anew"
@@ -189,6 +207,35 @@ def _surrogate_at(value: Any, depth: int = 0) -> str:
         return ""
     children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
     return next((found for child in children if (found := _surrogate_at(child, depth + 1))), "")
+
+
+def _require_room_for(user: Any) -> None:
+    """Refuse a start over the user's limits, counted in the table (so across processes):
+    runs queued or running at once, and starts in the last minute. One user's starts must
+    not fill the workers (or, with the embedded backend, the web process) for everyone."""
+    if not getattr(user, "is_authenticated", False):
+        return
+    mine = OperationProgress.objects.filter(created_by=user)
+    limit = conf.get("MAX_ACTIVE_RUNS_PER_USER")
+    active = mine.filter(status__in=ACTIVE_STATUSES).count()
+    if active >= limit:
+        raise TooManyStarts(
+            f"You have {active} runs queued or running; at most {limit} may run at once "
+            '(PROGRESS["MAX_ACTIVE_RUNS_PER_USER"]). Wait for one to finish, or cancel one.',
+            wait=START_WINDOW_SECONDS,
+        )
+    limit = conf.get("MAX_STARTS_PER_MINUTE")
+    since = timezone.now() - timedelta(seconds=START_WINDOW_SECONDS)
+    recent = mine.filter(created_at__gte=since)
+    count = recent.count()
+    if count >= limit:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        wait = START_WINDOW_SECONDS - (timezone.now() - oldest).total_seconds() if oldest else 1.0
+        raise TooManyStarts(
+            f"You started {count} runs in the last minute; at most {limit} "
+            f'(PROGRESS["MAX_STARTS_PER_MINUTE"]). Try again in {max(1, round(wait))} s.',
+            wait=max(1.0, wait),
+        )
 
 
 def _require_permission(pipeline: pipelines.Pipeline, user: Any) -> None:

@@ -327,7 +327,13 @@ class PipelineViewSet(ProgressAPIView, viewsets.ViewSet):
             "application/json": OpenApiTypes.OBJECT,
             "multipart/form-data": OpenApiTypes.OBJECT,
         },
-        responses={202: OperationProgressSerializer},
+        responses={
+            202: OperationProgressSerializer,
+            429: OpenApiResponse(
+                description="Over the user's limits (PROGRESS MAX_ACTIVE_RUNS_PER_USER, "
+                "MAX_STARTS_PER_MINUTE): {\"detail\": what to do}, with Retry-After."
+            ),
+        },
     )
     @action(
         detail=True,

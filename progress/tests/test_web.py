@@ -4,6 +4,7 @@ its own: no domain app needed, as in any host project."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -144,3 +145,40 @@ def test_revisiting_a_start_url_opens_its_form_instead_of_a_405(pipeline, starte
     assert back.redirect_chain[-1] == ("/progress/?start=web_count_lines", 302)
     assert b"Nothing was started" in back.content
     assert not OperationProgress.objects.exists()
+
+
+def test_starts_past_the_users_active_run_limit_are_a_429_saying_what_to_do(
+    pipeline, starter, settings
+):
+    settings.PROGRESS = {"MAX_ACTIVE_RUNS_PER_USER": 2}
+    user = get_user_model().objects.get(username="starter")
+    for _ in range(2):  # two runs still queued (their worker has not picked them up)
+        OperationProgress.objects.create(
+            operation_name="web_count_lines", status=Status.QUEUED, created_by=user
+        )
+    response = starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()})
+    assert response.status_code == 429
+    assert "at most 2 may run at once" in response.json()["detail"]
+    assert response["Retry-After"]
+    page = starter.post("/progress/pipelines/web_count_lines/start/", {"file": upload()})
+    assert page.status_code == 429 and b"Wait for one to finish, or cancel one" in page.content
+    assert OperationProgress.objects.count() == 2  # nothing was started
+
+
+def test_starts_past_the_users_rate_are_refused_and_other_users_still_start(
+    pipeline, starter, settings
+):
+    settings.PROGRESS = {"MAX_STARTS_PER_MINUTE": 3}
+    codes = [
+        starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [202, 202, 202, 429]
+    other = Client()
+    someone = UserFactory(username="someone")
+    someone.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
+    other.force_login(someone)
+    assert (
+        other.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()}).status_code
+        == 202
+    )

@@ -30,6 +30,7 @@ from progress import pipelines
 from progress.cancel import can_cancel, operation_cancel
 from progress.launch import (
     RequestTooLarge,
+    TooManyStarts,
     flatten,
     form_parameters,
     pipeline_for_request,
@@ -368,6 +369,9 @@ def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
         return refused
     try:
         operation = pipeline_start(name=name, data=form_parameters(request), user=request.user)
+    except TooManyStarts as exc:
+        attempt = _attempt(name, request, {"non_field_errors": [exc.message]})
+        return _refused(request, attempt, wants_json=wants_json, status=429)
     except ValidationError as exc:
         attempt = _attempt(name, request, exc.detail)
         return _refused(request, attempt, wants_json=wants_json, status=400)
