@@ -84,6 +84,7 @@ def test_daphne_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+@pytest.mark.service
 def test_debug_is_off_when_DJANGO_DEBUG_is_unset():
     script = (
         "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
