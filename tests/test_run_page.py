@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import signal
+import threading
 import time
 from datetime import timedelta
 
@@ -408,6 +409,38 @@ def test_a_silent_server_greys_the_run_out_and_the_page_recovers(browser, stack,
     connected(page)
     publish(run, current_item=50, progress_percentage=50)
     expect(page.get_by_test_id("current-item")).to_have_text("50")
+
+
+def test_a_busy_pages_silence_shows_without_any_heartbeat(browser, stack, curator):
+    """A run that updates every 0.3 s keeps its socket busy, so the server never needs a
+    heartbeat frame there; when the server stops, the page must still grey out."""
+    run = live_run(curator)
+    stop = threading.Event()
+
+    def keep_publishing() -> None:
+        n = 10
+        while not stop.is_set():
+            n += 1
+            publish(run, current_item=n % 100, progress_percentage=n % 100)
+            time.sleep(0.3)
+
+    publisher = threading.Thread(target=keep_publishing)
+    publisher.start()
+    try:
+        page = page_as(browser, stack, curator)
+        page.goto(f"/progress/{run.pk}/")
+        connected(page)
+        expect(page.get_by_test_id("current-item")).not_to_have_text("10")  # frames flow
+        article = page.locator("article.detail")
+        with daphne_paused(stack):
+            expect(article).to_have_attribute("data-silent", "true", timeout=20_000)
+            expect(page.get_by_test_id("connection-state").first).to_have_attribute(
+                "data-connection-state", "silent"
+            )
+    finally:
+        stop.set()
+        publisher.join(10)
+    expect(article).not_to_have_attribute("data-silent", "true", timeout=30_000)
 
 
 def test_a_dropped_connection_greys_the_run_out_until_it_is_back(browser, stack, curator):

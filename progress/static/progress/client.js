@@ -17,6 +17,7 @@ import {
   LIST_TYPES,
   resyncMessage,
   SILENCE_MS,
+  SOCKET_HEARTBEAT_MS,
   STALE_MARGIN_MS,
 } from './state.js';
 
@@ -96,6 +97,11 @@ export class ProgressClient {
     heartbeatMs = HEARTBEAT_MS,
     staleMarginMs = STALE_MARGIN_MS,
     silenceMs = SILENCE_MS,
+    // The server beats every quiet socket (PROGRESS["SOCKET_HEARTBEAT_INTERVAL"]), so
+    // silence means a stall from the first frame on: a busy socket that never needed a
+    // heartbeat must grey out too when the server stops. False for a server that does not
+    // beat: then silence counts only once a heartbeat has shown it does.
+    serverBeats = SOCKET_HEARTBEAT_MS > 0,
   } = {}) {
     this.operationId = operationId ?? null;
     this.url = url ?? defaultUrl(this.operationId);
@@ -107,6 +113,7 @@ export class ProgressClient {
     this._navigator = nav;
     this._staleOptions = { heartbeatMs, marginMs: staleMarginMs };
     this._silenceMs = silenceMs;
+    this._serverBeats = Boolean(serverBeats);
 
     this._store = emptyStore();
     this._listeners = new Set();
@@ -129,7 +136,7 @@ export class ProgressClient {
     this._awaitingPongSince = null;
     this._pendingList = null; // the parts of a snapshot or resync received so far
     this._lastFrameAt = null; // when the open socket last delivered any frame (our clock)
-    this._heartbeatSeen = false; // the server sends heartbeats on this socket
+    this._heartbeatSeen = false; // silence is armed: the server beats (or was seen to)
 
     this._onWake = () => this._wake();
     this._onVisibility = () => {
@@ -276,7 +283,7 @@ export class ProgressClient {
     this._awaitingPongSince = null;
     this._pendingList = null;
     this._lastFrameAt = this._clock.now();
-    this._heartbeatSeen = false;
+    this._heartbeatSeen = this._serverBeats;
     const reconnected = this._everConnected;
     this._everConnected = true;
     this._setState(CONNECTION_STATES.CONNECTED);

@@ -21,6 +21,7 @@ function makeClient(options = {}) {
     WebSocketImpl: FakeWebSocket,
     clock,
     random: () => 0.5, // delays at half the ceiling: 250 ms, 500 ms, 1 s, ...
+    serverBeats: false, // the fake server sends no heartbeats unless a test says so
     ...env,
     ...options,
   });
@@ -440,8 +441,8 @@ describe('ProgressClient silence (server heartbeats)', () => {
   const HEARTBEAT = { type: 'heartbeat' };
   const SILENCE_MS = 7_000;
 
-  function connected() {
-    const made = makeClient();
+  function connected(options = {}) {
+    const made = makeClient({ serverBeats: true, ...options });
     made.client.connect();
     const socket = FakeWebSocket.latest();
     socket.open();
@@ -449,8 +450,20 @@ describe('ProgressClient silence (server heartbeats)', () => {
     return { ...made, socket };
   }
 
+  test('a busy socket that never got a heartbeat still goes silent when frames stop', () => {
+    const { client, clock, socket } = connected();
+    assert.equal(client.heartbeatSeen, true); // armed from the open: this server beats
+    for (let seq = 2; seq < 12; seq += 1) {
+      socket.receive({ type: 'progress_update', data: op({ id: 1, seq }) });
+      clock.advance(500); // frames flow: the server never needed a heartbeat here
+    }
+    assert.equal(client.state, S.CONNECTED);
+    clock.advance(SILENCE_MS); // the server stops (SIGSTOP, a stuck loop)
+    assert.equal(client.state, S.SILENT);
+  });
+
   test('without any heartbeat frame a quiet connection stays connected (older servers)', () => {
-    const { client, clock } = connected();
+    const { client, clock } = connected({ serverBeats: false });
     clock.advance(20_000);
     assert.equal(client.state, S.CONNECTED);
     assert.equal(client.heartbeatSeen, false);
@@ -515,7 +528,7 @@ describe('ProgressClient silence (server heartbeats)', () => {
   });
 
   test('a new socket must show heartbeats again before it can be silent', () => {
-    const { client, clock, socket } = connected();
+    const { client, clock, socket } = connected({ serverBeats: false });
     socket.receive(HEARTBEAT);
     socket.serverClose(1006);
     clock.advance(1_000);
