@@ -331,7 +331,7 @@ class PipelineViewSet(ProgressAPIView, viewsets.ViewSet):
             202: OperationProgressSerializer,
             429: OpenApiResponse(
                 description="Over the user's limits (PROGRESS MAX_ACTIVE_RUNS_PER_USER, "
-                "MAX_STARTS_PER_MINUTE): {\"detail\": what to do}, with Retry-After."
+                'MAX_STARTS_PER_MINUTE): {"detail": what to do}, with Retry-After.'
             ),
         },
     )
