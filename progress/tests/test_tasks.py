@@ -10,7 +10,7 @@ from progress import pipelines, tasks
 from progress.launch import pipeline_start
 from progress.models import OperationProgress, Status
 from progress.tasks import tracked_task
-from progress.tests.waiting import wait_for_final
+from progress.tests.waiting import eventually, wait_for_final
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_progress")]
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
@@ -32,6 +32,11 @@ def count_rows(tracker, *, rows: int, fail_at: int | None = None) -> dict[str, i
             raise ValueError(f"row {row} is bad")
         tracker.advance(0, added=1)
     return {"rows": rows}
+
+
+def _finished_result(task_result_id: str):
+    result = count_rows.get_result(task_result_id)
+    return result if result.is_finished else None
 
 
 @tracked_task()
@@ -118,7 +123,10 @@ def test_a_db_worker_in_another_process_runs_a_tracked_task(registered, settings
         run = wait_for_final(run.pk, timeout=60)
         assert (run.status, run.items_added) == (Status.COMPLETED, 30)
         assert run.started_at is not None
-        assert count_rows.get_result(run.task_result_id).return_value == {"rows": 30}
+        # The run is final as soon as the task body returns; the worker records the
+        # task's own result a moment later, so wait for that rather than race it.
+        result = eventually(lambda: _finished_result(run.task_result_id), timeout=30)
+        assert result.return_value == {"rows": 30}
     finally:
         worker.terminate()
         worker.communicate(timeout=20)

@@ -14,8 +14,6 @@ from progress.testing import aeventually, eventually
 
 __all__ = ["aeventually", "eventually", "wait_for_final"]
 
-# The name the suite used before eventually(); the same function.
-
 
 def wait_for_final(operation_id: int, timeout: float = 20.0) -> OperationProgress:
     """The run once it has finished; fail if it is still active after timeout."""
