@@ -52,6 +52,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_MESSAGE_BYTES": 64 * 1024,
     # Most run ids one resync may name; more is refused with an error.
     "MAX_RESYNC_IDS": 1000,
+    # Most runs a ?view=shown socket may show at once ({"type": "show"}): a list page's
+    # first page holds up to 500 active runs and 20 finished ones.
+    "MAX_SHOWN_RUNS": 520,
+    # Seconds between the summaries ({"type": "summary"}: counts and new runs matching the
+    # page's filters) a ?view=shown socket gets; one query per filter and process each time.
+    "SOCKET_SUMMARY_INTERVAL": 1.0,
     # Bytes the server may hold unsent for one WebSocket (its client is not reading) before
     # it closes it with 4010. Applied under daphne by progress.daphne_tuning.tune_daphne().
     "MAX_SEND_BUFFER_BYTES": 4 * 1024 * 1024,

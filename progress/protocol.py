@@ -57,8 +57,11 @@ FRAME_TYPES: dict[str, str] = {
     "log": "log",  # a run page's new log lines: {"id", "lines": [...], "skipped"}
     "pong": "pong",  # the answer to a ping
     "error": "error",  # {"message": "what to fix"}; the socket stays open
+    # on a ?view=shown socket: counts and new runs matching the page's filters
+    "summary": "summary",  # {"active": {status: n}, "new", "more", "ids": [...]}
     # client -> server
-    "ping": "ping",
+    "ping": "ping",  # and "resync" (above): {"since": {"<run id>": <seq>}}
+    "show": "show",  # ?view=shown: {"runs": [ids], "filters"?: {...}, "since"?: <run id>}
 }
 
 # Server -> client on a socket that has sent nothing for SOCKET_HEARTBEAT_INTERVAL: proof

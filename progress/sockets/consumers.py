@@ -17,11 +17,12 @@ from django.conf import settings
 
 from progress import conf, protocol
 from progress.publish import visibility
-from progress.sockets import snapshots
+from progress.sockets import shown, snapshots
 from progress.sockets.authwatch import auth_watch
 from progress.sockets.fanout import Subscription, fanout_for
 from progress.sockets.inbound import Inbox
 from progress.sockets.throttle import connect_key, connect_throttle
+from progress.web.listing import RunFilters
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,9 @@ ECHO_CHARS = 40
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes run states to one browser; ws/progress/ (all visible) or ws/progress/<id>/."""
+    """Pushes run states to one browser: ws/progress/ (every visible run),
+    ws/progress/?view=shown (the runs the page shows, progress/sockets/shown.py) or
+    ws/progress/<id>/ (one run)."""
 
     # The proposal's protocol (SeedProgressConsumer): one event frame per state, no batch,
     # snapshot or heartbeat frames.
@@ -48,6 +51,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     inbox: Inbox | None = None
     _watched_key: str | None = None
     _last_sent_at = 0.0
+    # ?view=shown: the runs the client shows, each a place in its run group's feed.
+    view_shown = False
+    summary_since = 0
+    last_summary: str | None = None
 
     @property
     def channel_layer_alias(self) -> str:
@@ -60,6 +67,10 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
         self._counted_for: int | None = None
+        self._shown: dict[int, Subscription] = {}
+        self.view_shown = (
+            self.operation_id is None and not self.seed_protocol and _asks_shown(self.scope)
+        )
         await self.accept()
         if not connect_throttle.allow(connect_key(self.scope, self.user)):
             await self.close(code=protocol.CLOSE_CONNECTING_TOO_FAST)
@@ -80,6 +91,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.operation_id is not None:
             self.groups = [visibility.log_group(self.operation_id)]
             await self.channel_layer.group_add(self.groups[0], self.channel_name)
+        if self.view_shown:
+            # Nothing is shown yet: an empty snapshot (the client knows the server is up),
+            # then states of the runs its show messages name.
+            await self._send_operations("snapshot", [])
+            self._start_heartbeat()
+            return
         (group,) = visibility.user_groups(self.user, operation_id=self.operation_id)
         self._subscription = await fanout_for(self.channel_layer).subscribe(group, self)
         # Subscribed first, so nothing that changes after the snapshot's query is missed;
@@ -91,8 +108,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.send(text_data=frame)
         self._subscription.start()
         if not self.seed_protocol:
-            interval = conf.get("SOCKET_HEARTBEAT_INTERVAL")
-            self._heartbeat = asyncio.create_task(self._beat(interval))
+            self._start_heartbeat()
+
+    def _start_heartbeat(self) -> None:
+        interval = conf.get("SOCKET_HEARTBEAT_INTERVAL")
+        self._heartbeat = asyncio.create_task(self._beat(interval))
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run the consumer; however it ends (even by an exception), free its socket place.
@@ -166,8 +186,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
         elif kind == "resync":
             await self._resync(content.get("since"))
+        elif kind == "show" and self.view_shown:
+            await self._show(content)
         else:
-            await self._error(f"Unknown message type {_echo(kind)}; use 'ping' or 'resync'.")
+            allowed = "'ping', 'resync' or 'show'" if self.view_shown else "'ping' or 'resync'"
+            await self._error(f"Unknown message type {_echo(kind)}; use {allowed}.")
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Call the handler for the message's type, without a thread hop first.
@@ -189,12 +212,56 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(parsed, str):
             await self._error(parsed)
             return
-        operations = await self._newer_than(parsed)
+        if self.view_shown:
+            parsed = {pk: seq for pk, seq in parsed.items() if pk in self._shown}
+            operations = await self._among(list(self._shown), parsed)
+        else:
+            operations = await self._newer_than(parsed)
         if self.inbox is not None:
             if not self.inbox.open:
                 return  # the client left or was refused while the query ran
             self.inbox.bucket.charge(len(operations) / conf.get("RESYNC_RUNS_PER_TOKEN"))
         await self._send_operations("resync", operations)
+
+    async def _show(self, content: dict[str, Any]) -> None:
+        """The page shows these runs (and wants a summary for these filters): follow them,
+        and send the ones newly shown (a snapshot) before their states."""
+        parsed = shown.parse_show(content)
+        if isinstance(parsed, str):
+            await self._error(parsed)
+            return
+        runs, filters, since = parsed
+        wanted = set(await self._visible_among(runs)) if runs else set()
+        for gone in [pk for pk in self._shown if pk not in wanted]:
+            self._shown.pop(gone).close()
+            self.sent.pop(gone, None)
+        added = [pk for pk in runs if pk in wanted and pk not in self._shown]
+        fanout = fanout_for(self.channel_layer)
+        joined = await asyncio.gather(
+            *(fanout.subscribe(visibility.operation_group(pk), self) for pk in added)
+        )
+        if self.inbox is not None and not self.inbox.open:
+            for subscription in joined:
+                subscription.close()
+            return  # the client left or was refused meanwhile
+        self._shown.update(zip(added, joined, strict=True))
+        # Subscribed first, so nothing that changes after the query is missed.
+        operations = await self._among(added, {}) if added else []
+        await self._send_operations("snapshot", operations)
+        for subscription in joined:
+            subscription.start()
+        if self.inbox is not None:
+            self.inbox.bucket.charge(len(runs) / conf.get("RESYNC_RUNS_PER_TOKEN"))
+        self._follow_summary(filters, since)
+
+    def _follow_summary(self, filters: RunFilters | None, since: int) -> None:
+        board = shown.summary_board()
+        if filters is None:
+            board.leave(self)
+            return
+        self.summary_since = since
+        key = shown.SummaryKey(visibility.visibility_key(self.user), filters)
+        board.join(key, self)
 
     @staticmethod
     def _parse_since(since: Any) -> dict[int, int] | str:
@@ -234,6 +301,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
+        shown_runs, self._shown = getattr(self, "_shown", {}), {}
+        for subscription in shown_runs.values():
+            subscription.close()
+        if self.view_shown:
+            shown.summary_board().leave(self)
         key, self._watched_key = self._watched_key, None
         if key is not None:
             auth_watch().remove(key, self)
@@ -287,6 +359,14 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     def _newer_than(self, since: dict[int, int]) -> list[dict[str, Any]]:
         return snapshots.newer_than(self.user, since, operation_id=self.operation_id)
 
+    @database_sync_to_async
+    def _among(self, run_ids: list[int], since: dict[int, int]) -> list[dict[str, Any]]:
+        return snapshots.among(self.user, run_ids, since)
+
+    @database_sync_to_async
+    def _visible_among(self, run_ids: list[int]) -> list[int]:
+        return snapshots.visible_among(self.user, run_ids)
+
     async def progress_log(self, event: dict[str, Any]) -> None:
         """New log lines of this page's run (sent to its log group only): forward the frame."""
         try:
@@ -305,6 +385,12 @@ class SeedProgressConsumer(ProgressConsumer):
     """
 
     seed_protocol = True
+
+
+def _asks_shown(scope: dict[str, Any]) -> bool:
+    """True for ws/progress/?view=shown: the page says which runs it shows."""
+    query = scope.get("query_string", b"")
+    return b"view=shown" in query.split(b"&")
 
 
 def _is_run_id(key: Any) -> bool:

@@ -6,8 +6,9 @@ bound. Charging the rate limit when a handler reached a frame let a client queue
 of resyncs behind a slow one (issue 25, finding 1): each was charged only after the one
 before it had been answered, by which time its token had grown back. Here one task per
 socket takes every frame from the server as it arrives: the size and rate limits apply
-then, a frame waits in a bounded queue, a resync waiting behind another replaces it (the
-client gets the answer to the newest), and a disconnect drops whatever still waits.
+then, a frame waits in a bounded queue, a resync (or show) waiting behind another of its
+type replaces it (the client gets the answer to the newest), and a disconnect drops
+whatever still waits.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class Inbox:
         self._refuse = refuse
         self._queue: deque[dict[str, Any]] = deque()
         self._waiting = asyncio.Event()
-        self._pending_resync: dict[str, Any] | None = None
+        # The resync or show waiting for the consumer, by type: a newer one replaces it.
+        self._pending: dict[str, dict[str, Any]] = {}
         self._reader: asyncio.Task[None] | None = None
         self.bucket = TokenBucket(conf.get("CLIENT_RATE"), conf.get("CLIENT_BURST"))
         self.refused: int | None = None  # the close code, once the client broke a limit
@@ -83,8 +85,9 @@ class Inbox:
             self._waiting.clear()
             await self._waiting.wait()
         message = self._queue.popleft()
-        if message is self._pending_resync:
-            self._pending_resync = None
+        for kind, pending in list(self._pending.items()):
+            if message is pending:
+                del self._pending[kind]
         return message
 
     async def aclose(self) -> None:
@@ -118,7 +121,7 @@ class Inbox:
                 else:
                     self.refused = code
                     self._queue.clear()
-                    self._pending_resync = None
+                    self._pending.clear()
                     await self._refuse(code)
             # Frames after a refusal are dropped unread: the socket is closing.
 
@@ -136,27 +139,34 @@ class Inbox:
         return None
 
     def _admit(self, message: dict[str, Any]) -> None:
-        if not _is_resync(message.get("text")):
+        kind = _replaceable_type(message.get("text"))
+        if kind is None:
             self._put(message)
-        elif self._pending_resync is not None:
-            self._pending_resync["text"] = message["text"]  # the newest answer is enough
+        elif kind in self._pending:
+            self._pending[kind]["text"] = message["text"]  # the newest answer is enough
         else:
-            self._pending_resync = dict(message)
-            self._put(self._pending_resync)
+            self._pending[kind] = dict(message)
+            self._put(self._pending[kind])
 
     def _put(self, message: dict[str, Any]) -> None:
         self._queue.append(message)
         self._waiting.set()
 
 
-def _is_resync(text: str | None) -> bool:
-    if not text or '"resync"' not in text:
-        return False
+# Client messages of which only the newest waiting one matters: each asks for a whole state.
+REPLACEABLE_TYPES = (protocol.FRAME_TYPES["resync"], protocol.FRAME_TYPES["show"])
+
+
+def _replaceable_type(text: str | None) -> str | None:
+    """The message's type if a newer message of that type replaces it while it waits."""
+    if not text or not any(f'"{kind}"' in text for kind in REPLACEABLE_TYPES):
+        return None
     try:
         content = json.loads(text)
     except ValueError:
-        return False
-    return isinstance(content, dict) and content.get("type") == "resync"
+        return None
+    kind = content.get("type") if isinstance(content, dict) else None
+    return kind if kind in REPLACEABLE_TYPES else None
 
 
 def utf8_size(text: str, limit: int) -> int:

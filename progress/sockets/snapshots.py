@@ -49,6 +49,19 @@ def newer_than(
     return [op for op in current if op["seq"] > since.get(op["id"], -1)]
 
 
+def among(user: Any, run_ids: list[int], since: dict[int, int]) -> list[dict[str, Any]]:
+    """The runs of run_ids that user may see, where newer than the seq since holds."""
+    visible = OperationProgress.objects.visible_to(user).filter(pk__in=run_ids)
+    current = [operation_data(op) for op in visible]
+    return [op for op in current if op["seq"] > since.get(op["id"], -1)]
+
+
+def visible_among(user: Any, run_ids: list[int]) -> list[int]:
+    """The ids of run_ids that user may see."""
+    visible = OperationProgress.objects.visible_to(user).filter(pk__in=run_ids)
+    return list(visible.values_list("pk", flat=True))
+
+
 def is_visible(user: Any, operation_id: int) -> bool:
     return OperationProgress.objects.visible_to(user).filter(pk=operation_id).exists()
 

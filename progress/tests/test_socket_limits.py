@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from progress import protocol
-from progress.sockets import snapshots
+from progress.sockets import inbound, snapshots
 from progress.tests.factories import OperationProgressFactory
 from progress.tests.wsutil import open_socket, receive, receive_list, session_cookie
 
@@ -256,7 +257,8 @@ async def connect_code(path: str, cookie: bytes = b"", *, address: str = "127.0.
 async def test_reconnecting_a_run_socket_too_fast_is_closed_with_4030_before_a_query(
     user, other_user, settings, monkeypatch
 ):
-    settings.PROGRESS = {"CONNECT_RATE": 1.0, "CONNECT_BURST": 5}
+    # A token grows back in 100 s: a loaded machine's slow connects cannot earn one.
+    settings.PROGRESS = {"CONNECT_RATE": 0.01, "CONNECT_BURST": 5}
     mine = await sync_to_async(OperationProgressFactory)(created_by=user)
     queries = []
     is_visible = snapshots.is_visible
@@ -273,7 +275,7 @@ async def test_reconnecting_a_run_socket_too_fast_is_closed_with_4030_before_a_q
 
 @pytest.mark.usefixtures("fresh_throttle")
 async def test_anonymous_connects_are_limited_per_address(settings):
-    settings.PROGRESS = {"CONNECT_RATE": 1.0, "CONNECT_BURST": 3}
+    settings.PROGRESS = {"CONNECT_RATE": 0.01, "CONNECT_BURST": 3}
     codes = [await connect_code("/ws/progress/", address="10.0.0.1") for _ in range(6)]
     assert codes == [protocol.CLOSE_UNAUTHENTICATED] * 3 + [protocol.CLOSE_CONNECTING_TOO_FAST] * 3
     assert await connect_code("/ws/progress/", address="10.0.0.2") == (
@@ -282,11 +284,14 @@ async def test_anonymous_connects_are_limited_per_address(settings):
 
 
 @pytest.mark.usefixtures("fresh_throttle")
-async def test_connects_are_allowed_again_as_the_bucket_refills(user, settings):
+async def test_connects_are_allowed_again_as_the_bucket_refills(user, settings, monkeypatch):
     settings.PROGRESS = {"CONNECT_RATE": 2.0, "CONNECT_BURST": 2}
+    # The buckets' clock stands still unless the test moves it: no refill while connecting.
+    now = [1000.0]
+    monkeypatch.setattr(inbound, "time", SimpleNamespace(monotonic=lambda: now[0]))
     cookie = await sync_to_async(session_cookie)(user)
     assert [await connect_code("/ws/progress/", cookie) for _ in range(3)][-1] == (
         protocol.CLOSE_CONNECTING_TOO_FAST
     )
-    await asyncio.sleep(0.6)
+    now[0] += 0.6  # a token (and a bit) grows back
     assert await connect_code("/ws/progress/", cookie) is None

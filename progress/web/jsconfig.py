@@ -61,6 +61,7 @@ def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
         "socketHeartbeatMs": _ms(conf.get("SOCKET_HEARTBEAT_INTERVAL")),
         "stallTimeoutMs": _ms(conf.get("STALL_TIMEOUT")),
         "maxResyncIds": conf.get("MAX_RESYNC_IDS"),
+        "maxShownRuns": conf.get("MAX_SHOWN_RUNS"),
         "maxMessageBytes": conf.get("MAX_MESSAGE_BYTES"),
         "maxFrameBytes": protocol.MAX_FRAME_BYTES,
         "frameTypes": protocol.FRAME_TYPES,

@@ -111,13 +111,7 @@ class RunPage:
 
 def run_page(runs: Any, filters: RunFilters, *, size: int = PAGE_SIZE) -> RunPage:
     """The page of runs (a queryset the user may see) that the filters ask for."""
-    matching = runs.select_related("created_by")
-    if filters.status:
-        matching = matching.filter(status=filters.status)
-    if filters.q:
-        matching = matching.filter(search_filter(filters.q))
-    if filters.failures:
-        matching = matching.with_failures()
+    matching = matching_runs(runs.select_related("created_by"), filters)
     page = RunPage(filters=filters)
     if filters.is_first_page:
         page.active = list(matching.filter(status__in=ACTIVE_STATUSES)[:MAX_ACTIVE])
@@ -136,6 +130,18 @@ def run_page(runs: Any, filters: RunFilters, *, size: int = PAGE_SIZE) -> RunPag
     elif not filters.is_first_page:
         page.newer = filters.query(before=None, after=None)  # the newer page is the first
     return page
+
+
+def matching_runs(runs: Any, filters: RunFilters) -> Any:
+    """The runs (a queryset) that the filters' status, search and "Has failures" keep; the
+    one filter rule of the list page, its live summary (progress.sockets.shown) and paging."""
+    if filters.status:
+        runs = runs.filter(status=filters.status)
+    if filters.q:
+        runs = runs.filter(search_filter(filters.q))
+    if filters.failures:
+        runs = runs.with_failures()
+    return runs
 
 
 def _has_newer(finished: Any, page: RunPage, size: int) -> bool:

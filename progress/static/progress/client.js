@@ -1,5 +1,7 @@
 // ProgressClient: one WebSocket to /ws/progress/ (or /ws/progress/<id>/) that keeps a
 // store of runs current and survives restarts, sleeping laptops and flaky networks.
+// With {view: 'shown'} it receives only the runs the page shows (show(), follow()) and a
+// summary of the rest ({"type": "summary"}, see onFrame): traffic bounded by the screen.
 // Every browser dependency (socket, timers, clock, window, document) can be injected,
 // so the reconnect flow is tested in Node with fakes.
 
@@ -58,17 +60,30 @@ export const SILENCE_CHECK_INTERVAL_MS = 1_000;
 export const RESYNC_BATCH_MS = 50;
 // A resync per second at most from staleness or follows; the server allows 20 msgs/s.
 export const RESYNC_MIN_GAP_MS = 1_000;
+// Runs a ?view=shown socket may name in one show message (PROGRESS["MAX_SHOWN_RUNS"]).
+export const MAX_SHOWN_RUNS = config.maxShownRuns;
 
 const SOCKET_OPEN = 1; // WebSocket.OPEN, spelled out so fakes need not define it
 const NORMAL_CLOSURE = 1000;
 const ABNORMAL_CLOSURE = 1006;
 
 /** ws:// or wss:// URL of the progress endpoint on the page's own host. */
-export function defaultUrl(operationId, loc = globalThis.location) {
+export function defaultUrl(operationId, loc = globalThis.location, { view = 'all' } = {}) {
   if (!loc) throw new Error('ProgressClient needs a url outside a browser page');
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   const path = operationId == null ? config.wsUrl : runPath(config.wsRunUrl, operationId);
-  return `${scheme}//${loc.host}${path}`;
+  const query = operationId == null && view === 'shown' ? '?view=shown' : '';
+  return `${scheme}//${loc.host}${path}${query}`;
+}
+
+/** The show message for the runs a page shows (page first, then followed), capped. */
+export function showMessage({ shown = [], follow = [], filters = null, since = 0, limit = MAX_SHOWN_RUNS }) {
+  const runs = [...new Set([...shown, ...follow].map(Number).filter((id) => Number.isInteger(id) && id > 0))];
+  const message = { type: FRAME_TYPES.show, runs: runs.slice(0, limit), since: Number(since) || 0 };
+  if (filters) {
+    message.filters = { status: filters.status ?? '', q: filters.q ?? '', failures: Boolean(filters.failures) };
+  }
+  return message;
 }
 
 export class ProgressClient {
@@ -76,6 +91,8 @@ export class ProgressClient {
    * @param {object} options
    * @param {string} [options.url] WebSocket URL; derived from location by default.
    * @param {number|string} [options.operationId] follow one run over /ws/progress/<id>/.
+   * @param {string} [options.view] 'all' (every visible run) or 'shown' (only the runs
+   *   named by show() and follow(), plus summaries): what a dashboard should use.
    * @param {Array<object>} [options.initial] runs rendered into the page, shown at once.
    * @param {Function} [options.WebSocketImpl] WebSocket constructor (tests pass a fake).
    * @param {object} [options.clock] {now, setTimeout, clearTimeout, setInterval, clearInterval}.
@@ -87,6 +104,7 @@ export class ProgressClient {
   constructor({
     url,
     operationId,
+    view = 'all',
     initial = [],
     WebSocketImpl = globalThis.WebSocket,
     clock = defaultClock(),
@@ -104,7 +122,8 @@ export class ProgressClient {
     serverBeats = SOCKET_HEARTBEAT_MS > 0,
   } = {}) {
     this.operationId = operationId ?? null;
-    this.url = url ?? defaultUrl(this.operationId);
+    this.view = this.operationId == null && view === 'shown' ? 'shown' : 'all';
+    this.url = url ?? defaultUrl(this.operationId, undefined, { view: this.view });
     this._WebSocket = WebSocketImpl;
     this._clock = clock;
     this._random = random;
@@ -120,6 +139,7 @@ export class ProgressClient {
     this._frameListeners = new Map(); // message type -> Set of callbacks (see onFrame)
     this._lastSeen = new Map(); // run id -> when this browser last heard of it (its clock)
     this._follow = new Set();
+    this._shown = { runs: [], filters: null, since: 0 }; // what show() last said
     // 'connecting' from the start: a page shows "connecting…" until the socket opens,
     // never a flash of "offline" before connect() runs.
     this._state = CONNECTION_STATES.CONNECTING;
@@ -217,12 +237,28 @@ export class ProgressClient {
     return () => this._listeners.delete(callback);
   }
 
-  /** Keep a run in the store even if the server's snapshot leaves it out (old runs). */
+  /** Keep a run in the store even if the server's snapshot leaves it out (old runs);
+   * on a 'shown' client, the run is shown until unfollow(). */
   follow(id) {
     const numeric = Number(id);
     if (!Number.isInteger(numeric) || this._follow.has(numeric)) return;
     this._follow.add(numeric);
-    if (this.getOperation(numeric) == null) this._scheduleResync();
+    if (this.view === 'shown') this._scheduleShow();
+    else if (this.getOperation(numeric) == null) this._scheduleResync();
+  }
+
+  /** Stop following a run (an element left the page). */
+  unfollow(id) {
+    if (this._follow.delete(Number(id)) && this.view === 'shown') this._scheduleShow();
+  }
+
+  /**
+   * On a 'shown' client: the runs the page shows now (replacing the last call), and the
+   * filters and newest known run id its summaries count new runs against (null: none).
+   */
+  show(runs, { filters = null, since = 0 } = {}) {
+    this._shown = { runs: [...runs], filters, since };
+    if (this.view === 'shown') this._scheduleShow();
   }
 
   /** Ask the server for everything newer than what is held (coalesced, rate-limited). */
@@ -289,7 +325,9 @@ export class ProgressClient {
     this._setState(CONNECTION_STATES.CONNECTED);
     // The snapshot covers active and recent runs; the resync also covers runs held
     // that fell out of it and anything that changed while we were away.
-    if (reconnected) this._sendResync();
+    // A shown view says what it shows; the answer holds each run's newest state.
+    if (this.view === 'shown') this._sendShow();
+    else if (reconnected) this._sendResync();
     this._setInterval('ping', () => this._ping(), PING_INTERVAL_MS);
     this._setInterval('stale', () => this._checkStale(), STALE_CHECK_INTERVAL_MS);
     this._setInterval('silence', () => this._checkSilence(), SILENCE_CHECK_INTERVAL_MS);
@@ -413,6 +451,17 @@ export class ProgressClient {
     if (this._send(resyncMessage(this._store, { follow: [...this._follow] }))) {
       this._lastResyncAt = this._clock.now();
     }
+  }
+
+  _sendShow() {
+    this._clearTimer('show');
+    const { runs, filters, since } = this._shown;
+    this._send(showMessage({ shown: runs, follow: [...this._follow], filters, since }));
+  }
+
+  _scheduleShow() {
+    // Calls in one burst (a repaint, elements connecting) become one message.
+    if (this._timers.show == null) this._setTimeout('show', () => this._sendShow(), RESYNC_BATCH_MS);
   }
 
   _scheduleResync() {

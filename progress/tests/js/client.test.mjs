@@ -540,3 +540,77 @@ describe('ProgressClient silence (server heartbeats)', () => {
     assert.equal(client.state, S.CONNECTED);
   });
 });
+
+describe("ProgressClient view 'shown': only the runs on screen", () => {
+  const shownClient = () => makeClient({ url: `${URL}?view=shown`, view: 'shown' });
+
+  test('the default URL of a shown view asks for it', () => {
+    const loc = { protocol: 'https:', host: 'example.org' };
+    assert.equal(defaultUrl(null, loc, { view: 'shown' }), 'wss://example.org/ws/progress/?view=shown');
+    assert.equal(defaultUrl(null, loc), 'wss://example.org/ws/progress/');
+    assert.equal(defaultUrl(4, loc, { view: 'shown' }), 'wss://example.org/ws/progress/4/');
+  });
+
+  test('once open, it says what the page shows', () => {
+    const { client, clock } = shownClient();
+    client.show([3, 2], { filters: { status: 'running', q: 'panel' }, since: 3 });
+    client.follow(7); // a <progress-operation> element on the same page
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    clock.advance(100);
+    assert.deepEqual(socket.sent, [
+      {
+        type: 'show',
+        runs: [3, 2, 7],
+        since: 3,
+        filters: { status: 'running', q: 'panel', failures: false },
+      },
+    ]);
+  });
+
+  test('changes in one burst become one show message, and a reconnect says it again', () => {
+    const { client, clock } = shownClient();
+    client.connect();
+    let socket = FakeWebSocket.latest();
+    socket.open();
+    clock.advance(100);
+    socket.sent.length = 0;
+    client.show([1]);
+    client.show([1, 2]);
+    client.follow(9);
+    client.unfollow(9);
+    clock.advance(100);
+    assert.deepEqual(socket.sent, [{ type: 'show', runs: [1, 2], since: 0 }]);
+
+    socket.serverClose(1006);
+    clock.advance(30_000);
+    socket = FakeWebSocket.latest();
+    socket.open();
+    // The answer to show holds every shown run's newest state: no resync is needed.
+    assert.deepEqual(sentTypes(socket), ['show']);
+  });
+
+  test('a summary frame goes to its listeners, not into the store', () => {
+    const { client } = shownClient();
+    const summaries = [];
+    client.onFrame('summary', (message) => summaries.push(message));
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive({ type: 'summary', active: { queued: 0, running: 2 }, new: 1, more: false, ids: [5] });
+    assert.deepEqual(summaries.map((m) => m.ids), [[5]]);
+    assert.equal(client.operations().length, 0);
+  });
+
+  test('an all-runs client never sends show, and follows by resync', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    const socket = FakeWebSocket.latest();
+    socket.open();
+    client.show([1, 2]);
+    client.follow(4);
+    clock.advance(2_000);
+    assert.deepEqual(sentTypes(socket), ['resync']);
+  });
+});
