@@ -53,6 +53,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     _last_sent_at = 0.0
     # ?view=shown: the runs the client shows, each a place in its run group's feed.
     view_shown = False
+    _holds_broadcast_watch = False
     summary_since = 0
     last_summary: str | None = None
 
@@ -99,6 +100,8 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         (group,) = visibility.user_groups(self.user, operation_id=self.operation_id)
         self._subscription = await fanout_for(self.channel_layer).subscribe(group, self)
+        if self.operation_id is None:
+            await self._hold_broadcast_watch()
         # Subscribed first, so nothing that changes after the snapshot's query is missed;
         # the feed holds states for this socket until the snapshot is out.
         snapshot = await self._snapshot()
@@ -297,7 +300,19 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
 
+    async def _hold_broadcast_watch(self) -> None:
+        """While this socket is open, shared list snapshots are kept fresh by watching every
+        broadcast (progress.sockets.snapshots); without the watch they are shared less."""
+        try:
+            await snapshots.hold_broadcast_watch(self.channel_layer)
+        except Exception:
+            logger.warning("Could not watch broadcasts; snapshots are shared less", exc_info=True)
+        self._holds_broadcast_watch = True
+
     def _unsubscribe(self) -> None:
+        if self._holds_broadcast_watch:
+            self._holds_broadcast_watch = False
+            snapshots.release_broadcast_watch(self.channel_layer)
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()

@@ -1,8 +1,9 @@
 """Process-wide services of a serving process, started once when the server starts.
 
 The publisher's attachment to the server loop (in-memory layer), the database relay
-(in-memory layer), the stall sweep and the broadcast watch that keeps shared snapshots
-fresh run once per process, not once per connection. Servers with the ASGI lifespan
+(in-memory layer) and the stall sweep run once per process, not once per connection. (The
+broadcast watch that keeps shared snapshots fresh is held by the sockets that share them:
+progress.sockets.snapshots.hold_broadcast_watch.) Servers with the ASGI lifespan
 protocol (uvicorn, hypercorn) start them at start-up; daphne has no lifespan, so they start
 with the first request or WebSocket the process serves, before it is handled.
 """
@@ -19,19 +20,18 @@ from progress import conf
 from progress.publish.publisher import get_publisher
 from progress.runtime.sweeps import ensure_sweeper
 from progress.sockets.relay import ensure_relay
-from progress.sockets.snapshots import shared_snapshots, watch_broadcasts
+from progress.sockets.snapshots import shared_snapshots
 
 logger = logging.getLogger(__name__)
 
 # The loop the services run in (one per serving process) and how often they were started.
 _services_loop: asyncio.AbstractEventLoop | None = None
-_watch: asyncio.Task[bool] | None = None
 starts = 0
 
 
 def start_services() -> bool:
     """Start the services in the running loop unless they run there already; True if started."""
-    global _services_loop, _watch, starts
+    global _services_loop, starts
     loop = asyncio.get_running_loop()
     if _services_loop is loop and not loop.is_closed():
         return False
@@ -42,27 +42,14 @@ def start_services() -> bool:
     ensure_sweeper()
     if layer is not None:
         ensure_relay(layer)
-        _watch = loop.create_task(watch_broadcasts(layer))
-        _watch.add_done_callback(_log_watch_end)
     return True
 
 
 def stop_services() -> None:
     """Stop what start_services() started in this loop (lifespan shutdown, tests)."""
-    global _services_loop, _watch
-    if _watch is not None:
-        _watch.cancel()
-    _services_loop = _watch = None
+    global _services_loop
+    _services_loop = None
     shared_snapshots.listening = False
-
-
-def _log_watch_end(task: asyncio.Task[bool]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error(
-            "Could not watch broadcasts (%r); snapshots are shared only by overlapping "
-            "connects until the server restarts.",
-            task.exception(),
-        )
 
 
 class ServerServices:

@@ -156,6 +156,44 @@ class SharedSnapshots:
 shared_snapshots = SharedSnapshots()
 
 
+# Sockets per (event loop, layer) whose snapshots are shared: while there is one, the process
+# watches every broadcast (ALL_GROUP) to know when a shared snapshot is stale.
+_watch_holders: dict[tuple[asyncio.AbstractEventLoop, Any], int] = {}
+_unwatching: set[asyncio.Task[None]] = set()
+
+
+async def hold_broadcast_watch(layer: Any) -> None:
+    """A socket whose snapshot may be shared (all runs, or a user's own) connected.
+
+    Why held, not always on (issue 26): watching ALL_GROUP takes in every state of every run
+    from Redis. A process that serves only shown views and run pages, which do not share
+    snapshots, then takes in only the runs its sockets show.
+    """
+    key = (asyncio.get_running_loop(), layer)
+    _watch_holders[key] = _watch_holders.get(key, 0) + 1
+    if _watch_holders[key] == 1:
+        await watch_broadcasts(layer)
+
+
+def release_broadcast_watch(layer: Any) -> None:
+    """That socket closed; the last one stops the watch."""
+    loop = asyncio.get_running_loop()
+    key = (loop, layer)
+    left = _watch_holders.get(key, 0) - 1
+    if left > 0:
+        _watch_holders[key] = left
+        return
+    _watch_holders.pop(key, None)
+    # Stale from now on: no snapshot loaded before is reused once the watch is gone.
+    shared_snapshots.listening = False
+    shared_snapshots.note_broadcast()
+    unwatch = getattr(layer, "unwatch_group", None)
+    if unwatch is not None:
+        task = loop.create_task(unwatch(visibility.ALL_GROUP, _note_broadcast))
+        _unwatching.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(_unwatching.discard)
+
+
 async def watch_broadcasts(layer: Any) -> bool:
     """Have layer report every broadcast to shared_snapshots (all of them go to ALL_GROUP).
 

@@ -1,8 +1,9 @@
 // <progress-operation operation-id="42"></progress-operation>
 //
 // One run, live, anywhere: a list page, a Django admin change form, a dashboard.
-// All elements on a page share one ProgressClient (one socket to /ws/progress/), which
-// is told to follow each element's run so runs older than the snapshot still arrive.
+// All elements on a page share one ProgressClient (one socket to /ws/progress/?view=shown),
+// which shows the runs of the elements on the page and receives only those: a page of
+// elements costs the server what it shows, not every run a staff user may see.
 // Rendering happens in an open shadow root with progress.css, so the host page's
 // styles (the admin's, say) neither break it nor are broken by it.
 
@@ -16,11 +17,29 @@ const TICK_MS = 1000;
 const STYLESHEET_URL = new URL('./progress.css', import.meta.url).href;
 
 let shared = null;
+// Elements on the page per run id: a run is unfollowed when its last element leaves.
+const elementsPerRun = new Map();
 
 /** The client every element uses; created and connected on first use. */
 export function sharedClient() {
-  if (!shared) shared = new ProgressClient().connect();
+  if (!shared) shared = new ProgressClient({ view: 'shown' }).connect();
   return shared;
+}
+
+/** Show a run for one more element (the client sends one show message per burst). */
+export function showRun(client, id) {
+  elementsPerRun.set(id, (elementsPerRun.get(id) ?? 0) + 1);
+  client.follow(id);
+}
+
+/** One element fewer shows the run; the last one stops following it. */
+export function hideRun(client, id) {
+  const left = (elementsPerRun.get(id) ?? 1) - 1;
+  if (left > 0) elementsPerRun.set(id, left);
+  else {
+    elementsPerRun.delete(id);
+    client.unfollow?.(id);
+  }
 }
 
 /** Use this client for elements instead (a page that already has one, or a test). */
@@ -38,7 +57,9 @@ export class ProgressOperationElement extends BaseElement {
     if (!this.shadowRoot) this._build();
     this._unsubscribe?.();
     const client = sharedClient();
-    client.follow(this.operationId);
+    if (this._shownId != null) hideRun(client, this._shownId);
+    this._shownId = this.operationId;
+    showRun(client, this._shownId);
     this._unsubscribe = client.subscribe((_store, changed, state) => {
       if (changed.length === 0 || changed.includes(this.operationId)) this._render(state);
     });
@@ -49,12 +70,18 @@ export class ProgressOperationElement extends BaseElement {
   disconnectedCallback() {
     this._unsubscribe?.();
     this._unsubscribe = null;
+    if (this._shownId != null) hideRun(sharedClient(), this._shownId);
+    this._shownId = null;
     clearInterval(this._tick);
   }
 
   attributeChangedCallback() {
     if (!this.isConnected || !this._unsubscribe) return;
-    sharedClient().follow(this.operationId);
+    if (this._shownId !== this.operationId) {
+      if (this._shownId != null) hideRun(sharedClient(), this._shownId);
+      this._shownId = this.operationId;
+      showRun(sharedClient(), this._shownId);
+    }
     this._render(sharedClient().state);
   }
 
