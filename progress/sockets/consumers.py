@@ -7,8 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
-from typing import Any, ClassVar
+from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -21,6 +20,7 @@ from progress.sockets import shown, snapshots
 from progress.sockets.authwatch import auth_watch
 from progress.sockets.fanout import Subscription, fanout_for
 from progress.sockets.inbound import Inbox
+from progress.sockets.socketcount import counted_user_key, socket_count
 from progress.sockets.throttle import connect_key, connect_throttle
 from progress.web.listing import RunFilters
 
@@ -43,9 +43,6 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     # snapshot or heartbeat frames.
     seed_protocol = False
     groups: list[str] = []
-    # Open sockets per user id in this process (in memory, not shared between processes:
-    # the cap bounds one process's memory per user, which is what a flood exhausts).
-    open_sockets: ClassVar[Counter[int]] = Counter()
     _heartbeat: asyncio.Task[None] | None = None
     _subscription: Subscription | None = None
     inbox: Inbox | None = None
@@ -67,7 +64,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.operation_id: int | None = self.scope["url_route"]["kwargs"].get("operation_id")
         self.sent: dict[int, int] = {}
-        self._counted_for: int | None = None
+        self._counted_for: str | None = None
         self._shown: dict[int, Subscription] = {}
         self.view_shown = (
             self.operation_id is None and not self.seed_protocol and _asks_shown(self.scope)
@@ -79,7 +76,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
-        if not self._count_socket():
+        if not await self._count_socket():
             await self.close(code=protocol.CLOSE_TOO_MANY_SOCKETS)
             return
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
@@ -332,22 +329,19 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self._watched_key = key
             auth_watch().add(key, self)
 
-    def _count_socket(self) -> bool:
-        """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
-        user_id = self.user.pk
-        if self.open_sockets[user_id] >= conf.get("MAX_SOCKETS_PER_USER"):
+    async def _count_socket(self) -> bool:
+        """Take a place under MAX_SOCKETS_PER_USER, across every serving process when the
+        layer is Redis (progress/sockets/socketcount.py); False when the user has none left."""
+        user_key = counted_user_key(self.user)
+        if not await socket_count().take(user_key, self.channel_name):
             return False
-        self.open_sockets[user_id] += 1
-        self._counted_for = user_id
+        self._counted_for = user_key
         return True
 
     def _uncount_socket(self) -> None:
         user_id, self._counted_for = getattr(self, "_counted_for", None), None
-        if user_id is None:
-            return
-        self.open_sockets[user_id] -= 1
-        if self.open_sockets[user_id] <= 0:
-            del self.open_sockets[user_id]
+        if user_id is not None:
+            socket_count().give_back(user_id, self.channel_name)
 
     async def _refuse(self, code: int) -> None:
         """The client broke a limit (the inbox says which): close at once."""

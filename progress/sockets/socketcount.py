@@ -1,0 +1,184 @@
+"""How many sockets a user holds open, for MAX_SOCKETS_PER_USER: across every serving
+process when the channel layer is Redis, in this process's memory otherwise.
+
+Why across processes (issues 25 and 26): counted per process, a user behind a proxy that
+spreads sockets over N daphnes could hold N times the cap. In Redis each user has one sorted
+set of their sockets, scored by when the entry expires (Redis' own clock, so machines need
+not agree on the time). A serving process renews its sockets' entries every
+SOCKET_COUNT_TTL / 3 seconds, so the places of a process that died free themselves within
+SOCKET_COUNT_TTL. If Redis cannot be reached, the count falls back to this process (the
+cap still bounds one process's memory, which is what a flood exhausts) and says so once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections import Counter
+from typing import Any
+
+from django.conf import settings
+
+from progress import conf
+from progress.publish.outage import Outage
+
+logger = logging.getLogger(__name__)
+
+# Seconds a socket's entry lives in Redis unless its process renews it.
+SOCKET_COUNT_TTL = 60
+# Take a place if the user holds fewer than the cap: drop expired entries, count, add. One
+# script, so two processes cannot both take the last place. TIME is Redis' clock.
+_TAKE = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return 1
+"""
+_RENEW = """
+local now = tonumber(redis.call('TIME')[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[i - 1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
+  redis.call('EXPIRE', KEYS[i - 1], tonumber(ARGV[1]))
+end
+return 1
+"""
+
+
+class LocalSocketCount:
+    """Sockets per user in this process (the in-memory layer serves one process anyway)."""
+
+    def __init__(self) -> None:
+        self.open: Counter[str] = Counter()
+
+    async def take(self, user_key: str, socket_id: str) -> bool:
+        """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
+        if self.open[user_key] >= conf.get("MAX_SOCKETS_PER_USER"):
+            return False
+        self.open[user_key] += 1
+        return True
+
+    def give_back(self, user_key: str, socket_id: str) -> None:
+        self.open[user_key] -= 1
+        if self.open[user_key] <= 0:
+            del self.open[user_key]
+
+
+class RedisSocketCount:
+    """Sockets per user across every process that shares this Redis."""
+
+    def __init__(self, address: Any, prefix: str) -> None:
+        from redis import asyncio as aioredis
+
+        self._redis = (
+            aioredis.Redis.from_url(address)
+            if isinstance(address, str)
+            else aioredis.Redis(**address)
+        )
+        self._prefix = prefix
+        # This process's sockets in Redis: (user id, member) -> None, renewed periodically.
+        self._held: dict[tuple[str, str], None] = {}
+        self._renewal: asyncio.Task[None] | None = None
+        self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.local = LocalSocketCount()  # while Redis is down
+        self._fallback: dict[tuple[str, str], None] = {}
+        self._outage = Outage(
+            logger,
+            down="Open sockets per user cannot be counted in Redis (%s: %s); counting this "
+            "process's sockets only until Redis is back.",
+            recovered="Open sockets per user are counted in Redis again.",
+        )
+
+    def key(self, user_key: str) -> str:
+        return f"{self._prefix}:progress:sockets:{user_key}"
+
+    async def take(self, user_key: str, socket_id: str) -> bool:
+        """Take a place under MAX_SOCKETS_PER_USER across processes."""
+        member = f"{self._process}:{socket_id}"
+        limit = conf.get("MAX_SOCKETS_PER_USER")
+        try:
+            taken = await self._redis.eval(
+                _TAKE, 1, self.key(user_key), limit, member, SOCKET_COUNT_TTL
+            )
+        except Exception as exc:
+            self._outage.failed(exc)
+            allowed = await self.local.take(user_key, socket_id)
+            if allowed:
+                self._fallback[(user_key, socket_id)] = None
+            return allowed
+        self._outage.succeeded()
+        if not taken:
+            return False
+        self._held[(user_key, member)] = None
+        if self._renewal is None or self._renewal.done():
+            self._renewal = asyncio.get_running_loop().create_task(self._renew())
+        return True
+
+    def give_back(self, user_key: str, socket_id: str) -> None:
+        if (user_key, socket_id) in self._fallback:
+            del self._fallback[(user_key, socket_id)]
+            self.local.give_back(user_key, socket_id)
+            return
+        member = f"{self._process}:{socket_id}"
+        if (user_key, member) in self._held:
+            del self._held[(user_key, member)]
+            task = asyncio.get_running_loop().create_task(self._remove(user_key, member))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+
+    async def _remove(self, user_key: str, member: str) -> None:
+        with contextlib.suppress(Exception):  # unreachable: the entry expires on its own
+            await self._redis.zrem(self.key(user_key), member)
+
+    async def _renew(self) -> None:
+        while self._held:
+            await asyncio.sleep(SOCKET_COUNT_TTL / 3)
+            held = list(self._held)
+            if not held:
+                return
+            keys = [self.key(user_key) for user_key, _ in held]
+            try:
+                await self._redis.eval(
+                    _RENEW, len(keys), *keys, SOCKET_COUNT_TTL, *[m for _, m in held]
+                )
+            except Exception as exc:
+                self._outage.failed(exc)
+
+
+def counted_user_key(user: Any) -> str:
+    """Whose sockets: the user's id, and when they joined, so that an id a database reuses
+    (tests, a restored backup) does not inherit places held in Redis by its old owner."""
+    joined = getattr(user, "date_joined", None)
+    return f"{user.pk}" if joined is None else f"{user.pk}.{int(joined.timestamp() * 1e6)}"
+
+
+_pending: set[asyncio.Task[None]] = set()
+_counts: dict[tuple[asyncio.AbstractEventLoop, str], LocalSocketCount | RedisSocketCount] = {}
+
+
+def socket_count() -> LocalSocketCount | RedisSocketCount:
+    """This loop's count for the progress channel layer: in Redis when it is a Redis layer."""
+    loop = asyncio.get_running_loop()
+    alias = conf.get("CHANNEL_LAYER")
+    count = _counts.get((loop, alias))
+    if count is None:
+        for key in [key for key in _counts if key[0].is_closed()]:
+            del _counts[key]
+        count = _counts[(loop, alias)] = _for_layer(settings.CHANNEL_LAYERS.get(alias, {}))
+    return count
+
+
+def _for_layer(layer_settings: dict[str, Any]) -> LocalSocketCount | RedisSocketCount:
+    config = layer_settings.get("CONFIG", {})
+    hosts = config.get("hosts") if "redis" in layer_settings.get("BACKEND", "").lower() else None
+    if not hosts:
+        return LocalSocketCount()
+    host = hosts[0]
+    address = host.get("address", host) if isinstance(host, dict) else host
+    if isinstance(address, (list, tuple)):
+        address = f"redis://{address[0]}:{address[1]}"
+    return RedisSocketCount(address, config.get("prefix", "asgi"))

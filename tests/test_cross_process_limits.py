@@ -1,0 +1,85 @@
+"""Per-user limits across serving processes (issues 25 and 26): two real daphnes on one
+Redis and one database, as behind a proxy that spreads a user's sockets and starts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+from progress import protocol
+from progress.tests.factories import UserFactory
+from progress.tests.wsutil import session_cookie
+from tests.live import LiveStack
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
+CAP = 3
+
+
+async def open_list_socket(url: str, cookie: bytes):
+    """A list page's socket on the server at url: (the socket, its first frame or close code)."""
+    socket = await websockets.connect(
+        url.replace("http", "ws") + "/ws/progress/",
+        origin=url,
+        additional_headers={"Cookie": cookie.decode()},
+    )
+    try:
+        first = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    except websockets.ConnectionClosed as closed:
+        return socket, closed.rcvd.code if closed.rcvd else None
+    return socket, first["type"]
+
+
+@pytest.fixture
+async def two_servers():
+    stack = await asyncio.to_thread(LiveStack, worker=False, PROGRESS_MAX_SOCKETS_PER_USER=str(CAP))
+    try:
+        second, second_url = await asyncio.to_thread(stack.extra_daphne)
+        try:
+            yield stack.url, second_url
+        finally:
+            second.send_signal(signal.SIGINT)
+            await asyncio.to_thread(second.wait, 10)
+    finally:
+        await asyncio.to_thread(stack.stop)
+
+
+async def test_the_socket_cap_holds_across_two_servers(two_servers):
+    first_url, second_url = two_servers
+    user = await sync_to_async(UserFactory)()
+    cookie = await sync_to_async(session_cookie)(user)
+    sockets = []
+    try:
+        for url in (first_url, second_url, first_url):  # three places, on two servers
+            socket, first = await open_list_socket(url, cookie)
+            sockets.append(socket)
+            assert first == "snapshot"
+        for url in (second_url, first_url):  # the cap is the user's, not each server's
+            socket, refused = await open_list_socket(url, cookie)
+            sockets.append(socket)
+            assert refused == protocol.CLOSE_TOO_MANY_SOCKETS
+
+        await sockets[0].close()  # a tab on the first server closes: a place on the second
+        for _attempt in range(50):  # the first server gives the place back as the socket ends
+            socket, first = await open_list_socket(second_url, cookie)
+            sockets.append(socket)
+            if first == "snapshot":
+                break
+            await asyncio.sleep(0.2)
+        assert first == "snapshot"
+        # Another user is counted apart.
+        other = await sync_to_async(UserFactory)()
+        socket, first = await open_list_socket(
+            second_url, await sync_to_async(session_cookie)(other)
+        )
+        sockets.append(socket)
+        assert first == "snapshot"
+    finally:
+        for socket in sockets:
+            with contextlib.suppress(Exception):
+                await socket.close()
