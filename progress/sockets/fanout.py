@@ -54,6 +54,7 @@ class Listener(Protocol):
     sent: dict[int, int]  # run id -> the newest seq the client holds
     channel_name: str
     seed_protocol: bool  # one frame per state, as the proposal's protocol has it
+    view_shown: bool  # in many feeds (one per shown run): a flush sends it one frame for all
 
     async def send(self, text_data: str | None = None) -> None: ...
 
@@ -108,12 +109,14 @@ class Subscription:
                 whole = False
         return texts, whole
 
-    def push(self, frames: list[str]) -> None:
-        """Send frames; runs synchronously to the end when the server's send does not wait."""
+    def push(self, frames: list[str], together: list[Subscription] | None = None) -> None:
+        """Send frames; runs synchronously to the end when the server's send does not wait.
+        together: every subscription whose states the frames hold (all busy until sent)."""
         task = asyncio.Task(self._send(frames), loop=self.feed.fanout.loop, eager_start=True)
         if not task.done():
-            self.sending = task
-            task.add_done_callback(self._sent)
+            for subscription in together or [self]:
+                subscription.sending = task
+                task.add_done_callback(subscription._sent)
 
     async def _send(self, frames: list[str]) -> None:
         try:
@@ -185,8 +188,9 @@ class GroupFeed:
             self.pending[message["id"]] = message
             self.fanout.mark(self)
 
-    def flush(self) -> None:
-        """Send every ready socket its unsent states; busy or paused ones hold them."""
+    def flush(self, gathered: dict[Listener, list[tuple[Subscription, list[str]]]]) -> None:
+        """Send every ready socket its unsent states; busy or paused ones hold them. A
+        socket in several feeds (a shown view) has its texts gathered, to get one frame."""
         events = list(self.pending.values())
         self.pending.clear()
         shared: list[str] | None = None
@@ -197,7 +201,9 @@ class GroupFeed:
             texts, whole = subscription.unsent(events)
             if not texts:
                 continue
-            if subscription.listener.seed_protocol:
+            if subscription.listener.view_shown:
+                gathered.setdefault(subscription.listener, []).append((subscription, texts))
+            elif subscription.listener.seed_protocol:
                 frames = [protocol.seed_frame(text) for text in texts]
             elif whole:
                 frames = shared if shared is not None else (shared := batch_frames(texts))
@@ -301,11 +307,18 @@ class Fanout:
         started = self.loop.time()
         self.flushes += 1
         dirty, self._dirty = self._dirty, {}
+        gathered: dict[Listener, list[tuple[Subscription, list[str]]]] = {}
         for feed in dirty:
             try:
-                feed.flush()
+                feed.flush(gathered)
             except Exception:
                 logger.exception("Could not flush run states of %s", feed.group)
+        # A shown view's runs each have their own feed: one frame for all of them per flush,
+        # as an all-runs socket gets (the cost per frame is the send, not its size).
+        for parts in gathered.values():
+            texts = [text for _subscription, part in parts for text in part]
+            subscriptions = [subscription for subscription, _part in parts]
+            subscriptions[0].push(batch_frames(texts), together=subscriptions)
         ended = self.loop.time()
         self.pause = min(ended - started, conf.get("SOCKET_FLUSH_INTERVAL"))
         self._next_flush_at = ended + self.pause

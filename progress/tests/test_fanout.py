@@ -32,6 +32,7 @@ class Socket:
         self.sent = dict(held or {})
         self.channel_name = name
         self.seed_protocol = False
+        self.view_shown = False
         self.frames: list[str] = []
 
     async def send(self, text_data: str | None = None) -> None:
@@ -120,6 +121,28 @@ async def test_each_socket_gets_one_frame_with_the_newest_state_of_every_run(lay
         assert socket.states()[1:] == [(1, 5, "progress_update"), (2, 5, "progress_update")]
     # The frame both needed whole was encoded once.
     assert sockets[0].frames[1] is sockets[1].frames[1]
+
+
+async def test_a_shown_view_gets_one_frame_per_flush_for_the_runs_of_all_its_feeds(layer, settings):
+    settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 1.0}
+    shown = CostlySocket("shown", 0.1)
+    shown.view_shown = True  # one feed per shown run, as ws/progress/?view=shown has it
+    for run_id in (1, 2, 3):
+        await subscribed(layer, [shown], group=f"progress.op.{run_id}")
+    await layer.group_send("progress.op.1", event(1, 1))  # flushed at once
+    await aeventually(lambda: len(shown.frames) == 1)
+    # The flush took 0.1 s, so the next waits 0.1 s: three feeds' states, one frame.
+    for run_id in (1, 2, 3):
+        await layer.group_send(f"progress.op.{run_id}", event(run_id, 2))
+    await aeventually(lambda: len(shown.frames) == 2)
+    assert json.loads(shown.frames[1])["type"] == protocol.FRAME_TYPES["batch"]
+    assert sorted(shown.states()[1:]) == [
+        (1, 2, "progress_update"),
+        (2, 2, "progress_update"),
+        (3, 2, "progress_update"),
+    ]
+    await asyncio.sleep(0.3)
+    assert len(shown.frames) == 2
 
 
 async def test_a_final_state_is_never_dropped_or_replaced_by_an_older_one(layer, settings):
