@@ -1,28 +1,33 @@
 """A dashboard's traffic: every visible run (ws/progress/) against the runs it shows
-(ws/progress/?view=shown), while many runs update (issue 26).
+(ws/progress/?view=shown), with many runs active (issue 26, figure 1 at this machine's scale).
 
-    .venv/bin/python bench/bench_shown.py [--runs 200] [--rate 2] [--shown 20] [--seconds 10]
-                                          [--dashboards 1] [--json out.json]
+    .venv/bin/python bench/bench_shown.py [--runs 2000] [--rate 1] [--shown 20]
+        [--dashboards 200] [--servers 1] [--seconds 10] [--json out.json]
 
-A real daphne serves the project on PostgreSQL and Redis (the bench environment of
-bench/common.py). This process runs `--runs` tracked runs and updates each `--rate` times a
-second (update(force=True), through the writer, publisher and Redis as in production).
-Then, one phase per mode, `--dashboards` staff sockets connect as the list page does: the
-all-runs socket, or the shown socket naming `--shown` runs with the page's filters. For
-`--seconds` each phase counts what the sockets receive (frames, run states, bytes), daphne's
-CPU, and the Redis pub/sub channels subscribed (PUBSUB NUMSUB of every run group and the
-all-runs group: what the serving process takes in from Redis).
+Real daphnes (`--servers`, each its own process) serve the project on PostgreSQL and Redis
+(bench/common.py's environment). `--runs` runs exist in the table. A producer in this
+process publishes each run's state `--rate` times a second through the Redis channel layer
+to the groups the writer would use (all runs, the run's own, its owner's), each state
+stamped with the time it was sent: a simulation of many workers' writers, without their
+database writes (those cost what `DB_INTERVAL` says, one UPDATE per run per second at most,
+and are not what this figure is about).
+
+Phase "all": one staff socket on ws/progress/ (the firehose), counted. Phase "shown":
+`--dashboards` staff sockets spread over the servers, each showing `--shown` runs (its own
+window of the runs, as pages of different users would) with the list page's filters.
+Reported per phase: run states and frames per second per dashboard, KiB/s, staleness of
+the states a dashboard received (sent → read, p50/p99), the daphnes' CPU (total, and per
+delivered frame), their RSS, and the Redis subscriptions to run groups and to the all-runs
+group (PUBSUB NUMSUB: what the serving processes take in from Redis).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,53 +35,29 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 from bench_cancel import ensure_database  # noqa: E402
-from common import RESULTS_DIR, Daphne, bench_env, setup_django, staff_session  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    Daphne,
+    bench_env,
+    percentile,
+    setup_django,
+    staff_sessions,
+)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=2.0, help="updates per run per second")
-    parser.add_argument("--shown", type=int, default=20, help="runs a shown socket names")
+    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=1.0, help="states per run per second")
+    parser.add_argument("--shown", type=int, default=20, help="runs each dashboard shows")
+    parser.add_argument("--dashboards", type=int, default=200)
+    parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--dashboards", type=int, default=1)
     parser.add_argument("--json", type=Path)
     return parser.parse_args()
 
 
-class Producer(threading.Thread):
-    """Runs that update rate times a second each until stopped, then complete."""
-
-    def __init__(self, run_ids: list[int], rate: float) -> None:
-        super().__init__(daemon=True)
-        self.run_ids = run_ids
-        self.rate = rate
-        self.stop = threading.Event()
-        self.updates = 0
-
-    def run(self) -> None:
-        from progress.tracker import track_operation
-
-        with contextlib.ExitStack() as stack:
-            trackers = [
-                stack.enter_context(
-                    track_operation("bench_shown", operation_id=pk, total_items=10**9)
-                )
-                for pk in self.run_ids
-            ]
-            tick = 1.0 / self.rate
-            item = 0
-            next_at = time.monotonic()
-            while not self.stop.is_set():
-                item += 1
-                for tracker in trackers:
-                    tracker.update(current_item=item, force=True)
-                    self.updates += 1
-                next_at += tick
-                self.stop.wait(max(0.0, next_at - time.monotonic()))
-
-
-def create_runs(count: int, username: str) -> list[int]:
+def create_runs(count: int, username: str) -> tuple[list[int], int]:
     from django.contrib.auth.models import User
 
     from progress.models import OperationProgress, Status
@@ -84,41 +65,66 @@ def create_runs(count: int, username: str) -> list[int]:
     user = User.objects.get(username=username)
     OperationProgress.objects.filter(operation_name="bench_shown").delete()
     runs = OperationProgress.objects.bulk_create(
-        OperationProgress(operation_name="bench_shown", status=Status.QUEUED, created_by=user)
+        OperationProgress(operation_name="bench_shown", status=Status.RUNNING, created_by=user)
         for _ in range(count)
     )
-    return [run.pk for run in runs]
+    return [run.pk for run in runs], user.pk
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+async def produce(
+    run_ids: list[int], owner: int, rate: float, stop: asyncio.Event, sent: list[int]
+) -> None:
+    """Each run's state rate times a second, spread evenly, to its groups, stamped."""
+    from channels.layers import get_channel_layer
 
+    from progress import protocol
+    from progress.publish.visibility import run_groups
 
-def subscribed_channels(run_ids: list[int]) -> int:
-    """Redis pub/sub channels of the run groups and the all-runs group that have a subscriber."""
-    import redis
-
-    from progress.layers import BoundedRedisPubSubChannelLayer  # noqa: F401 (the naming rule)
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    prefix = os.environ.get("CHANNEL_PREFIX", "asgi")
-    try:
-        names = [f"{prefix}__group__progress.op.{pk}" for pk in run_ids]
-        names.append(f"{prefix}__group__progress.all")
-        counts = client.pubsub_numsub(*names)
-        return sum(1 for _name, n in counts if n)
-    finally:
-        client.close()
+    layer = get_channel_layer()
+    seqs = dict.fromkeys(run_ids, 10)
+    # Ten slices a second, each sending its share of the runs at once (pipelined in Redis).
+    slices = 10
+    share = max(1, round(len(run_ids) * rate / slices))
+    position = 0
+    next_at = time.monotonic()
+    while not stop.is_set():
+        sends = []
+        for _ in range(share):
+            pk = run_ids[position % len(run_ids)]
+            position += 1
+            seqs[pk] += 1
+            run = {
+                "id": pk,
+                "seq": seqs[pk],
+                "status": "running",
+                "current_item": seqs[pk],
+                "sent_at": time.time(),
+            }
+            text = protocol.event_frame("running", json.dumps(run, separators=(",", ":")))
+            message = {
+                "type": protocol.LAYER_EVENT,
+                "id": pk,
+                "seq": seqs[pk],
+                "final": False,
+                "text": text,
+            }
+            sends += [layer.group_send(group, message) for group in run_groups(pk, owner)]
+        await asyncio.gather(*sends)
+        sent[0] += share
+        next_at += 1.0 / slices
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
 async def dashboard(
-    url: str, cookie: str, origin: str, show: dict | None, counts: dict, stop: asyncio.Event
+    url: str, cookie: str, origin: str, show: dict | None, stats: dict, stop: asyncio.Event
 ) -> None:
     from websockets.asyncio.client import connect
 
     async with connect(
-        url, additional_headers={"Cookie": cookie, "Origin": origin}, max_size=2**22
+        url,
+        additional_headers={"Cookie": cookie, "Origin": origin},
+        max_size=2**22,
+        compression=None,
     ) as ws:
         if show is not None:
             await ws.send(json.dumps(show))
@@ -127,54 +133,118 @@ async def dashboard(
                 text = await asyncio.wait_for(ws.recv(), 0.5)
             except TimeoutError:
                 continue
-            if not counts["measuring"]:
+            if not stats["measuring"]:
                 continue
+            now = time.time()
             message = json.loads(text)
-            counts["frames"] += 1
-            counts["bytes"] += len(text)
-            if message.get("type") == "batch":
-                counts["states"] += len(message["events"])
-            elif "data" in message:
-                counts["states"] += 1
-            elif message.get("type") == "summary":
-                counts["summaries"] += 1
+            stats["frames"] += 1
+            stats["bytes"] += len(text)
+            events = message["events"] if message.get("type") == "batch" else [message]
+            for event in events:
+                data = event.get("data")
+                if data is not None:
+                    stats["states"] += 1
+                    if "sent_at" in data:
+                        stats["staleness"].append(now - data["sent_at"])
+            if message.get("type") == "summary":
+                stats["summaries"] += 1
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def redis_subscriptions(run_ids: list[int]) -> tuple[int, int]:
+    """(subscriptions to run groups, to the all-runs group) over every process."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    prefix = os.environ.get("CHANNEL_PREFIX", "asgi")
+    try:
+        names = [f"{prefix}__group__progress.op.{pk}" for pk in run_ids]
+        run_subscriptions = 0
+        for start in range(0, len(names), 1000):
+            run_subscriptions += sum(
+                n for _name, n in client.pubsub_numsub(*names[start : start + 1000])
+            )
+        ((_name, all_subscriptions),) = client.pubsub_numsub(f"{prefix}__group__progress.all")
+        return run_subscriptions, all_subscriptions
+    finally:
+        client.close()
 
 
 async def phase(
-    daphne: Daphne, cookie: str, mode: str, run_ids: list[int], args: argparse.Namespace
+    servers: list[Daphne], cookies: list[str], mode: str, run_ids: list[int], owner: int, args
 ) -> dict:
-    shown_ids = run_ids[-args.shown :]
-    url = daphne.ws_url + ("?view=shown" if mode == "shown" else "")
-    show = None
-    if mode == "shown":
-        filters = {"status": "", "q": "", "failures": False}
-        show = {"type": "show", "runs": shown_ids, "filters": filters, "since": max(run_ids)}
-    counts = {"measuring": False, "frames": 0, "states": 0, "bytes": 0, "summaries": 0}
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            dashboard(url, f"sessionid={cookie}", daphne.origin, show, counts, stop)
+    dashboards = 1 if mode == "all" else args.dashboards
+    stats = {
+        "measuring": False,
+        "frames": 0,
+        "states": 0,
+        "bytes": 0,
+        "summaries": 0,
+        "staleness": [],
+    }
+    stop, producing = asyncio.Event(), asyncio.Event()
+    sent = [0]
+    producer = asyncio.create_task(produce(run_ids, owner, args.rate, producing, sent))
+    clients = []
+    for i in range(dashboards):
+        server = servers[i % len(servers)]
+        show = None
+        url = server.ws_url
+        if mode == "shown":
+            start = (i * args.shown) % max(1, len(run_ids) - args.shown)
+            window = run_ids[start : start + args.shown]
+            filters = {"status": "", "q": "", "failures": False}
+            show = {"type": "show", "runs": window, "filters": filters, "since": max(run_ids)}
+            url += "?view=shown"
+        clients.append(
+            asyncio.create_task(
+                dashboard(url, f"sessionid={cookies[i]}", server.origin, show, stats, stop)
+            )
         )
-        for _ in range(args.dashboards)
-    ]
-    await asyncio.sleep(2.0)  # connected, snapshot in, subscriptions settled
-    channels = await asyncio.to_thread(subscribed_channels, run_ids)
-    cpu_before = cpu_seconds(daphne.pid)
-    counts["measuring"] = True
+        if i % 50 == 49:
+            await asyncio.sleep(0.2)  # not a storm: dashboards open over a few seconds
+    await asyncio.sleep(3.0)
+    subscriptions = await asyncio.to_thread(redis_subscriptions, run_ids)
+    cpu_before = sum(cpu_seconds(s.pid) for s in servers)
+    sent_before = sent[0]
+    stats["measuring"] = True
     await asyncio.sleep(args.seconds)
-    counts["measuring"] = False
-    cpu = cpu_seconds(daphne.pid) - cpu_before
+    stats["measuring"] = False
+    cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu_before
+    offered = (sent[0] - sent_before) / args.seconds
+    rss = [rss_mib(s.pid) for s in servers]
     stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    per_dashboard = args.seconds * args.dashboards
+    producing.set()
+    await asyncio.gather(*clients, producer, return_exceptions=True)
+    per = args.seconds * dashboards
+    staleness = stats["staleness"] or [float("nan")]
     return {
         "mode": mode,
-        "states_per_s": counts["states"] / per_dashboard,
-        "frames_per_s": counts["frames"] / per_dashboard,
-        "kib_per_s": counts["bytes"] / 1024 / per_dashboard,
-        "summaries_per_s": counts["summaries"] / per_dashboard,
+        "servers": len(servers),
+        "dashboards": dashboards,
+        "offered_states_per_s": offered,
+        "states_per_s": stats["states"] / per,
+        "frames_per_s": stats["frames"] / per,
+        "kib_per_s": stats["bytes"] / 1024 / per,
+        "summaries_per_s": stats["summaries"] / per,
+        "staleness_p50_ms": 1000 * percentile(staleness, 50),
+        "staleness_p99_ms": 1000 * percentile(staleness, 99),
         "daphne_cpu_percent": 100 * cpu / args.seconds,
-        "redis_channels_subscribed": channels,
+        "cpu_us_per_frame": 1e6 * cpu / max(1, stats["frames"]),
+        "rss_mib": rss,
+        "run_group_subscriptions": subscriptions[0],
+        "all_group_subscriptions": subscriptions[1],
     }
 
 
@@ -182,46 +252,44 @@ def main() -> None:
     args = parse_args()
     for key, value in bench_env().items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/progress_bench")
     ensure_database(os.environ["DATABASE_URL"])
     setup_django()
-    cookie = staff_session()
-    run_ids = create_runs(args.runs, "bench-staff")
+    # Staff users with at most 10 dashboards each (MAX_SOCKETS_PER_USER is 20 per user).
+    cookies = staff_sessions(args.dashboards, users=max(1, -(-args.dashboards // 10)))
+    run_ids, owner = create_runs(args.runs, "bench-staff-0")
     RESULTS_DIR.mkdir(exist_ok=True)
-    daphne = Daphne(log_path=RESULTS_DIR / "bench_shown-daphne.log")
-    producer = Producer(run_ids, args.rate)
-    producer.start()
+    servers = [
+        Daphne(log_path=RESULTS_DIR / f"bench_shown-daphne-{i}.log") for i in range(args.servers)
+    ]
     try:
-        time.sleep(2.0)
         results = [
-            asyncio.run(phase(daphne, cookie, mode, run_ids, args)) for mode in ("all", "shown")
+            asyncio.run(phase(servers, cookies, mode, run_ids, owner, args))
+            for mode in ("all", "shown")
         ]
     finally:
-        producer.stop.set()
-        producer.join(30)
-        daphne.stop()
-    offered = args.runs * args.rate
+        for server in servers:
+            server.stop()
     print(
-        f"{args.runs} runs at {args.rate:g} Hz ({offered:g} states/s offered), "
-        f"{args.dashboards} dashboard(s), {args.shown} runs shown, {args.seconds:g} s per mode"
+        f"{args.runs} runs at {args.rate:g} Hz, {args.servers} daphne(s), "
+        f"{args.shown} runs per shown dashboard, {args.seconds:g} s measured per phase"
     )
     print(
-        "| socket | states/s per dashboard | frames/s | KiB/s | summaries/s | daphne CPU "
-        "| Redis channels subscribed |"
+        "| socket | dashboards | states offered/s | states/s per dashboard | frames/s | KiB/s "
+        "| staleness p50 / p99 | daphne CPU (µs per frame) | RSS | Redis subs: run groups / all |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in results:
+        rss = " + ".join(f"{value:.0f}" for value in row["rss_mib"])
         print(
-            f"| {row['mode']} | {row['states_per_s']:.1f} | {row['frames_per_s']:.1f} | "
-            f"{row['kib_per_s']:.1f} | {row['summaries_per_s']:.2f} | "
-            f"{row['daphne_cpu_percent']:.0f} % | {row['redis_channels_subscribed']} |"
+            f"| {row['mode']} | {row['dashboards']} | {row['offered_states_per_s']:.0f} "
+            f"| {row['states_per_s']:.1f} | {row['frames_per_s']:.1f} | {row['kib_per_s']:.1f} "
+            f"| {row['staleness_p50_ms']:.0f} / {row['staleness_p99_ms']:.0f} ms "
+            f"| {row['daphne_cpu_percent']:.0f} % ({row['cpu_us_per_frame']:.0f} µs) "
+            f"| {rss} MiB | {row['run_group_subscriptions']} / {row['all_group_subscriptions']} |"
         )
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2
-            )
-        )
+        arguments = {key: str(value) for key, value in vars(args).items()}
+        args.json.write_text(json.dumps({"args": arguments, "results": results}, indent=2))
 
 
 if __name__ == "__main__":
