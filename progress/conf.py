@@ -106,6 +106,11 @@ DEFAULTS: dict[str, Any] = {
     # or an error beside the form; management commands are not limited.
     "MAX_ACTIVE_RUNS_PER_USER": 10,
     "MAX_STARTS_PER_MINUTE": 30,
+    # Addresses or networks of the host's reverse proxies ("10.0.0.5", "10.1.0.0/16"): from
+    # them, X-Forwarded-For names the client (its rightmost hop that is not one of them);
+    # from anyone else it is ignored. What anonymous sockets' connect limits key on
+    # (progress/client_address.py).
+    "TRUSTED_PROXIES": (),
 }
 
 
