@@ -333,7 +333,9 @@ def _too_large(cap: int) -> str:
             "(uploads need a session or HTTP Basic credentials)."
         )
     return (
-        f"This request's body is over {cap} bytes; upload a file under PROGRESS's MAX_UPLOAD_BYTES."
+        f"This request's body is over {cap} bytes: uploads are limited to "
+        f'{cap - FORM_OVERHEAD_BYTES} bytes (PROGRESS["MAX_UPLOAD_BYTES"]). '
+        "Split the file into smaller ones."
     )
 
 
@@ -344,6 +346,8 @@ def _busy() -> str:
 def _refuse(request: Any, status: int, message: str) -> None:
     """Answer status with message and close the connection; the rest of the body is dropped."""
     request.body_refused = True
+    # Twisted answers "Expect: 100-continue" right after gotLength(): not after a refusal.
+    request.requestHeaders.removeHeader(b"expect")
     _release(request)
     request.content = io.BytesIO()  # what Twisted and daphne expect to find; never read
     logger.warning(

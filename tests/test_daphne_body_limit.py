@@ -49,7 +49,7 @@ def connect(stack: LiveStack) -> socket.socket:
     return sock
 
 
-def head(*, length: int | None = None, cookie: str | None = None) -> bytes:
+def head(*, length: int | None = None, cookie: str | None = None, expect: bool = False) -> bytes:
     lines = [
         f"POST {START} HTTP/1.1",
         "Host: 127.0.0.1",
@@ -58,6 +58,8 @@ def head(*, length: int | None = None, cookie: str | None = None) -> bytes:
     lines.append("Transfer-Encoding: chunked" if length is None else f"Content-Length: {length}")
     if cookie:
         lines.append(f"Cookie: {cookie}")
+    if expect:
+        lines.append("Expect: 100-continue")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -69,6 +71,17 @@ def answer(sock: socket.socket) -> bytes:
             part = sock.recv(4096)
             if not part:
                 break
+            data += part
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+def everything(sock: socket.socket) -> bytes:
+    """All daphne sends until it closes the connection (or the socket's timeout)."""
+    data = b""
+    try:
+        while part := sock.recv(4096):
             data += part
     except (TimeoutError, ConnectionResetError):
         pass
@@ -113,6 +126,14 @@ def test_a_120_mb_content_length_is_refused_with_413_before_any_body_is_sent(sta
         reply = answer(sock)
     assert reply.startswith(b"HTTP/1.1 413"), reply
     assert time.monotonic() - began < 4
+
+
+def test_a_refused_body_is_not_invited_with_100_continue(stack):
+    with connect(stack) as sock:
+        sock.sendall(head(length=120_000_000, cookie=FORGED_SESSION, expect=True))
+        reply = everything(sock)
+    assert reply.startswith(b"HTTP/1.1 413"), reply
+    assert b"100 Continue" not in reply
 
 
 def test_an_anonymous_200_mib_chunked_post_is_cut_off_and_never_reaches_the_disk(stack):
