@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 from progress import conf
 
@@ -90,3 +91,30 @@ def check_api_template_apps_are_installed(**kwargs: Any) -> list[Warning]:
             id="progress.W002",
         )
     ]
+
+
+@register()
+def check_embedded_runs_bound(**kwargs: Any) -> list[Error]:
+    """PROGRESS["EMBEDDED_MAX_CONCURRENT_RUNS"] must let at least one run start."""
+    bound = conf.get("EMBEDDED_MAX_CONCURRENT_RUNS")
+    if isinstance(bound, int) and not isinstance(bound, bool) and bound >= 1:
+        return []
+    return [
+        Error(
+            f"PROGRESS['EMBEDDED_MAX_CONCURRENT_RUNS'] is {bound!r}; no run could ever start.",
+            hint="Set it to a whole number of runs, 1 or more (the default is 3).",
+            id="progress.E003",
+        )
+    ]
+
+
+@register()
+def check_trusted_proxies(**kwargs: Any) -> list[Error]:
+    """PROGRESS["TRUSTED_PROXIES"] must list addresses or networks."""
+    from progress.client_address import trusted_networks
+
+    try:
+        trusted_networks()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="progress.E004")]
+    return []

@@ -113,6 +113,15 @@ DEFAULTS: dict[str, Any] = {
     # or an error beside the form; management commands are not limited.
     "MAX_ACTIVE_RUNS_PER_USER": 10,
     "MAX_STARTS_PER_MINUTE": 30,
+    # Tracked tasks running at once in one process. The thread-pool backend runs tasks inside
+    # the web server: past this bound a task waits (its run stays queued) until a run of the
+    # process ends, so pages stay responsive. A db_worker runs one task at a time anyway.
+    "EMBEDDED_MAX_CONCURRENT_RUNS": 3,
+    # Addresses or networks of the host's reverse proxies ("10.0.0.5", "10.1.0.0/16"): from
+    # them, X-Forwarded-For names the client (its rightmost hop that is not one of them);
+    # from anyone else it is ignored. What anonymous sockets' connect limits key on
+    # (progress/client_address.py).
+    "TRUSTED_PROXIES": (),
 }
 
 

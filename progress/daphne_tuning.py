@@ -3,12 +3,14 @@
 They change how libraries behave in the whole serving process, so the app never applies
 them by itself: a project's ASGI module calls tune_daphne() (the demo project's does).
 Two keep what the libraries do and only make it cheaper; the third bounds what a socket
-whose client does not read may hold. Each finds out whether the library is as expected
-and otherwise leaves it alone.
+whose client does not read may hold; the fourth bounds the request bodies daphne receives
+before the application runs. Each finds out whether the library is as expected and
+otherwise leaves it alone.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import pprint
 import sys
@@ -20,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def tune_daphne() -> list[str]:
-    """Apply both fixes that apply in this process; the names of those applied."""
+    """Apply the fixes that apply in this process; the names of those applied."""
     applied = []
     if defer_autobahn_debug_formatting():
         applied.append("autobahn debug formatting deferred")
@@ -28,6 +30,8 @@ def tune_daphne() -> list[str]:
         applied.append("Twisted TCP writes sent at once")
     if close_slow_clients():
         applied.append("WebSockets that do not read closed")
+    if refuse_oversized_bodies():
+        applied.append("request bodies bounded before they are buffered")
     return applied
 
 
@@ -199,3 +203,178 @@ def close_slow_clients() -> bool:
     serverSend.__doc__ = unbounded_send.__doc__
     server_protocol.serverSend = serverSend
     return True
+
+
+# Room a pipeline start's form takes beside its file: other fields, multipart boundaries.
+FORM_OVERHEAD_BYTES = 1024 * 1024
+# Largest body of a request that carries neither a session cookie nor an Authorization
+# header: a login form, not an upload. Under Twisted's 100,000-byte threshold, so such a
+# body is held in memory and never written to a temporary file.
+ANONYMOUS_BODY_BYTES = 64 * 1024
+# Bodies past Twisted's in-memory threshold that one process receives at once, in bytes
+# declared (a chunked body counts as the largest): room for UPLOADS_AT_ONCE of the largest
+# uploads. This bounds daphne's temporary files: UPLOADS_AT_ONCE x (MAX_UPLOAD_BYTES + 1 MiB).
+UPLOADS_AT_ONCE = 8
+# Twisted keeps a body shorter than this in memory (twisted.web.http._getContentFile).
+_IN_MEMORY_BELOW = 100_000
+# What refuse_oversized_bodies() relies on of daphne's WebRequest (a twisted.web Request).
+_WEB_REQUEST_ATTRIBUTES = ("gotLength", "handleContentChunk", "process", "finish", "connectionLost")
+
+
+def largest_request_body() -> int:
+    """The largest body a signed-in request may send: an upload of MAX_UPLOAD_BYTES, plus
+    its form."""
+    from progress import conf
+
+    return int(conf.get("MAX_UPLOAD_BYTES")) + FORM_OVERHEAD_BYTES
+
+
+class _Spooled:
+    """Bytes of large bodies reserved by the requests of this process (the reactor's thread)."""
+
+    reserved = 0
+
+
+def refuse_oversized_bodies() -> bool:
+    """Refuse a request body daphne would buffer past its bound, before buffering it.
+
+    daphne receives a whole request body, into a temporary file past 100 kB, before the
+    application (and so any Django check) runs: a 200 MiB anonymous POST grew that file to
+    204 MB, and a 120 MB Content-Length went unanswered (issue 25, finding 9). Here the
+    headers decide: a request with a session cookie or an Authorization header may send
+    largest_request_body(), any other ANONYMOUS_BODY_BYTES (held in memory); a declared
+    length past that is answered 413 at once, and a chunked body is cut off (413) when it
+    passes it. Bodies past 100 kB received at once share room for UPLOADS_AT_ONCE of the
+    largest (503 past that), so the temporary files stay bounded even for clients that
+    forge a cookie or open many connections. The
+    connection is closed after a refusal; the application never sees the request. True if
+    daphne was found.
+    """
+    http_protocol = sys.modules.get("daphne.http_protocol")
+    if http_protocol is None:
+        return False
+    request_class = http_protocol.WebRequest
+    if getattr(request_class.gotLength, "bounded", False):
+        return True
+    if not all(hasattr(request_class, name) for name in _WEB_REQUEST_ATTRIBUTES):
+        logger.warning("daphne's WebRequest is not as expected; request bodies are unbounded")
+        return False
+    unbounded = {name: getattr(request_class, name) for name in _WEB_REQUEST_ATTRIBUTES}
+
+    def gotLength(self: Any, length: int | None) -> None:
+        self.body_cap = _body_cap(self)
+        self.body_received = 0
+        self.body_reserved = 0
+        if length is not None and length > self.body_cap:
+            _refuse(self, 413, _too_large(self.body_cap))
+            return
+        size = self.body_cap if length is None else length
+        if size >= _IN_MEMORY_BELOW:
+            if _Spooled.reserved + size > UPLOADS_AT_ONCE * largest_request_body():
+                _refuse(self, 503, _busy())
+                return
+            self.body_reserved = size
+            _Spooled.reserved += size
+        # A chunked body under the in-memory threshold stays in memory too.
+        unbounded["gotLength"](self, length if size >= _IN_MEMORY_BELOW else size)
+
+    def handleContentChunk(self: Any, data: bytes) -> None:
+        if getattr(self, "body_refused", False):
+            return
+        self.body_received = getattr(self, "body_received", 0) + len(data)
+        if self.body_received > getattr(self, "body_cap", self.body_received):
+            _refuse(self, 413, _too_large(self.body_cap))
+            return
+        unbounded["handleContentChunk"](self, data)
+
+    def process(self: Any) -> Any:
+        if getattr(self, "body_refused", False):
+            return None
+        return unbounded["process"](self)
+
+    def finish(self: Any) -> Any:
+        _release(self)
+        return unbounded["finish"](self)
+
+    def connectionLost(self: Any, reason: Any) -> Any:
+        _release(self)
+        return unbounded["connectionLost"](self, reason)
+
+    replacements = {
+        "gotLength": gotLength,
+        "handleContentChunk": handleContentChunk,
+        "process": process,
+        "finish": finish,
+        "connectionLost": connectionLost,
+    }
+    for name, replacement in replacements.items():
+        replacement.__doc__ = unbounded[name].__doc__
+        replacement.unbounded = unbounded[name]  # type: ignore[attr-defined]
+        setattr(request_class, name, replacement)
+    gotLength.bounded = True  # type: ignore[attr-defined]
+    return True
+
+
+def _body_cap(request: Any) -> int:
+    """How many body bytes this request may send, from its headers."""
+    from django.conf import settings
+
+    headers = request.requestHeaders
+    cookie = settings.SESSION_COOKIE_NAME.encode()
+    if headers.hasHeader(b"authorization") or cookie in request.received_cookies:
+        return largest_request_body()
+    return ANONYMOUS_BODY_BYTES
+
+
+def _too_large(cap: int) -> str:
+    if cap == ANONYMOUS_BODY_BYTES:
+        return (
+            f"This request's body is over {cap} bytes; sign in first "
+            "(uploads need a session or HTTP Basic credentials)."
+        )
+    return (
+        f"This request's body is over {cap} bytes: uploads are limited to "
+        f'{cap - FORM_OVERHEAD_BYTES} bytes (PROGRESS["MAX_UPLOAD_BYTES"]). '
+        "Split the file into smaller ones."
+    )
+
+
+def _busy() -> str:
+    return "The server is receiving as many uploads as it takes at once; try again in a minute."
+
+
+def _refuse(request: Any, status: int, message: str) -> None:
+    """Answer status with message and close the connection; the rest of the body is dropped."""
+    request.body_refused = True
+    # Twisted answers "Expect: 100-continue" right after gotLength(): not after a refusal.
+    request.requestHeaders.removeHeader(b"expect")
+    _release(request)
+    request.content = io.BytesIO()  # what Twisted and daphne expect to find; never read
+    logger.warning(
+        "Refused a %s-byte request body (%s) from %s: %s",
+        request.requestHeaders.getRawHeaders(b"content-length", [b"chunked"])[0].decode("latin-1"),
+        status,
+        request.getClientAddress(),
+        message,
+    )
+    channel = request.channel
+    if channel is None or channel.transport is None:
+        return
+    body = (message + "\n").encode()
+    reason = {413: b"Content Too Large", 503: b"Service Unavailable"}[status]
+    channel.transport.write(
+        b"HTTP/1.1 %d %s\r\n" % (status, reason)
+        + b"Content-Type: text/plain; charset=utf-8\r\n"
+        + b"Content-Length: %d\r\n" % len(body)
+        + b"Connection: close\r\n\r\n"
+        + body
+    )
+    channel.loseConnection()
+
+
+def _release(request: Any) -> None:
+    """Give back the request's share of UPLOADS_AT_ONCE (once)."""
+    reserved = getattr(request, "body_reserved", 0)
+    if reserved:
+        _Spooled.reserved -= reserved
+        request.body_reserved = 0

@@ -12,12 +12,20 @@ Whichever backend runs it (a thread pool in the server, db_worker processes else
 the task opens fresh database connections, tracks the block as that run (completed,
 failed or cancelled like track_operation), and returns the function's result.
 Import the module from your AppConfig.ready() so that the pipelines are registered.
+
+At most PROGRESS["EMBEDDED_MAX_CONCURRENT_RUNS"] tracked tasks run at once in one process:
+a backend that runs tasks inside the web server (the thread pool) would otherwise run as
+many as it has threads beside the pages. A task past the bound waits, its run still queued,
+and starts when a run of the process ends.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import close_old_connections
@@ -25,12 +33,14 @@ from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, Ta
 from django.tasks.base import DEFAULT_TASK_PRIORITY
 from rest_framework import serializers
 
-from progress import pipelines
+from progress import conf, pipelines
 from progress.launch import operation_enqueue
 from progress.models import OperationProgress
 from progress.tracker import track_operation
 
 __all__ = ["enqueue", "tracked_task"]
+
+logger = logging.getLogger(__name__)
 
 TrackedFunction = Callable[..., Any]  # (tracker, **parameters) -> result
 
@@ -88,16 +98,51 @@ def run_tracked(function: TrackedFunction, operation_name: str) -> Callable[...,
 
     @functools.wraps(function)
     def run(operation_id: int, /, **parameters: Any) -> Any:
-        # Pool threads and workers live long and never see request_finished: close stale
-        # connections around each task, as Django does around a request.
-        close_old_connections()
-        try:
-            with track_operation(operation_name, operation_id=operation_id) as tracker:
-                return function(tracker, **parameters)
-        finally:
+        with run_slot(operation_id):
+            # Pool threads and workers live long and never see request_finished: close stale
+            # connections around each task, as Django does around a request.
             close_old_connections()
+            try:
+                with track_operation(operation_name, operation_id=operation_id) as tracker:
+                    return function(tracker, **parameters)
+            finally:
+                close_old_connections()
 
     return run
+
+
+class _RunSlots:
+    """EMBEDDED_MAX_CONCURRENT_RUNS slots per process; a new bound applies to new waits."""
+
+    lock = threading.Lock()
+    bound = 0
+    semaphore = threading.BoundedSemaphore(1)
+
+    @classmethod
+    def current(cls) -> threading.BoundedSemaphore:
+        bound = int(conf.get("EMBEDDED_MAX_CONCURRENT_RUNS"))
+        with cls.lock:
+            if bound != cls.bound:
+                cls.bound, cls.semaphore = bound, threading.BoundedSemaphore(bound)
+            return cls.semaphore
+
+
+@contextmanager
+def run_slot(operation_id: int) -> Iterator[None]:
+    """Wait for one of this process's EMBEDDED_MAX_CONCURRENT_RUNS slots; hold it inside."""
+    semaphore = _RunSlots.current()
+    if not semaphore.acquire(blocking=False):
+        logger.info(
+            "Run %s waits, queued: EMBEDDED_MAX_CONCURRENT_RUNS (%s) runs are running in this "
+            "process; it starts when one ends.",
+            operation_id,
+            _RunSlots.bound,
+        )
+        semaphore.acquire()
+    try:
+        yield
+    finally:
+        semaphore.release()
 
 
 def enqueue(

@@ -93,7 +93,8 @@ AXES_RESET_ON_SUCCESS = True
 # The address axes locks by: the peer, or behind proxies listed in DJANGO_TRUSTED_PROXIES
 # (addresses or networks, e.g. 10.0.0.5,10.1.0.0/16) the rightmost X-Forwarded-For hop that
 # is not one of them. Never run daphne with --proxy-headers: it believes the leftmost hop,
-# which the client writes. progressproject/client_address.py says why.
+# which the client writes. progress/client_address.py says why; the same rule keys anonymous
+# sockets' connect limits (PROGRESS["TRUSTED_PROXIES"], set from this below).
 TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=[])
 try:
     for _proxy in TRUSTED_PROXIES:
@@ -102,7 +103,7 @@ except ValueError as exc:
     raise environ.ImproperlyConfigured(
         f"DJANGO_TRUSTED_PROXIES: {exc}; list addresses or networks, e.g. 10.0.0.5,10.1.0.0/16"
     ) from None
-AXES_CLIENT_IP_CALLABLE = "progressproject.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "progress.client_address.client_address"
 
 ROOT_URLCONF = "progressproject.urls"
 ASGI_APPLICATION = "progressproject.asgi.application"
@@ -244,6 +245,8 @@ PROGRESS = {
     for key, default in PROGRESS_DEFAULTS.items()
     if f"PROGRESS_{key}" in env.ENVIRON
 }
+# One list of trusted proxies for login throttling and socket limits (see AXES above).
+PROGRESS["TRUSTED_PROXIES"] = TRUSTED_PROXIES
 # The upload limit keeps its older, shorter variable too: MAX_UPLOAD_BYTES=...
 if "MAX_UPLOAD_BYTES" in env.ENVIRON:
     PROGRESS.setdefault("MAX_UPLOAD_BYTES", env.int("MAX_UPLOAD_BYTES"))

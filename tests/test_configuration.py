@@ -56,6 +56,21 @@ def test_a_channel_layer_or_storage_alias_that_does_not_exist_is_an_error(settin
     assert {"progress.E001", "progress.E002"} <= set(check_ids())
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "check"),
+    [
+        ("EMBEDDED_MAX_CONCURRENT_RUNS", 0, "progress.E003"),
+        ("TRUSTED_PROXIES", ["10.0.0.5", "not-an-address"], "progress.E004"),
+    ],
+)
+def test_a_bound_that_starts_no_run_or_a_proxy_that_is_no_address_is_an_error(
+    settings, key, value, check
+):
+    assert check not in check_ids()
+    settings.PROGRESS = {key: value}
+    assert check in check_ids()
+
+
 def test_the_app_reads_no_environment_and_no_project_settings():
     """progress is installable anywhere: no os.environ, no BASE_DIR, UPLOAD_DIR or project."""
     app = ROOT / "progress"

@@ -236,9 +236,9 @@ def test_api_basic_auth_is_throttled_too(member):
 def test_the_client_is_the_rightmost_forwarded_hop_that_is_not_a_trusted_proxy(
     settings, rf, trusted, peer, forwarded, client
 ):
-    from progressproject.client_address import client_address
+    from progress.client_address import client_address
 
-    settings.TRUSTED_PROXIES = trusted
+    settings.PROGRESS = {**settings.PROGRESS, "TRUSTED_PROXIES": trusted}
     request = rf.get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == client
 

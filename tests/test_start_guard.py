@@ -2,8 +2,8 @@
 
 Each request declares a large Content-Length and a receive() that fails the test if the
 application asks for the body. Without the guard, Django's ASGI handler reads the body
-before any view runs. (daphne itself buffers a body before calling the application; a
-reverse proxy's size limit refuses it at the edge: README "Running in production".)
+before any view runs. (daphne itself buffers a body before calling the application unless
+tune_daphne() bounds it: tests/test_daphne_body_limit.py; docs/security.md says where.)
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 Each connect costs the server a handshake and, for a run's page, a query; one client
 reconnected a run socket 125 times a second, and anonymous connects ran at 515 a second
 (issue 25, finding 15). A token bucket per user id (or, for anonymous sockets, per client
-address) in this process allows CONNECT_RATE connects a second with bursts of
-CONNECT_BURST; past it the socket is closed with 4030 before any query, and the client
-backs off as after any close that is not a refusal.
+address, by progress.client_address's trusted-proxy rule) in this process allows
+CONNECT_RATE connects a second with bursts of CONNECT_BURST; past it the socket is closed
+with 4030 before any query, and the client backs off as after any close that is not a
+refusal.
 """
 
 from __future__ import annotations
@@ -13,27 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from progress import conf
+from progress.client_address import scope_client_address
 from progress.sockets.inbound import TokenBucket
 
 # Buckets kept per process before the full (idle) ones are dropped.
 MAX_BUCKETS = 10_000
 
 
-def client_address(scope: Any) -> str | None:
-    """The client's address as the server saw it (scope["client"]); None if unknown.
-
-    One place, so that a trusted-proxy rule (X-Forwarded-For from known proxies only) can
-    replace it.
-    """
-    client = scope.get("client")
-    return str(client[0]) if client else None
-
-
 def connect_key(scope: Any, user: Any) -> str | None:
     """Whose connects these are: the user's id, else the client's address."""
     if getattr(user, "is_authenticated", False):
         return f"user:{user.pk}"
-    address = client_address(scope)
+    address = scope_client_address(scope)
     return None if address is None else f"address:{address}"
 
 

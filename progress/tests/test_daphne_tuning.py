@@ -7,6 +7,7 @@ import socket
 
 import autobahn.util
 import autobahn.websocket.protocol
+import daphne.http_protocol
 import daphne.ws_protocol
 import pytest
 from twisted.internet import abstract, protocol, tcp
@@ -103,7 +104,7 @@ def test_a_closing_connection_is_left_to_twisted(tuned, connection):
     assert reactor.writers == [conn]
 
 
-def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
+def test_tuning_twice_patches_once_and_every_fix_applies(tuned, monkeypatch):
     patched = abstract.FileDescriptor.write
     for name in ("pformat", "hltype", "hlval"):
         monkeypatch.setattr(
@@ -112,11 +113,18 @@ def test_tuning_twice_patches_once_and_both_fixes_apply(tuned, monkeypatch):
     monkeypatch.setattr(autobahn.util, "_HAS_CLICK", autobahn.util._HAS_CLICK)
     server_protocol = daphne.ws_protocol.WebSocketProtocol
     monkeypatch.setattr(server_protocol, "serverSend", server_protocol.serverSend)
+    web_request = daphne.http_protocol.WebRequest
+    for name in daphne_tuning._WEB_REQUEST_ATTRIBUTES:
+        monkeypatch.setattr(web_request, name, getattr(web_request, name))
     assert daphne_tuning.tune_daphne() == [
         "autobahn debug formatting deferred",
         "Twisted TCP writes sent at once",
         "WebSockets that do not read closed",
+        "request bodies bounded before they are buffered",
     ]
+    bounded = web_request.gotLength
+    daphne_tuning.tune_daphne()
+    assert web_request.gotLength is bounded  # tuned twice, wrapped once
     assert abstract.FileDescriptor.write is patched
     protocol = autobahn.websocket.protocol
     assert protocol.hltype.lazy and protocol.hlval.lazy and protocol.pformat.lazy
@@ -131,7 +139,7 @@ def test_autobahns_debug_text_is_built_only_when_formatted_and_reads_the_same(mo
     monkeypatch.setattr(protocol, "hltype", autobahn.util.hltype)
     monkeypatch.setattr(protocol, "hlval", autobahn.util.hlval)
     monkeypatch.setattr(autobahn.util, "_HAS_CLICK", False)
-    eager = protocol.hltype(test_tuning_twice_patches_once_and_both_fixes_apply)
+    eager = protocol.hltype(test_tuning_twice_patches_once_and_every_fix_applies)
     calls = []
     monkeypatch.setattr(autobahn.util, "_qn", lambda obj: calls.append(obj) or "a.b")
     assert daphne_tuning.defer_autobahn_debug_formatting()

@@ -234,8 +234,11 @@ def fresh_throttle(monkeypatch):
     monkeypatch.setattr(throttle.connect_throttle, "_buckets", {})
 
 
-async def connect_code(path: str, cookie: bytes = b"", *, address: str = "127.0.0.1") -> int | None:
-    """Open a socket from address; the close code, or None if it stayed open (then closed)."""
+async def connect_code(
+    path: str, cookie: bytes = b"", *, address: str = "127.0.0.1", forwarded: str = ""
+) -> int | None:
+    """Open a socket from address (with forwarded as its X-Forwarded-For); the close code,
+    or None if it stayed open (then closed)."""
     from channels.testing import WebsocketCommunicator
 
     from progress.tests.wsutil import application
@@ -246,6 +249,8 @@ async def connect_code(path: str, cookie: bytes = b"", *, address: str = "127.0.
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     if cookie:
         headers.append((b"cookie", cookie))
+    if forwarded:
+        headers.append((b"x-forwarded-for", forwarded.encode()))
     communicator = WebsocketCommunicator(from_address, path, headers=headers)
     await communicator.connect()
     output = await communicator.receive_output(5)
@@ -271,6 +276,35 @@ async def test_reconnecting_a_run_socket_too_fast_is_closed_with_4030_before_a_q
     # Another user's connects are counted apart.
     other_cookie = await sync_to_async(session_cookie)(other_user)
     assert await connect_code("/ws/progress/", other_cookie) is None
+
+
+@pytest.mark.usefixtures("fresh_throttle")
+async def test_behind_a_trusted_proxy_anonymous_connects_are_limited_per_forwarded_client(
+    settings,
+):
+    settings.PROGRESS = {"CONNECT_RATE": 0.01, "CONNECT_BURST": 3, "TRUSTED_PROXIES": ["10.0.0.5"]}
+    # One client through the proxy, writing a new leftmost hop each time: one bucket.
+    codes = [
+        await connect_code(
+            "/ws/progress/", address="10.0.0.5", forwarded=f"6.6.6.{n}, 198.51.100.7"
+        )
+        for n in range(6)
+    ]
+    assert codes == [protocol.CLOSE_UNAUTHENTICATED] * 3 + [protocol.CLOSE_CONNECTING_TOO_FAST] * 3
+    # Another client behind the same proxy is counted apart.
+    assert await connect_code("/ws/progress/", address="10.0.0.5", forwarded="198.51.100.8") == (
+        protocol.CLOSE_UNAUTHENTICATED
+    )
+
+
+@pytest.mark.usefixtures("fresh_throttle")
+async def test_a_forwarded_address_from_an_untrusted_peer_does_not_evade_the_limit(settings):
+    settings.PROGRESS = {"CONNECT_RATE": 0.01, "CONNECT_BURST": 3, "TRUSTED_PROXIES": ["10.0.0.5"]}
+    codes = [
+        await connect_code("/ws/progress/", address="203.0.113.9", forwarded=f"198.51.100.{n}")
+        for n in range(6)
+    ]
+    assert codes == [protocol.CLOSE_UNAUTHENTICATED] * 3 + [protocol.CLOSE_CONNECTING_TOO_FAST] * 3
 
 
 @pytest.mark.usefixtures("fresh_throttle")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import pytest
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -44,9 +47,31 @@ def say_done(tracker) -> str:
     return "done"
 
 
+class Held:
+    """Runs of hold_until_released inside their body: now, and the most at once."""
+
+    lock = threading.Lock()
+    released = threading.Event()
+    now = most = 0
+
+
+@tracked_task(name="test_hold_until_released")
+def hold_until_released(tracker) -> None:
+    """Stay running until the test releases every run."""
+    with Held.lock:
+        Held.now += 1
+        Held.most = max(Held.most, Held.now)
+    try:
+        assert Held.released.wait(30), "the test never released the held runs"
+    finally:
+        with Held.lock:
+            Held.now -= 1
+
+
 # Registered only while a test asks for it: other tests list the project's pipelines.
 COUNT_ROWS = pipelines.unregister("test_count_rows")
 NO_PARAMETERS = pipelines.unregister("say_done")
+HOLD = pipelines.unregister("test_hold_until_released")
 
 
 @pytest.fixture
@@ -130,3 +155,43 @@ def test_a_db_worker_in_another_process_runs_a_tracked_task(registered, settings
     finally:
         worker.terminate()
         worker.communicate(timeout=20)
+
+
+@pytest.fixture
+def held_in_a_thread_pool(settings):
+    """The embedded backend, as `make run` uses; its pool has a thread for every run here."""
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "django_tasks_local.ThreadPoolBackend",
+            "OPTIONS": {"MAX_WORKERS": 4},
+        }
+    }
+    pipelines.register(HOLD)
+    Held.released.clear()
+    Held.now = Held.most = 0
+    yield
+    Held.released.set()
+    pipelines.unregister("test_hold_until_released")
+
+
+def test_the_embedded_backend_runs_at_most_the_bound_at_once_and_then_the_rest(
+    held_in_a_thread_pool, settings, user, caplog
+):
+    settings.PROGRESS = {**settings.PROGRESS, "EMBEDDED_MAX_CONCURRENT_RUNS": 2}
+    caplog.set_level(logging.INFO, logger="progress.tasks")
+    runs = [
+        pipeline_start(name="test_hold_until_released", data={}, user=user, trusted=True)
+        for _ in range(4)
+    ]
+
+    def waiting() -> int:
+        return sum("waits, queued" in record.getMessage() for record in caplog.records)
+
+    # Every run is either inside its body or has said it waits for a slot.
+    eventually(lambda: Held.now + waiting() == 4)
+    assert (Held.now, waiting()) == (2, 2)
+    queued = OperationProgress.objects.filter(pk__in=[run.pk for run in runs], status=Status.QUEUED)
+    assert queued.count() == 2
+    Held.released.set()
+    assert [wait_for_final(run.pk).status for run in runs] == [Status.COMPLETED] * 4
+    assert Held.most == 2
