@@ -639,9 +639,14 @@ def test_bulk_rerun_keeps_the_owner_records_who_re_ran_it_and_links_both_ways(
     assert f'href="{change_page(old)}" data-testid="rerun-of">#{old.pk}</a> by boss' in (
         client.get(change_page(new)).content.decode()
     )
-    # The owner sees the re-run on their pages.
-    own = logged_in(curator).get(f"/progress/{new.pk}/")
-    assert own.status_code == 200
+    # The owner sees the re-run, and its run pages link both ways too.
+    owner = logged_in(curator)
+    assert f'href="/progress/{old.pk}/" data-testid="rerun-of">#{old.pk}</a> by boss' in (
+        owner.get(f"/progress/{new.pk}/").content.decode()
+    )
+    assert f'href="/progress/{new.pk}/" data-testid="rerun">#{new.pk}</a>' in (
+        owner.get(f"/progress/{old.pk}/").content.decode()
+    )
 
 
 def test_rerun_is_not_offered_on_a_run_that_cannot_be_re_run_and_the_page_says_why(admin_user):
