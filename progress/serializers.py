@@ -306,9 +306,13 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_reruns(self, operation: OperationProgress) -> list[int]:
-        """Ids of the runs that repeat this one, those the viewer may see."""
-        runs = OperationProgress.objects.visible_to(self._viewer()).filter(rerun_of=operation)
-        return list(runs.order_by("pk").values_list("pk", flat=True))
+        """Ids of the runs that repeat this one, those the viewer may see (one query per run:
+        reruns and links share it)."""
+        cache = self.context.setdefault("_reruns", {})
+        if operation.pk not in cache:
+            runs = OperationProgress.objects.visible_to(self._viewer()).filter(rerun_of=operation)
+            cache[operation.pk] = list(runs.order_by("pk").values_list("pk", flat=True))
+        return list(cache[operation.pk])
 
     @extend_schema_field(RunLinksSerializer)
     def get_links(self, operation: OperationProgress) -> dict[str, Any]:
