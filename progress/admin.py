@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.forms.widgets import Script
 from django.http import (
     Http404,
@@ -17,6 +20,7 @@ from django.http import (
     HttpResponseNotAllowed,
     HttpResponseRedirect,
 )
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,6 +38,7 @@ from progress.launch import (
     form_parameters,
     operation_rerun,
     pipeline_start,
+    rerun_refusal,
 )
 from progress.models import (
     LATE_CANCEL_TEXT,
@@ -45,6 +50,7 @@ from progress.models import Outcome as RunOutcome
 from progress.publish.broadcast import operation_broadcast
 from progress.runtime.logcapture import line_data, line_text
 from progress.serializers import operation_data
+from progress.web.listing import run_description, search_filter
 
 # ModelAdmin is generic only to type checkers (django-stubs); subscripting it at run time
 # raises TypeError unless django_stubs_ext.monkeypatch() ran, which a host need not do.
@@ -60,6 +66,7 @@ ADMIN_LOG_LINES = 20
 RUN_FIELDS = (
     "operation_name",
     "created_by",
+    "rerun_links",
     "live_progress",
     "stage_text",
     "stage_results_table",
@@ -71,15 +78,23 @@ RUN_FIELDS = (
     "parameters_text",
 )
 TIME_FIELDS = (
-    "created_at",
-    "started_at",
-    "heartbeat_at",
-    "completed_at",
-    "estimated_completion",
+    "created_at_text",
+    "started_at_text",
+    "heartbeat_at_text",
+    "completed_at_text",
+    "estimated_completion_text",
     "rate_text",
-    "cancel_requested_at",
+    "cancel_requested_at_text",
 )
 INTERNAL_FIELDS = ("task_result_id", "seq")
+
+
+class OwnerFilter(admin.RelatedOnlyFieldListFilter):
+    """Runs by owner: only users who own a run are offered."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "owner"
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -115,10 +130,18 @@ class OperationProgressAdmin(RunModelAdmin):
         "started_text",
         "duration_text",
     ]
-    list_filter = ["status", OutcomeFilter, "operation_name", "created_at"]
-    search_fields = ["operation_name", "error_message", "current_operation"]
+    list_filter = [
+        "status",
+        OutcomeFilter,
+        "operation_name",
+        ("created_by", OwnerFilter),
+        "created_at",
+    ]
+    # The search box needs search_fields; get_search_results() searches as the list page.
+    search_fields = ["operation_name"]
+    search_help_text = "Owner, file, scope or other parameter, #id; or words of an error."
     date_hierarchy = "created_at"
-    list_select_related = ["created_by"]
+    list_select_related = ["created_by", "rerun_by"]
     actions = ["cancel_runs", "mark_runs_stalled", "rerun_runs"]
     fieldsets = [
         (None, {"fields": RUN_FIELDS}),
@@ -156,6 +179,16 @@ class OperationProgressAdmin(RunModelAdmin):
         return cast(OperationProgressQuerySet, super().get_queryset(request)).visible_to(
             request.user
         )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: Any, search_term: str
+    ) -> tuple[Any, bool]:
+        """The list page's search (progress.web.listing.search_filter: owner, files,
+        parameters, #id), and runs whose error message holds the whole text (for audit)."""
+        text = search_term.strip()
+        if not text:
+            return queryset, False
+        return queryset.filter(search_filter(text) | Q(error_message__icontains=text)), False
 
     def _visible(self, request: HttpRequest, obj: OperationProgress) -> bool:
         return OperationProgress.objects.visible_to(request.user).filter(pk=obj.pk).exists()
@@ -200,15 +233,55 @@ class OperationProgressAdmin(RunModelAdmin):
 
     @admin.display(description="started", ordering="started_at")
     def started_text(self, obj: OperationProgress) -> str:
-        if obj.started_at is None:
-            return "—"
-        local = timezone.localtime(obj.started_at)
-        return format_html(
-            '<time datetime="{}" title="{}">{}</time>',
-            local.isoformat(),
-            date_format(local, "DATETIME_FORMAT"),
-            date_format(local, "j M H:i"),
-        )
+        return time_html(obj.started_at, "j M H:i T")
+
+    @admin.display(description="created")
+    def created_at_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.created_at)
+
+    @admin.display(description="started")
+    def started_at_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.started_at)
+
+    @admin.display(description="last heartbeat")
+    def heartbeat_at_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.heartbeat_at)
+
+    @admin.display(description="completed")
+    def completed_at_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.completed_at)
+
+    @admin.display(description="estimated completion")
+    def estimated_completion_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.estimated_completion)
+
+    @admin.display(description="cancel requested")
+    def cancel_requested_at_text(self, obj: OperationProgress) -> str:
+        return time_html(obj.cancel_requested_at)
+
+    @admin.display(description="re-runs")
+    def rerun_links(self, obj: OperationProgress) -> str:
+        """The run this one repeats (and who re-ran it) and the runs that repeat this one."""
+        parts = []
+        if obj.rerun_of_id is not None:
+            by = obj.rerun_by.get_username() if obj.rerun_by is not None else "someone"
+            parts.append(
+                format_html(
+                    'Re-run of <a href="{}" data-testid="rerun-of">#{}</a> by {}',
+                    self._url("change", obj.rerun_of_id),
+                    obj.rerun_of_id,
+                    by,
+                )
+            )
+        again = list(obj.reruns.order_by("pk").values_list("pk", flat=True))
+        if again:
+            links = format_html_join(
+                ", ",
+                '<a href="{}" data-testid="rerun">#{}</a>',
+                ((self._url("change", pk), pk) for pk in again),
+            )
+            parts.append(format_html("Re-run as {}", links))
+        return mark_safe("<br>".join(parts)) if parts else "—"
 
     @admin.display(description="progress")
     def live_progress(self, obj: OperationProgress) -> str:
@@ -372,7 +445,12 @@ class OperationProgressAdmin(RunModelAdmin):
     @admin.action(
         description="Re-run selected finished runs with the same parameters", permissions=["start"]
     )
-    def rerun_runs(self, request: HttpRequest, queryset: OperationProgressQuerySet) -> None:
+    def rerun_runs(
+        self, request: HttpRequest, queryset: OperationProgressQuerySet
+    ) -> HttpResponse | None:
+        """Ask first (like delete_selected), listing the runs and their sizes; then re-run."""
+        if request.POST.get("post") != "yes":
+            return self._rerun_confirmation(request, queryset)
         outcome = Outcome()
         for operation in queryset.order_by("pk"):
             new, refusal = self._rerun(request, operation)
@@ -380,6 +458,32 @@ class OperationProgressAdmin(RunModelAdmin):
             if new is not None:
                 outcome.note(f"#{operation.pk} as #{new.pk}")
         self._report(request, outcome, done="Re-ran", undone="re-run")
+        return None
+
+    def _rerun_confirmation(
+        self, request: HttpRequest, queryset: OperationProgressQuerySet
+    ) -> TemplateResponse:
+        selected = list(queryset.select_related("created_by").order_by("pk"))
+        runs = [
+            {
+                "run": run,
+                "description": run_description(run),
+                "size": size_text(run),
+                "refusal": rerun_refusal(run, user=request.user),
+                "url": self._url("change", run.pk),
+            }
+            for run in selected
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Re-run these runs?",
+            "runs": [r for r in runs if not r["refusal"]],
+            "refused": [r for r in runs if r["refusal"]],
+            "selected": [run.pk for run in selected],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/progress/rerun_confirmation.html", context)
 
     def _cancel(self, request: HttpRequest, operation: OperationProgress) -> str:
         """Cancel one run; "" when done, else why not."""
@@ -441,13 +545,20 @@ class OperationProgressAdmin(RunModelAdmin):
         if operation is not None:
             context.update(
                 live_url=reverse("progress:detail", args=[operation.pk]),
-                cancel_url=self._url("cancel", operation),
-                rerun_url=self._url("rerun", operation),
+                cancel_url=self._url("cancel", operation.pk),
+                rerun_url=self._url("rerun", operation.pk),
                 may_cancel=operation.is_active and can_cancel(request.user, operation),
                 cancelling=operation.is_active and operation.cancel_requested_at is not None,
-                may_rerun=not operation.is_active and self.has_start_permission(request),
+                **self._rerun_offer(request, operation),
             )
         return super().change_view(request, object_id, form_url, context)
+
+    def _rerun_offer(self, request: HttpRequest, operation: OperationProgress) -> dict[str, Any]:
+        """may_rerun, or (for a finished run) rerun_refusal: why it cannot be re-run."""
+        if operation.is_active or not self.has_start_permission(request):
+            return {"may_rerun": False, "rerun_refusal": ""}
+        refusal = rerun_refusal(operation, user=request.user)
+        return {"may_rerun": not refusal, "rerun_refusal": refusal}
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: cancel this run (its owner, or a user with cancel_any_operation)."""
@@ -461,7 +572,7 @@ class OperationProgressAdmin(RunModelAdmin):
         else:
             message = f"Cancel requested for run #{operation.pk}."
             self.message_user(request, message, messages.SUCCESS)
-        return HttpResponseRedirect(self._url("change", operation))
+        return HttpResponseRedirect(self._url("change", operation.pk))
 
     def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: start this finished run again with its parameters; go to the new run."""
@@ -474,10 +585,10 @@ class OperationProgressAdmin(RunModelAdmin):
         if new is None:
             message = f"Run #{operation.pk} was not re-run: {refusal}"
             self.message_user(request, message, messages.ERROR)
-            return HttpResponseRedirect(self._url("change", operation))
+            return HttpResponseRedirect(self._url("change", operation.pk))
         message = f"Run #{operation.pk} re-run as run #{new.pk}."
         self.message_user(request, message, messages.SUCCESS)
-        return HttpResponseRedirect(self._url("change", new))
+        return HttpResponseRedirect(self._url("change", new.pk))
 
     def _run_or_404(self, request: HttpRequest, object_id: str) -> OperationProgress:
         """The run, if the user may see it; someone else's run is a 404, like a missing one."""
@@ -487,8 +598,8 @@ class OperationProgressAdmin(RunModelAdmin):
         return operation
 
     @staticmethod
-    def _url(view: str, operation: OperationProgress) -> str:
-        return reverse(f"admin:progress_operationprogress_{view}", args=[operation.pk])
+    def _url(view: str, pk: int) -> str:
+        return reverse(f"admin:progress_operationprogress_{view}", args=[pk])
 
     # --- launching -----------------------------------------------------------------
 
@@ -524,7 +635,7 @@ class OperationProgressAdmin(RunModelAdmin):
                 self.message_user(
                     request, f"Started run #{operation.pk} ({name}).", messages.SUCCESS
                 )
-                return HttpResponseRedirect(self._url("change", operation))
+                return HttpResponseRedirect(self._url("change", operation.pk))
             posted = {"name": name, "values": request.POST, "errors": errors}
             self.message_user(request, "Not started: see the messages below.", messages.ERROR)
         context = {
@@ -589,6 +700,32 @@ def items_text(obj: OperationProgress) -> str:
     if obj.total_items is not None:
         return f"{obj.current_item:,} of {obj.total_items:,}"
     return f"{obj.current_item:,}" if obj.current_item else ""
+
+
+def time_html(moment: datetime | None, format: str = "j M Y, H:i:s T") -> str:
+    """A time in the server's TIME_ZONE, saying which ("3 Dec 2026, 16:34:05 UTC")."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        date_format(local, "DATETIME_FORMAT") + date_format(local, " T"),
+        date_format(local, format),
+    )
+
+
+def size_text(obj: OperationProgress) -> str:
+    """How big a re-run will be: the items the run went through and its uploads' sizes."""
+    total = obj.total_items if obj.total_items is not None else obj.current_item
+    parts = [f"{total:,} items" if total else "size unknown"]
+    for entry in files.run_files(obj.metadata, files.UPLOAD):
+        try:
+            size = files.storage().size(entry["name"])
+        except (OSError, NotImplementedError):
+            continue
+        parts.append(f"{entry.get('label')}: {filesizeformat(size)}")
+    return " · ".join(parts)
 
 
 def launch_form(pipeline: dict[str, Any], posted: dict[str, Any]) -> dict[str, Any]:

@@ -75,16 +75,36 @@ def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) ->
 
     trusted: started by the server's administrator (a management command); no permission check.
     """
+    return _start(name=name, data=data, user=user, trusted=trusted)
+
+
+def _start(
+    *,
+    name: str,
+    data: Any,
+    user: Any,
+    trusted: bool = False,
+    rerun_of: OperationProgress | None = None,
+) -> OperationProgress:
+    """pipeline_start(); a re-run belongs to rerun_of's owner and counts against their limits."""
     pipeline = pipelines.get(name)
+    owner = user if rerun_of is None else rerun_of.created_by
     if not trusted:
         _require_permission(pipeline, user)
-        _require_room_for(user)
+        _require_room_for(owner, starter=user)
     _refuse_lone_surrogates(data)
     serializer = pipeline.parameters(data=data)
     serializer.is_valid(raise_exception=True)
     _require_task_accepts(pipeline, serializer.validated_data)
     parameters, stored = _task_arguments(serializer.validated_data)
-    return operation_enqueue(pipeline, parameters=parameters, user=user, files=stored)
+    return operation_enqueue(
+        pipeline,
+        parameters=parameters,
+        user=owner,
+        files=stored,
+        rerun_of=rerun_of,
+        rerun_by=user if rerun_of is not None else None,
+    )
 
 
 def operation_enqueue(
@@ -93,8 +113,10 @@ def operation_enqueue(
     parameters: dict[str, Any],
     user: Any,
     files: list[dict[str, Any]] | None = None,
+    rerun_of: OperationProgress | None = None,
+    rerun_by: Any = None,
 ) -> OperationProgress:
-    """Create the queued run and hand it to the task backend."""
+    """Create the queued run (user's, or a re-run of rerun_of by rerun_by) and enqueue it."""
     metadata: dict[str, Any] = {"pipeline": pipeline.name, "parameters": parameters}
     if files:
         metadata["files"] = files
@@ -103,6 +125,8 @@ def operation_enqueue(
         status=Status.QUEUED,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         metadata=metadata,
+        rerun_of=rerun_of,
+        rerun_by=rerun_by if getattr(rerun_by, "is_authenticated", False) else None,
     )
     try:
         result = pipeline.task.enqueue(operation.pk, **parameters)
@@ -124,29 +148,48 @@ def operation_enqueue(
 def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProgress:
     """Start a finished run again with the same parameters, validated as a fresh start is.
 
-    Raises ValueError saying why when the stored parameters no longer fit the pipeline or an
-    uploaded file is gone. The new run gets its own copy of the upload, so pruning the old
-    run never takes the new run's file.
+    The new run keeps the old run's owner (so it is on their pages) and records user as
+    who re-ran it (rerun_by) and the old run as rerun_of. Raises ValueError saying why when
+    the stored parameters no longer fit the pipeline or an uploaded file is gone (see
+    rerun_refusal()). The new run gets its own copy of the upload, so pruning the old run
+    never takes the new run's file.
     """
-    if operation.is_active:
-        raise ValueError(f"Run {operation.pk} is still {operation.status}; cancel it first")
-    name = operation.metadata.get("pipeline") or operation.operation_name
-    pipeline = pipelines.get(name)
-    _require_permission(pipeline, user)
+    pipeline = _rerunnable(operation, user=user)
     data = _stored_data(operation, pipeline)
     try:
-        _refuse_unknown(operation, pipeline, data)
-        return pipeline_start(name=name, data=data, user=user)
+        return _start(name=pipeline.name, data=data, user=user, rerun_of=operation)
     except TooManyStarts as exc:
         raise ValueError(f"Run {operation.pk} was not re-run: {exc.message}") from None
     except ValidationError as exc:
         raise ValueError(
-            f"Run {operation.pk} cannot be re-run: {flatten(exc.detail)}; start {name} anew"
+            f"Run {operation.pk} cannot be re-run: {flatten(exc.detail)}; "
+            f"start {pipeline.name} anew"
         ) from None
     finally:
         for value in data.values():
             if isinstance(value, File):
                 value.close()
+
+
+def rerun_refusal(operation: OperationProgress, *, user: Any) -> str:
+    """Why user cannot re-run this run, or "" when a re-run may be tried (its parameters
+    are still validated when it starts). Pages and the admin offer re-run only on ""."""
+    try:
+        _rerunnable(operation, user=user)
+    except (pipelines.UnknownPipeline, PermissionDenied, ValueError) as exc:
+        return str(exc)
+    return ""
+
+
+def _rerunnable(operation: OperationProgress, *, user: Any) -> pipelines.Pipeline:
+    """The run's pipeline, once nothing known rules a re-run out; raises saying why."""
+    if operation.is_active:
+        raise ValueError(f"Run {operation.pk} is still {operation.status}; cancel it first")
+    pipeline = pipelines.get(operation.metadata.get("pipeline") or operation.operation_name)
+    _require_permission(pipeline, user)
+    _stored_uploads(operation, pipeline)
+    _refuse_unknown(operation, pipeline, _stored_parameters(operation, pipeline))
+    return pipeline
 
 
 def form_parameters(request: Any, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -209,18 +252,21 @@ def _surrogate_at(value: Any, depth: int = 0) -> str:
     return next((found for child in children if (found := _surrogate_at(child, depth + 1))), "")
 
 
-def _require_room_for(user: Any) -> None:
+def _require_room_for(user: Any, *, starter: Any = None) -> None:
     """Refuse a start over the user's limits, counted in the table (so across processes):
     runs queued or running at once, and starts in the last minute. One user's starts must
-    not fill the workers (or, with the embedded backend, the web process) for everyone."""
+    not fill the workers (or, with the embedded backend, the web process) for everyone.
+    starter: who asks, when the run will be someone else's (a re-run keeps its owner)."""
     if not getattr(user, "is_authenticated", False):
         return
+    who = "You" if starter in (None, user) else user.get_username()
+    has = "have" if who == "You" else "has"
     mine = OperationProgress.objects.filter(created_by=user)
     limit = conf.get("MAX_ACTIVE_RUNS_PER_USER")
     active = mine.filter(status__in=ACTIVE_STATUSES).count()
     if active >= limit:
         raise TooManyStarts(
-            f"You have {active} runs queued or running; at most {limit} may run at once "
+            f"{who} {has} {active} runs queued or running; at most {limit} may run at once "
             '(PROGRESS["MAX_ACTIVE_RUNS_PER_USER"]). Wait for one to finish, or cancel one.',
             wait=START_WINDOW_SECONDS,
         )
@@ -232,7 +278,7 @@ def _require_room_for(user: Any) -> None:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
         wait = START_WINDOW_SECONDS - (timezone.now() - oldest).total_seconds() if oldest else 1.0
         raise TooManyStarts(
-            f"You started {count} runs in the last minute; at most {limit} "
+            f"{who} started {count} runs in the last minute; at most {limit} "
             f'(PROGRESS["MAX_STARTS_PER_MINUTE"]). Try again in {max(1, round(wait))} s.',
             wait=max(1.0, wait),
         )
@@ -273,14 +319,21 @@ def _refuse_unknown(
         )
 
 
-def _stored_data(operation: OperationProgress, pipeline: pipelines.Pipeline) -> dict[str, Any]:
-    """The run's stored parameters as start data; uploads are opened from the storage."""
+def _stored_parameters(
+    operation: OperationProgress, pipeline: pipelines.Pipeline
+) -> dict[str, Any]:
     parameters = operation.metadata.get("parameters")
     if not isinstance(parameters, dict):
         raise ValueError(f"Run {operation.pk} has no stored parameters; start {pipeline.name} anew")
-    data = dict(parameters)
+    return dict(parameters)
+
+
+def _stored_uploads(operation: OperationProgress, pipeline: pipelines.Pipeline) -> dict[str, str]:
+    """The storage names of the run's uploads by parameter; ValueError if one is gone."""
+    parameters = _stored_parameters(operation, pipeline)
+    names: dict[str, str] = {}
     for key in pipeline.uploads:
-        name = data.get(key)
+        name = parameters.get(key)
         if not isinstance(name, str) or not files.is_storage_name(name):
             name = ""
         if not name or not files.storage().exists(name):
@@ -288,6 +341,14 @@ def _stored_data(operation: OperationProgress, pipeline: pipelines.Pipeline) -> 
                 f"Run {operation.pk} cannot be re-run: its uploaded {key} is gone (pruned or "
                 f"never stored); start {pipeline.name} anew with the file"
             )
+        names[key] = name
+    return names
+
+
+def _stored_data(operation: OperationProgress, pipeline: pipelines.Pipeline) -> dict[str, Any]:
+    """The run's stored parameters as start data; uploads are opened from the storage."""
+    data = _stored_parameters(operation, pipeline)
+    for key, name in _stored_uploads(operation, pipeline).items():
         data[key] = File(files.storage().open(name, "rb"), name=_upload_label(operation, name))
     return data
 

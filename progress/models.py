@@ -184,6 +184,24 @@ class OperationProgress(models.Model):
         on_delete=models.SET_NULL,
         related_name="operations",
     )
+    # A re-run keeps its run's owner (created_by) and records who started it again, so
+    # the owner sees it and the old and new runs link to each other.
+    rerun_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reruns",
+        help_text="The run this one repeats with the same parameters.",
+    )
+    rerun_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who started this re-run (the owner stays the original run's).",
+    )
     task_result_id = models.CharField(max_length=64, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,9 @@ to MAX_SUMMARY_TEXT, lists and objects to MAX_SUMMARY_ITEMS entries, nesting to
 MAX_SUMMARY_DEPTH, and the whole summary to about MAX_SUMMARY_BYTES (the largest keys go
 first and are named in "truncated_keys").
 
+Stored names. A run's files are stored under random names (metadata["files"]); frames
+and the detail for users who are not staff show the file's own name (its label) instead.
+
 Server paths. Users who are not staff never see a traceback or a server path. The rule:
 any string value that starts with a server directory (the working directory, the
 Python environment, MEDIA_ROOT, STATIC_ROOT, the run files' storage location, the temp
@@ -36,6 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -69,7 +73,7 @@ def metadata_summary(metadata: Any) -> dict[str, Any]:
     """The metadata a live frame carries: no detail keys, short values, about 4 KiB at most."""
     if not isinstance(metadata, dict):
         return {}
-    redact = path_redactor()
+    redact = run_redactor(metadata)
     details = [key for key in metadata if is_detail_key(key)]
     rest = [(key, value) for key, value in metadata.items() if not is_detail_key(key)]
     summary = {
@@ -93,7 +97,7 @@ def metadata_detail(metadata: Any, *, staff: bool) -> dict[str, Any]:
     bounded = bounded_metadata(metadata, MAX_METADATA_BYTES)
     if staff:
         return bounded
-    redact = path_redactor()
+    redact = run_redactor(metadata)
     return {
         key: _redact(value, redact, key)
         for key, value in bounded.items()
@@ -109,6 +113,16 @@ def frame_error_message(text: str) -> str:
 def detail_error_message(text: str, *, staff: bool) -> str:
     """A run's error message in the API detail: whole; without server paths for non-staff."""
     return text if staff or not text else path_redactor()(text)
+
+
+def run_redactor(metadata: dict[str, Any]) -> Callable[[str], str]:
+    """path_redactor(), and the run's stored file names ("progress/uploads/877c….csv")
+    replaced by the names their users gave them ("big.csv")."""
+    labels = {
+        entry["name"]: str(entry.get("label") or "file") for entry in files.run_files(metadata)
+    }
+    paths = path_redactor()
+    return lambda text: labels[text] if text in labels else paths(text)
 
 
 def path_redactor() -> Callable[[str], str]:
@@ -255,6 +269,20 @@ class RunFileSerializer(serializers.Serializer[Any]):
     url = serializers.CharField(help_text="Download path; only for users who may see the run.")
 
 
+class RunLinksSerializer(serializers.Serializer[Any]):
+    """Where to go from a run: its logs, its page, the run it repeats and its re-runs."""
+
+    logs = serializers.CharField(help_text="The run's log lines as JSON pages.")
+    logs_text = serializers.CharField(help_text="The whole stored log as text.")
+    page = serializers.CharField(help_text="The run's live page.")
+    rerun_of = serializers.CharField(
+        allow_null=True, help_text="API detail of the run this one repeats, or null."
+    )
+    reruns = serializers.ListField(
+        child=serializers.CharField(), help_text="API details of the runs that repeat this one."
+    )
+
+
 class OperationProgressDetailSerializer(OperationProgressSerializer):
     """One run with its whole bounded metadata; tracebacks and server paths for staff only.
 
@@ -262,10 +290,42 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
     """
 
     files = serializers.SerializerMethodField()
+    reruns = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
 
     class Meta(OperationProgressSerializer.Meta):
-        fields = [*OperationProgressSerializer.Meta.fields, "files"]
+        fields = [
+            *OperationProgressSerializer.Meta.fields,
+            "files",
+            "rerun_of",
+            "rerun_by",
+            "reruns",
+            "links",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_reruns(self, operation: OperationProgress) -> list[int]:
+        """Ids of the runs that repeat this one, those the viewer may see (one query per run:
+        reruns and links share it)."""
+        cache = self.context.setdefault("_reruns", {})
+        if operation.pk not in cache:
+            runs = OperationProgress.objects.visible_to(self._viewer()).filter(rerun_of=operation)
+            cache[operation.pk] = list(runs.order_by("pk").values_list("pk", flat=True))
+        return list(cache[operation.pk])
+
+    @extend_schema_field(RunLinksSerializer)
+    def get_links(self, operation: OperationProgress) -> dict[str, Any]:
+        detail = "operation-detail"
+        return {
+            "logs": reverse("operation-logs", kwargs={"pk": operation.pk}),
+            "logs_text": reverse("operation-logs", kwargs={"pk": operation.pk, "format": "txt"}),
+            "page": reverse("progress:detail", args=[operation.pk]),
+            "rerun_of": None
+            if operation.rerun_of_id is None
+            else reverse(detail, args=[operation.rerun_of_id]),
+            "reruns": [reverse(detail, args=[pk]) for pk in self.get_reruns(operation)],
+        }
 
     @extend_schema_field(RunFileSerializer(many=True))
     def get_files(self, operation: OperationProgress) -> list[dict[str, Any]]:
@@ -277,10 +337,14 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
     def get_error_message(self, operation: OperationProgress) -> str:
         return detail_error_message(operation.error_message, staff=self._viewer_is_staff())
 
-    def _viewer_is_staff(self) -> bool:
+    def _viewer(self) -> Any:
         user = self.context.get("user")
         if user is None and self.context.get("request") is not None:
             user = self.context["request"].user
+        return user
+
+    def _viewer_is_staff(self) -> bool:
+        user = self._viewer()
         return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
 
 

@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.tasks import TaskResultStatus, default_task_backend, task
 from django.test import Client
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
@@ -195,7 +196,7 @@ def test_an_active_runs_page_offers_cancel_and_the_live_page_but_not_rerun(admin
 
 
 def test_a_finished_runs_page_offers_rerun_but_not_cancel(admin_user, curator):
-    run = OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    run = scores_run(curator)
     page = logged_in(admin_user).get(change_page(run)).content.decode()
     assert f'action="{CHANGELIST}{run.pk}/rerun/"' in page
     assert "/cancel/" not in page
@@ -342,7 +343,9 @@ def test_rerun_action_starts_the_same_pipeline_with_the_same_parameters(admin_us
         metadata={"pipeline": "calculate_scores", "parameters": {"scope": "again"}},
     )
     response = logged_in(admin_user).post(
-        CHANGELIST, {"action": "rerun_runs", "_selected_action": [finished.pk]}, follow=True
+        CHANGELIST,
+        {"action": "rerun_runs", "_selected_action": [finished.pk], "post": "yes"},
+        follow=True,
     )
     rerun = OperationProgress.objects.exclude(pk=finished.pk).get()
     assert rerun.metadata["parameters"] == {"scope": "again"}
@@ -371,7 +374,9 @@ def old_seeded_import(user) -> OperationProgress:
 def test_rerun_of_a_seeded_import_says_why_and_queues_nothing(admin_user, immediate):
     seeded = old_seeded_import(admin_user)
     response = logged_in(admin_user).post(
-        CHANGELIST, {"action": "rerun_runs", "_selected_action": [seeded.pk]}, follow=True
+        CHANGELIST,
+        {"action": "rerun_runs", "_selected_action": [seeded.pk], "post": "yes"},
+        follow=True,
     )
     [(level, text)] = messages_of(response)
     assert level == constants.WARNING
@@ -548,3 +553,114 @@ def test_curation_admin_lists_scores_and_validity(admin_user):
     CurationFactory(classification="Moderate", total_score=8.0)
     page = logged_in(admin_user).get("/admin/curation/curation/").content.decode()
     assert "Moderate" in page and "8.0" in page
+
+
+# --- issue 24, item 6: the admin's runs are the pages' runs --------------------------
+
+
+def scores_run(owner, *, status=Status.COMPLETED, **fields) -> OperationProgress:
+    """A finished calculate_scores run of owner's that can be re-run."""
+    ScopeFactory(name="again")
+    return OperationProgressFactory(
+        created_by=owner,
+        operation_name="calculate_scores",
+        status=status,
+        metadata={"pipeline": "calculate_scores", "parameters": {"scope": "again"}},
+        **fields,
+    )
+
+
+def test_admin_search_finds_what_the_list_page_finds_by_owner_file_scope_and_id(
+    admin_user, curator
+):
+    upload = {"name": "progress/uploads/877c.csv", "label": "big.csv", "kind": "upload"}
+    mine = OperationProgressFactory(
+        created_by=curator,
+        operation_name="gene_import",
+        status=Status.COMPLETED,
+        metadata={
+            "pipeline": "gene_import",
+            "parameters": {"file": upload["name"], "scope": "big-synthetic"},
+            "files": [upload],
+        },
+    )
+    other = OperationProgressFactory(created_by=admin_user, status=Status.COMPLETED)
+    client = logged_in(admin_user)
+    for text, expected in (
+        ("curator", [mine]),
+        ("big.csv", [mine]),
+        ("big-synthetic", [mine]),
+        (f"#{other.pk}", [other]),
+        (str(other.pk), [other]),
+    ):
+        listed = client.get(CHANGELIST, {"q": text}).context["cl"].result_list
+        assert [run.pk for run in listed] == [run.pk for run in expected], text
+        page = client.get("/progress/", {"q": text}).content.decode()
+        assert all(f'data-testid="run-{run.pk}"' in page for run in expected), text
+
+
+def test_admin_filters_runs_by_owner(admin_user, curator):
+    theirs = OperationProgressFactory(created_by=curator, status=Status.COMPLETED)
+    OperationProgressFactory(created_by=admin_user, status=Status.COMPLETED)
+    client = logged_in(admin_user)
+    page = client.get(CHANGELIST)
+    assert "By owner" in page.content.decode()
+    listed = client.get(CHANGELIST, {"created_by__id__exact": curator.pk}).context["cl"]
+    assert [run.pk for run in listed.result_list] == [theirs.pk]
+
+
+def test_bulk_rerun_asks_first_listing_the_runs_and_their_sizes(admin_user, curator, immediate):
+    big = scores_run(curator, total_items=200_000, current_item=200_000)
+    active = OperationProgressFactory(created_by=curator, status=Status.RUNNING)
+    page = logged_in(admin_user).post(
+        CHANGELIST, {"action": "rerun_runs", "_selected_action": [big.pk, active.pk]}
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'data-testid="rerun-confirmation"' in text
+    assert "200,000 items" in text and f"#{big.pk}" in text
+    assert f"Run {active.pk} is still running; cancel it first" in text
+    assert 'name="post" value="yes"' in text and "Yes, re-run 1 run" in text
+    assert OperationProgress.objects.count() == 2  # nothing started before "yes"
+
+
+def test_bulk_rerun_keeps_the_owner_records_who_re_ran_it_and_links_both_ways(
+    admin_user, curator, immediate
+):
+    old = scores_run(curator)
+    client = logged_in(admin_user)
+    client.post(CHANGELIST, {"action": "rerun_runs", "_selected_action": [old.pk], "post": "yes"})
+    new = OperationProgress.objects.exclude(pk=old.pk).get()
+    assert (new.created_by, new.rerun_by, new.rerun_of) == (curator, admin_user, old)
+    assert (
+        f'href="{change_page(new)}" data-testid="rerun">#{new.pk}'
+        in client.get(change_page(old)).content.decode()
+    )
+    assert f'href="{change_page(old)}" data-testid="rerun-of">#{old.pk}</a> by boss' in (
+        client.get(change_page(new)).content.decode()
+    )
+    # The owner sees the re-run, and its run pages link both ways too.
+    owner = logged_in(curator)
+    assert f'href="/progress/{old.pk}/" data-testid="rerun-of">#{old.pk}</a> by boss' in (
+        owner.get(f"/progress/{new.pk}/").content.decode()
+    )
+    assert f'href="/progress/{new.pk}/" data-testid="rerun">#{new.pk}</a>' in (
+        owner.get(f"/progress/{old.pk}/").content.decode()
+    )
+
+
+def test_rerun_is_not_offered_on_a_run_that_cannot_be_re_run_and_the_page_says_why(admin_user):
+    seeded = old_seeded_import(admin_user)
+    page = logged_in(admin_user).get(change_page(seeded)).content.decode()
+    assert 'data-testid="rerun-run"' not in page
+    assert 'data-testid="rerun-refusal"' in page
+    assert f"Run {seeded.pk} cannot be re-run: its uploaded file is gone" in page
+
+
+def test_admin_times_say_their_time_zone(admin_user, curator, settings):
+    run = OperationProgressFactory(
+        created_by=curator, status=Status.COMPLETED, started_at=timezone.now()
+    )
+    client = logged_in(admin_user)
+    assert " UTC</time>" in client.get(CHANGELIST).content.decode()
+    assert " UTC</time>" in client.get(change_page(run)).content.decode()

@@ -174,3 +174,52 @@ def test_badges_are_whole_and_readable_in_dark_mode(browser, stack, admin_user):
         assert size["inCell"], size
         assert contrast(page, size["fg"], size["bg"]) >= 4.5, size
     page.screenshot(path="test-artifacts/admin-changelist-dark.png", full_page=True)
+
+
+def test_an_admin_re_run_of_a_curators_run_asks_first_and_stays_the_curators(
+    browser, stack, admin_user, curator
+):
+    from curation.factories import ScopeFactory
+    from progress.models import OperationProgress
+
+    ScopeFactory(name="again")
+    upload = {"name": "progress/uploads/877c.csv", "label": "big.csv", "kind": "upload"}
+    OperationProgressFactory(
+        created_by=admin_user,
+        operation_name="gene_import",
+        status=Status.COMPLETED,
+        metadata={"parameters": {"file": upload["name"]}, "files": [upload]},
+    )
+    old = OperationProgressFactory(
+        created_by=curator,
+        operation_name="calculate_scores",
+        status=Status.COMPLETED,
+        total_items=200_000,
+        metadata={"pipeline": "calculate_scores", "parameters": {"scope": "again"}},
+    )
+    page = admin_page(browser, stack, admin_user)
+    page.goto(CHANGELIST)
+    # The list page's search: by owner, by file, by id.
+    for text, expected in (("curator", 1), ("big.csv", 1), (str(old.pk), 1)):
+        page.fill("#searchbar", text)
+        page.press("#searchbar", "Enter")
+        expect(page.locator("#result_list tbody tr")).to_have_count(expected)
+    page.fill("#searchbar", "curator")
+    page.press("#searchbar", "Enter")
+    page.check(f'input[name="_selected_action"][value="{old.pk}"]')
+    page.select_option('select[name="action"]', "rerun_runs")
+    page.locator('button[name="index"]').click()
+    confirmation = page.get_by_test_id("rerun-confirmation")
+    expect(confirmation).to_contain_text("200,000 items")
+    assert OperationProgress.objects.count() == 2  # nothing started before the answer
+    page.get_by_role("button", name="Yes, re-run 1 run").click()
+    expect(page.locator(".messagelist")).to_contain_text(f"Re-ran 1 run (#{old.pk} as #")
+    new = OperationProgress.objects.get(rerun_of=old)
+    assert (new.created_by, new.rerun_by) == (curator, admin_user)
+    page.goto(f"{CHANGELIST}{new.pk}/change/")
+    expect(page.get_by_test_id("rerun-of")).to_have_text(f"#{old.pk}")
+    # The curator, not "boss", owns it: it is on their run page, linked from the old run.
+    own = page_as(browser, stack, curator)
+    own.goto(f"/progress/{old.pk}/")
+    own.get_by_test_id("rerun").click()
+    expect(own).to_have_url(re.compile(rf"/progress/{new.pk}/$"))

@@ -512,3 +512,53 @@ def test_a_cancel_of_a_running_run_answers_cancelling(curator, openapi):
     assert response.status_code == 202
     conforms(openapi, "POST", f"/api/v1/operations/{run.pk}/cancel/", response)
     assert (response.json()["status"], response.json()["cancel_requested"]) == ("running", True)
+
+
+def test_the_detail_links_the_runs_logs_page_and_re_runs_both_ways(
+    curator, admin_user, openapi, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    from progress.launch import operation_rerun
+
+    ScopeFactory(name="again")
+    old = OperationProgressFactory(
+        created_by=curator,
+        operation_name="calculate_scores",
+        status=Status.COMPLETED,
+        metadata={"pipeline": "calculate_scores", "parameters": {"scope": "again"}},
+    )
+    new = operation_rerun(old, user=admin_user)
+    path = f"/api/v1/operations/{old.pk}/"
+    response = client_for(curator).get(path)
+    conforms(openapi, "GET", path, response)
+    body = response.json()
+    assert body["reruns"] == [new.pk] and body["rerun_of"] is None
+    assert body["links"] == {
+        "logs": f"/api/v1/operations/{old.pk}/logs/",
+        "logs_text": f"/api/v1/operations/{old.pk}/logs.txt",
+        "page": f"/progress/{old.pk}/",
+        "rerun_of": None,
+        "reruns": [f"/api/v1/operations/{new.pk}/"],
+    }
+    again = client_for(curator).get(f"/api/v1/operations/{new.pk}/").json()
+    assert (again["created_by"], again["rerun_by"], again["rerun_of"]) == (
+        curator.pk,
+        admin_user.pk,
+        old.pk,
+    )
+    assert again["links"]["rerun_of"] == path
+    assert client_for(curator).get(body["links"]["logs"]).status_code == 200
+
+
+def test_the_owner_never_sees_an_uploads_storage_name(curator, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    started = client_for(curator).post(
+        "/api/v1/pipelines/gene_import/start/",
+        {"file": SimpleUploadedFile("big.csv", b"hgnc_id\n9008\n")},
+        format="multipart",
+    )
+    stored = OperationProgress.objects.get(pk=started.json()["id"]).metadata["parameters"]["file"]
+    for path in (f"/api/v1/operations/{started.json()['id']}/", "/api/v1/operations/"):
+        text = client_for(curator).get(path).content.decode()
+        assert stored not in text, path

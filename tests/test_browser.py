@@ -235,6 +235,9 @@ def test_vue_demo_page_reaches_100_percent_and_the_store_resyncs_after_a_drop(
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     card = page.get_by_test_id(f"vue-run-{run.pk}")
     expect(card).to_have_attribute("data-status", "running")
+    # The row links to the run's page and says what it read (frames name the file).
+    link = page.get_by_test_id(f"vue-row-{run.pk}").get_by_test_id("vue-run-link")
+    expect(link).to_have_attribute("href", f"/progress/{run.pk}/")
     stack.kill_daphne()  # drop every socket mid-run
     expect(state).to_have_attribute("data-state", re.compile("reconnecting|offline"))
     assert command.wait(60) == 0

@@ -268,25 +268,35 @@ Notification.requestPermission = () => {
 """
 
 
-def test_the_start_click_asks_for_notification_permission(browser, stack, curator):
+def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
+    browser, stack, curator
+):
     ScopeFactory(name="ask")
     page = page_as(browser, stack, curator)
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
     if page.evaluate("Notification.permission") != "default":
         pytest.skip("this Chromium answers notification permission without asking")
+    opt_in = page.get_by_test_id("notify-opt-in")
+    expect(opt_in).to_have_text("Notify me when runs finish")
+    expect(page.locator("#notify-opt-in-status")).to_contain_text("Your browser will ask once")
     form = open_start_form(page, "Run curation pipeline")
     form.get_by_label("Scope").select_option("ask")
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
-    assert page.evaluate("sessionStorage.getItem('asked')") == "1"
+    assert page.evaluate("sessionStorage.getItem('asked')") is None
+    page.goto("/progress/")
+    page.get_by_test_id("notify-opt-in").click()
+    page.wait_for_function("sessionStorage.getItem('asked') === '1'")
 
 
-def test_starting_with_notifications_allowed_tells_the_run_page(browser, stack, curator):
+def test_starting_with_notifications_opted_in_tells_the_run_page(browser, stack, curator):
     ScopeFactory(name="notify")
     page = page_as(browser, stack, curator, permissions=["notifications"])
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
+    page.get_by_test_id("notify-opt-in").click()
+    expect(page.get_by_test_id("notify-opt-in")).to_have_attribute("aria-pressed", "true")
     form = open_start_form(page, "Run curation pipeline")
     pick = form.get_by_label("Scope")
     expect(pick).to_have_value("")  # a required scope is chosen, never defaulted

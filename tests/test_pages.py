@@ -392,3 +392,16 @@ def test_an_oversized_upload_is_refused_beside_the_file_field_unread(curator, se
     file = next(p for p in form["parameters"] if p["name"] == "file")
     assert "uploads are limited to 1000 bytes" in file["errors"][0]
     assert not OperationProgress.objects.exists()
+
+
+def test_the_vue_page_says_what_each_run_read_and_where_to(curator):
+    upload = {"name": "progress/uploads/877c.csv", "label": "big.csv", "kind": "upload"}
+    run = OperationProgressFactory(
+        created_by=curator,
+        operation_name="gene_import",
+        status=Status.COMPLETED,
+        metadata={"parameters": {"file": upload["name"], "scope": "kidney"}, "files": [upload]},
+    )
+    page = logged_in(curator).get("/progress/vue/")
+    assert page.context["descriptions"] == {run.pk: "big.csv → kidney"}
+    assert "vue-descriptions" in page.content.decode()

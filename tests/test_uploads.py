@@ -320,7 +320,7 @@ def rerun(admin_user, run):
     client.force_login(admin_user)
     return client.post(
         "/admin/progress/operationprogress/",
-        {"action": "rerun_runs", "_selected_action": [run.pk]},
+        {"action": "rerun_runs", "_selected_action": [run.pk], "post": "yes"},
         follow=True,
     )
 

@@ -264,7 +264,8 @@ def _option(choice: Any) -> dict[str, str]:
 @login_required
 def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
     """One run in detail; 404 for runs the user may not see, so ids cannot be probed."""
-    operation = OperationProgress.objects.visible_to(request.user).filter(pk=operation_id).first()
+    visible = OperationProgress.objects.visible_to(request.user).select_related("rerun_by")
+    operation = visible.filter(pk=operation_id).first()
     if operation is None:
         return run_not_found(request, operation_id)
     return render(
@@ -276,6 +277,12 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
             "can_cancel": can_cancel(request.user, operation) and operation.is_active,
             "late_cancel_text": LATE_CANCEL_TEXT,
             "cancel_url": reverse("progress:cancel", args=[operation.pk]),
+            "reruns": list(
+                OperationProgress.objects.visible_to(request.user)
+                .filter(rerun_of=operation)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            ),
         },
     )
 

@@ -4,11 +4,31 @@
 
 import { createApp, h } from 'vue';
 
-import { bindConnectionIndicator, connectionText, readJsonScript } from '../progress/render.js';
+import { bindConnectionIndicator, connectionText, detailUrl, readJsonScript } from '../progress/render.js';
 import { install, ProgressBar, useProgressStore } from '../progress/vue/index.js';
 
 const doc = document;
 const root = doc.querySelector('[data-vue-app]');
+// "big.csv → kidney-genetics" per run rendered into the page; runs that start later show
+// the files their frames name (frames carry no parameters, so no scope).
+const descriptions = readJsonScript(doc, 'vue-descriptions') ?? {};
+
+function inputsText(op) {
+  if (descriptions[op.id]) return descriptions[op.id];
+  const entries = Array.isArray(op.metadata?.files) ? op.metadata.files : [];
+  return entries.filter((entry) => entry?.kind === 'upload' && entry.label).map((entry) => entry.label).join(', ');
+}
+
+/** One row: the live card, then a link to the run's page saying what it read. */
+function runRow(op, store) {
+  const inputs = inputsText(op);
+  return h('li', { key: op.id, class: 'vue-run', 'data-testid': `vue-row-${op.id}` }, [
+    h(ProgressBar, { operationId: op.id, store, tag: 'div' }),
+    h('p', { class: 'run__description' }, [
+      h('a', { href: detailUrl(op.id), 'data-testid': 'vue-run-link' }, inputs ? `${inputs} · open run #${op.id}` : `Open run #${op.id}`),
+    ]),
+  ]);
+}
 
 const DemoApp = {
   name: 'ProgressVueDemo',
@@ -42,7 +62,7 @@ const DemoApp = {
           ? h(
               'ol',
               { class: 'run-list', 'data-testid': 'vue-runs', 'aria-label': 'Runs' },
-              runs.map((op) => h(ProgressBar, { key: op.id, operationId: op.id, store, tag: 'li' })),
+              runs.map((op) => runRow(op, store)),
             )
           : h('p', { class: 'empty', 'data-testid': 'vue-empty' }, 'No runs yet.'),
       ]);

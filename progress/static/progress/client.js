@@ -44,6 +44,10 @@ export const REFUSALS = Object.freeze({
   [CLOSE_UNAUTHENTICATED]: 'signed-out',
   [CLOSE_FORBIDDEN]: 'forbidden',
 });
+// Close codes that are worth a retry but that the page must explain while it waits.
+export const WAIT_REASONS = Object.freeze({
+  [CLOSE_TOO_MANY_SOCKETS]: 'too-many-sockets',
+});
 
 // Proxies and load balancers drop sockets idle for 30-60 s; a ping every 25 s keeps
 // ours busy at 0.04 messages/s, far below the server's 20/s limit.
@@ -144,6 +148,7 @@ export class ProgressClient {
     // never a flash of "offline" before connect() runs.
     this._state = CONNECTION_STATES.CONNECTING;
     this._refusal = null;
+    this._waitReason = null;
     this._lastError = null;
 
     this._socket = null;
@@ -179,6 +184,15 @@ export class ProgressClient {
   /** Why the server refused us: 'signed-out' (4001), 'forbidden' (4003) or null. */
   get refusal() {
     return this._refusal;
+  }
+
+  /**
+   * Why the client keeps reconnecting, when the server said: 'too-many-sockets' (4029,
+   * the user has too many tabs open) or null. Cleared by the next snapshot, not by an
+   * open: the server accepts a socket before it counts it.
+   */
+  get waitReason() {
+    return this._waitReason;
   }
 
   /** The last {"type": "error"} message from the server, or null. */
@@ -379,6 +393,7 @@ export class ProgressClient {
     if (msg?.type === FRAME_TYPES.snapshot) {
       // A served snapshot means the server is healthy again: restart the backoff.
       this._attempt = 0;
+      this._waitReason = null;
       this._outageSince = null;
       // Checked after applying it: a followed run the snapshot holds needs no resync.
       if ([...this._follow].some((id) => this.getOperation(id) == null)) this._scheduleResync();
@@ -399,6 +414,7 @@ export class ProgressClient {
       this._setState(CONNECTION_STATES.REFUSED);
       return;
     }
+    this._waitReason = WAIT_REASONS[event?.code] ?? null;
     const now = this._clock.now();
     this._outageSince ??= now;
     const delay = backoffDelay(this._attempt, {

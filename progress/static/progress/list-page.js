@@ -24,6 +24,7 @@ import {
   usualModel,
 } from './run-list.js';
 import { isActive, runStatusText } from './state.js';
+import { bindNotifyOptIn, wantsStartNotifications } from './notify-opt-in.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
@@ -31,8 +32,6 @@ const TICK_MS = 1000;
 const NEW_RUN_HIGHLIGHT_MS = 4000;
 // The search waits for a pause in typing before touching the URL.
 const URL_UPDATE_DELAY_MS = 300;
-// How long a start waits for the reader to answer the notification prompt before going on.
-const PERMISSION_WAIT_MS = 15_000;
 
 const doc = document;
 const config = readJsonScript(doc, 'list-config') ?? {};
@@ -277,14 +276,13 @@ function setupStartForms() {
     input.addEventListener('input', check);
     check();
   }
+  bindNotifyOptIn(doc.querySelector('[data-notify-opt-in]'), doc.querySelector('[data-notify-opt-in-status]'));
   for (const form of doc.querySelectorAll('form[data-pipeline]')) {
     // Coming back with the Back button restores the page as it was left: re-enable.
     addEventListener('pageshow', () => setBusy(form, false));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
-      // Asked inside the click that starts the run, as browsers require.
-      const permission = askNotificationPermission();
-      startRun(form, permission);
+      startRun(form);
     });
   }
 }
@@ -298,17 +296,7 @@ function showNewValueNote(input) {
   toggleDescribedBy(input, note?.id, Boolean(text));
 }
 
-function askNotificationPermission() {
-  const api = globalThis.Notification;
-  if (!api || api.permission !== 'default') return Promise.resolve(api?.permission ?? 'unsupported');
-  try {
-    return Promise.resolve(api.requestPermission()).catch(() => 'default');
-  } catch {
-    return Promise.resolve('default');
-  }
-}
-
-async function startRun(form, permission) {
+async function startRun(form) {
   // One click, one run: a slow server must not turn impatience into duplicates.
   if (form.dataset.busy === 'true') return;
   setBusy(form, true);
@@ -330,8 +318,8 @@ async function startRun(form, permission) {
   }
   if (response.ok && body?.url) {
     showErrors(form, { fields: {}, form: '' });
-    const answer = await Promise.race([permission, wait(PERMISSION_WAIT_MS)]);
-    if (answer === 'granted' || globalThis.Notification?.permission === 'granted') {
+    // Only with the explicit opt-in (notify-opt-in.js): a Start click never prompts.
+    if (wantsStartNotifications()) {
       try {
         localStorage.setItem(notifyKey(body.id), '1');
       } catch {
@@ -385,8 +373,4 @@ function setBusy(form, busy) {
   button.dataset.label ??= button.textContent;
   button.disabled = busy;
   button.textContent = busy ? 'Starting…' : button.dataset.label;
-}
-
-function wait(ms) {
-  return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms));
 }

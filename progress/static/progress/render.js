@@ -39,6 +39,7 @@ export const CONNECTION_TEXT = Object.freeze({
   'refused:signed-out': 'signed out',
   'refused:forbidden': 'not allowed',
   refused: 'not allowed',
+  'reconnecting:too-many-sockets': 'Too many open tabs: close another progress tab; this one retries',
 });
 
 /** Where a run's detail page lives. */
@@ -164,9 +165,12 @@ function whenText(op, nowMs) {
   return formatAgo(op.completed_at ?? op.updated_at, nowMs);
 }
 
-/** Text of the connection indicator for a client state (and refusal reason). */
-export function connectionText(state, refusal) {
+/** Text of the connection indicator for a client state (and refusal, or wait reason). */
+export function connectionText(state, refusal, waitReason = null) {
   if (state === 'refused' && refusal) return CONNECTION_TEXT[`refused:${refusal}`] ?? CONNECTION_TEXT.refused;
+  if (state === 'reconnecting' && waitReason) {
+    return CONNECTION_TEXT[`reconnecting:${waitReason}`] ?? CONNECTION_TEXT.reconnecting;
+  }
   return CONNECTION_TEXT[state] ?? state;
 }
 
@@ -335,7 +339,8 @@ export function bindConnectionIndicator(node, client) {
     setAttr(node, 'data-connection-state', state);
     setAttr(node, 'data-refusal', refusal);
     const label = node.querySelector('[data-connection-label]') ?? node;
-    setText(label, connectionText(state, client.refusal));
+    setAttr(node, 'data-wait-reason', state === 'reconnecting' ? client.waitReason : null);
+    setText(label, connectionText(state, client.refusal, client.waitReason));
     if (alert) renderRefusal(doc, alert, refusal);
   });
 }

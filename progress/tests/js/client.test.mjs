@@ -6,6 +6,7 @@ import {
   defaultUrl,
   ProgressClient,
 } from '../../static/progress/client.js';
+import { connectionText } from '../../static/progress/render.js';
 import { FakeClock, FakeWebSocket, fakeEnvironment, op } from './fakes.mjs';
 
 const URL = 'ws://test.local/ws/progress/';
@@ -185,6 +186,26 @@ describe('ProgressClient connection flow', () => {
     assert.equal(client.refusal, 'forbidden');
     clock.advance(60 * 60_000);
     assert.equal(FakeWebSocket.instances.length, 1);
+  });
+
+  test('too many sockets (4029): retries and says to close another tab until a snapshot arrives', () => {
+    const { client, clock } = makeClient();
+    client.connect();
+    FakeWebSocket.latest().open();
+    FakeWebSocket.latest().serverClose(4029);
+    assert.equal(client.state, S.RECONNECTING);
+    assert.equal(client.waitReason, 'too-many-sockets');
+    assert.match(
+      connectionText(client.state, client.refusal, client.waitReason),
+      /^Too many open tabs: close another progress tab/,
+    );
+    clock.advance(250);
+    assert.equal(FakeWebSocket.instances.length, 2, 'another tab may have closed: it retries');
+    FakeWebSocket.latest().open(); // the server accepts before it counts, then may close again
+    assert.equal(client.waitReason, 'too-many-sockets');
+    FakeWebSocket.latest().receive(snapshot());
+    assert.equal(client.waitReason, null);
+    assert.equal(connectionText(client.state, client.refusal, client.waitReason), 'connected');
   });
 
   test('rate-limited (4008), too-big (4009) and connecting-too-fast (4030) closes reconnect', () => {
