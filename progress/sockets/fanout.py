@@ -203,7 +203,8 @@ class GroupFeed:
                 continue
             if subscription.listener.view_shown:
                 gathered.setdefault(subscription.listener, []).append((subscription, texts))
-            elif subscription.listener.seed_protocol:
+                continue  # sent with its other feeds' states, after every feed has flushed
+            if subscription.listener.seed_protocol:
                 frames = [protocol.seed_frame(text) for text in texts]
             elif whole:
                 frames = shared if shared is not None else (shared := batch_frames(texts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -123,7 +124,9 @@ async def test_each_socket_gets_one_frame_with_the_newest_state_of_every_run(lay
     assert sockets[0].frames[1] is sockets[1].frames[1]
 
 
-async def test_a_shown_view_gets_one_frame_per_flush_for_the_runs_of_all_its_feeds(layer, settings):
+async def test_a_shown_view_gets_one_frame_per_flush_for_the_runs_of_all_its_feeds(
+    layer, settings, caplog
+):
     settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 1.0}
     shown = CostlySocket("shown", 0.1)
     shown.view_shown = True  # one feed per shown run, as ws/progress/?view=shown has it
@@ -143,6 +146,7 @@ async def test_a_shown_view_gets_one_frame_per_flush_for_the_runs_of_all_its_fee
     ]
     await asyncio.sleep(0.3)
     assert len(shown.frames) == 2
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_a_final_state_is_never_dropped_or_replaced_by_an_older_one(layer, settings):
