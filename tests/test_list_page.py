@@ -245,13 +245,13 @@ def test_without_javascript_a_refused_start_comes_back_with_the_form_filled(
 
 
 def test_without_javascript_a_start_posts_to_its_url_and_opens_the_run(browser, stack, curator):
-    ScopeFactory(name="nojs")
+    ScopeFactory(name="nojs", owner=curator)
     page = page_as(browser, stack, curator, java_script_enabled=False)
     page.goto("/progress/")
     page.locator("details.pipeline summary", has_text="Validate schemas").click()
     form = page.get_by_test_id("start-validate_schemas")
     expect(form.get_by_label("Scope")).to_have_value("")  # "All scopes", not the first scope
-    form.get_by_label("Scope").select_option("nojs")
+    form.get_by_label("Scope").fill("nojs")
     form.get_by_role("button", name="Validate schemas").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     run = OperationProgress.objects.get()
@@ -269,28 +269,28 @@ Notification.requestPermission = () => {
 
 
 def test_the_start_click_asks_for_notification_permission(browser, stack, curator):
-    ScopeFactory(name="ask")
+    ScopeFactory(name="ask", owner=curator)
     page = page_as(browser, stack, curator)
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
     if page.evaluate("Notification.permission") != "default":
         pytest.skip("this Chromium answers notification permission without asking")
     form = open_start_form(page, "Run curation pipeline")
-    form.get_by_label("Scope").select_option("ask")
+    form.get_by_label("Scope").fill("ask")
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     assert page.evaluate("sessionStorage.getItem('asked')") == "1"
 
 
 def test_starting_with_notifications_allowed_tells_the_run_page(browser, stack, curator):
-    ScopeFactory(name="notify")
+    ScopeFactory(name="notify", owner=curator)
     page = page_as(browser, stack, curator, permissions=["notifications"])
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
     form = open_start_form(page, "Run curation pipeline")
     pick = form.get_by_label("Scope")
     expect(pick).to_have_value("")  # a required scope is chosen, never defaulted
-    pick.select_option("notify")
+    pick.fill("notify")
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     run = OperationProgress.objects.get()
@@ -299,7 +299,7 @@ def test_starting_with_notifications_allowed_tells_the_run_page(browser, stack, 
 
 
 def test_a_new_scope_name_is_flagged_before_starting(browser, stack, curator):
-    ScopeFactory(name="kidney")
+    ScopeFactory(name="kidney", owner=curator)
     page = page_as(browser, stack, curator)
     page.goto("/progress/")
     form = open_start_form(page, "Import genes")
