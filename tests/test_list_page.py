@@ -13,6 +13,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from curation.factories import ScopeFactory
+from curation.models import Scope
+from curation.scope_access import MAX_SCOPE_CHOICES
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory
 from tests.browser_helpers import browser, orm_beside_playwright, page_as, stack  # noqa: F401
@@ -351,3 +353,24 @@ def test_runs_with_failures_get_no_green_tick_and_the_failures_filter_finds_them
         "Completed with 5 failures"
     )
     expect(plain.get_by_label("Has failures")).to_be_checked()
+
+
+def test_typing_in_a_scope_field_finds_scopes_beyond_the_listed_ones(browser, stack, curator):
+    Scope.objects.bulk_create(
+        Scope(name=f"mine-{n:04}", owner=curator) for n in range(MAX_SCOPE_CHOICES + 10)
+    )
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    form = open_start_form(page, "Run curation pipeline")
+    expect(form.locator("[data-more-suggestions]")).to_have_text(
+        "10 more not listed: type the name."
+    )
+    options = form.locator("#start-curation_pipeline-scope-suggestions option")
+    expect(options).to_have_count(MAX_SCOPE_CHOICES)
+    form.get_by_label("Scope").fill("0059")
+    expect(options).to_have_count(1)
+    expect(options).to_have_attribute("value", "mine-0059")
+    form.get_by_label("Scope").fill("mine-0059")
+    form.get_by_role("button", name="Run curation pipeline").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    assert OperationProgress.objects.get().metadata["parameters"] == {"scope": "mine-0059"}

@@ -160,6 +160,7 @@ def test_scope_choices_are_bounded_and_only_the_users_own(curator, many_scopes):
     page = client_for(curator).get("/progress/").content.decode()
     assert "staff-0000" not in page and "mine-0000" in page
     assert "10 more not listed: type the name." in page
+    assert 'data-search-url="/api/v1/pipelines/curation_pipeline/suggestions/?field=scope"' in page
 
 
 def test_staff_see_every_scope_bounded(many_scopes):

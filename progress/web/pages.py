@@ -20,7 +20,7 @@ from django.http import (
 )
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -188,7 +188,13 @@ def _start_forms(
         fields = pipeline.bound_fields(user=user)
         prefix = f"start-{slugify(pipeline.name)}"
         for param in described["parameters"]:
-            _form_field(param, fields.get(param["name"]), prefix=prefix, attempt=mine)
+            _form_field(
+                param,
+                fields.get(param["name"]),
+                prefix=prefix,
+                attempt=mine,
+                pipeline_name=pipeline.name,
+            )
         usual = typical.get(pipeline.name)
         described.update(
             start_url=reverse("progress:start", args=[pipeline.name]),
@@ -216,7 +222,12 @@ def _focus_first_error(forms: list[dict[str, Any]], name: str) -> None:
 
 
 def _form_field(
-    param: dict[str, Any], field_: Any, *, prefix: str, attempt: StartAttempt | None
+    param: dict[str, Any],
+    field_: Any,
+    *,
+    prefix: str,
+    attempt: StartAttempt | None,
+    pipeline_name: str,
 ) -> None:
     """Add what the template needs to a described parameter: id, value, choices, errors."""
     name = param["name"]
@@ -242,6 +253,8 @@ def _form_field(
     param.setdefault("suggestions", [])
     more = param.get("more_suggestions", 0)
     param["more_text"] = f"{more:,} more not listed: type the name." if more else ""
+    # With JavaScript, typing searches the values the list leaves out (list-page.js).
+    param["search_url"] = _search_url(pipeline_name, name) if more else ""
     label = str(param.get("label") or name)
     param["empty_label"] = str(getattr(field_, "empty_label", "") or f"Any {label.lower()}")
     param["describedby"] = " ".join(
@@ -252,6 +265,15 @@ def _form_field(
         )
         if present
     )
+
+
+def _search_url(pipeline_name: str, field_name: str) -> str:
+    """The API's search of a parameter's values; "" when the host has not mounted the API."""
+    try:
+        base = reverse("pipeline-suggestions", args=[pipeline_name])
+    except NoReverseMatch:
+        return ""
+    return f"{base}?{urlencode({'field': field_name})}"
 
 
 def _option(choice: Any) -> dict[str, str]:
