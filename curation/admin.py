@@ -27,9 +27,10 @@ class ScopeGeneInline(admin.TabularInline):
 
 @admin.register(Scope)
 class ScopeAdmin(admin.ModelAdmin):
-    list_display = ["name", "title", "gene_count", "created_at"]
+    list_display = ["name", "title", "owner", "gene_count", "created_at"]
     search_fields = ["name", "title"]
     readonly_fields = ["summary"]
+    raw_id_fields = ["owner"]  # a select of every user would grow without bound
 
     def get_readonly_fields(self, request: HttpRequest, obj: Scope | None = None) -> list[str]:
         """Sources name server files the pipeline reads: only superusers may change them."""

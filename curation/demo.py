@@ -11,7 +11,7 @@ import json
 import random
 from collections import Counter
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 
@@ -20,6 +20,7 @@ from curation.factories import ClinGenSchemaFactory, demo_evidence
 from curation.models import Curation, CurationSchema, Scope
 
 DEMO_SCOPE = "kidney-genetics"
+CURATOR_SCOPE = "curator-sandbox"
 PANEL_DIR = Path("data/kidney-panels")
 PANEL_FILES = [
     "cegat.json",
@@ -41,6 +42,20 @@ def demo_scope() -> Scope:
             "title": "Kidney genetics",
             "description": "Genes on commercial kidney diagnostic panels (five providers).",
             "sources": [str(PANEL_DIR / name) for name in PANEL_FILES],
+        },
+    )
+    return scope
+
+
+def curator_scope(owner: Any) -> Scope:
+    """A scope of the demo's non-staff curator, so that login can run the pipeline too."""
+    scope, _ = Scope.objects.get_or_create(
+        name=CURATOR_SCOPE,
+        defaults={
+            "title": "Curator's sandbox",
+            "description": "One panel, the curator's own: they may import and run pipelines.",
+            "sources": [str(PANEL_DIR / PANEL_FILES[0])],
+            "owner": owner,
         },
     )
     return scope

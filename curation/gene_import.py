@@ -7,6 +7,13 @@ crash leaves whole batches and counts that match them. A bad row never stops the
 ones; it is counted in items_failed with its line and a reason a curator can act on, shown
 live on the run (the first 200) and written to the run's report file (the first
 MAX_REPORT_ROWS, then one line counting the rest).
+
+Genes are shared: one row per HGNC id, listed by every scope that has it. An import that
+may not change shared genes (a non-staff user's: curation/scope_access.py) leaves a gene
+that another scope lists or curates as it is, and counts the rows it kept in
+shared_kept (the run's summary says so). A row that changes a gene that existed before
+counts as updated, even when it also adds the gene to the scope: a change to data other
+scopes see is never hidden in "added".
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from django.db import reset_queries, transaction
 
 from curation.gene_files import MAX_LIST_ENTRIES, GeneFile, RawRow, count_rows, gene_file, iter_rows
 from curation.models import Gene, InvalidHgncId, Scope, ScopeGene, normalize_hgnc_id
+from curation.scope_access import genes_shared_beyond
 from progress import files, limits
 from progress.tracker import Reporter
 
@@ -50,6 +58,11 @@ MAX_PANEL_CHARS = 200
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
 # A spreadsheet runs a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SHARED_KEPT_TEXT = (
+    "%d rows would change genes that other scopes list or curate; those genes were kept as "
+    "they are (only staff, or the curation.use_any_scope permission, may change shared "
+    "genes): ask staff to import the file"
+)
 
 
 @dataclass
@@ -69,6 +82,7 @@ class ImportResult:
     unchanged: int = 0
     failed: int = 0
     blank: int = 0  # entirely blank rows, skipped
+    shared_kept: int = 0  # rows whose changes to genes other scopes share were not applied
     errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT
     report: str = ""  # the report's storage name, when rows failed
 
@@ -112,9 +126,18 @@ class SymbolIndex:
 
 
 def gene_import(
-    *, path: Path | GeneFile, scope: Scope, tracker: Reporter, fmt: str = "auto", pace: float = 0.0
+    *,
+    path: Path | GeneFile,
+    scope: Scope,
+    tracker: Reporter,
+    fmt: str = "auto",
+    pace: float = 0.0,
+    may_change_shared: bool = True,
 ) -> ImportResult:
-    """Import a gene file into scope, reporting progress; returns the counts and row errors."""
+    """Import a gene file into scope, reporting progress; returns the counts and row errors.
+
+    may_change_shared: False keeps genes that other scopes list or curate as they are.
+    """
     source = gene_file(path)
     label = source_label(source, tracker.metadata)
     tracker.update(operation=f"Checking {label}", force=True)
@@ -129,7 +152,7 @@ def gene_import(
             reset_queries()
             tracker.raise_if_cancelled()
             valid = _validate_batch(batch, tracker, result, report, done=done, pace=pace)
-            _write_batch(valid, scope, result)
+            _write_batch(valid, scope, result, may_change_shared=may_change_shared)
             done += len(batch)
             if time.monotonic() - logged_at >= PROGRESS_LOG_SECONDS:
                 logged_at = time.monotonic()
@@ -149,6 +172,8 @@ def gene_import(
     logger.info("Imported %s: %s", label, counts)
     if result.failed:
         logger.warning(failure_summary(result, total=done))
+    if result.shared_kept:
+        logger.warning(SHARED_KEPT_TEXT, result.shared_kept)
     tracker.update(current_item=done, items_failed=result.failed, force=True)
     return result
 
@@ -246,15 +271,25 @@ def _validate(raw: RawRow, symbols: SymbolIndex) -> ValidRow | RowError:
 
 
 @transaction.atomic
-def _write_batch(rows: list[ValidRow], scope: Scope, result: ImportResult) -> None:
+def _write_batch(
+    rows: list[ValidRow], scope: Scope, result: ImportResult, *, may_change_shared: bool
+) -> None:
     """Write one batch in one transaction: new genes, changed genes, scope membership."""
     merged = _merge_duplicates(rows)
     existing = Gene.objects.in_bulk(list(merged), field_name="hgnc_id")
+    shared = (
+        set()
+        if may_change_shared
+        else genes_shared_beyond(scope, [gene.pk for gene in existing.values()])
+    )
     new_genes, changed = [], []
     for hgnc_id, raw in merged.items():
         gene = existing.get(hgnc_id)
         if gene is None:
             new_genes.append(Gene(hgnc_id=hgnc_id, **_gene_values(raw, None)))
+        elif gene.pk in shared:
+            if _differs(gene, _gene_values(raw, gene)):
+                result.shared_kept += 1
         elif _apply(gene, _gene_values(raw, gene)):
             changed.append(gene)
     Gene.objects.bulk_create(new_genes)
@@ -270,7 +305,10 @@ def _write_batch(rows: list[ValidRow], scope: Scope, result: ImportResult) -> No
         membership = memberships.get(gene.pk)
         if membership is None:
             to_create.append(ScopeGene(scope=scope, gene=gene, panels=sorted(set(raw.panels))))
-            result.added += 1
+            if gene.pk in changed_ids:
+                result.updated += 1  # an existing gene changed: every scope listing it sees it
+            else:
+                result.added += 1
             continue
         panels = sorted(set(membership.panels) | set(raw.panels))
         panels_changed = panels != membership.panels
@@ -326,6 +364,10 @@ def _chromosome(location: str) -> str:
             chromosome = location[:index]
             break
     return chromosome if len(chromosome) <= _max_length("chromosome") else ""
+
+
+def _differs(gene: Gene, values: dict[str, Any]) -> bool:
+    return any(getattr(gene, name) != value for name, value in values.items())
 
 
 def _apply(gene: Gene, values: dict[str, Any]) -> bool:
@@ -452,6 +494,11 @@ def _record_outcome(
         summary = tracker.metadata.get("summary")
         summary = dict(summary) if isinstance(summary, dict) else {}
         summary["blank_rows_skipped"] = result.blank  # "Blank rows skipped: 1"
+        tracker.metadata["summary"] = summary
+    if result.shared_kept:
+        summary = tracker.metadata.get("summary")
+        summary = dict(summary) if isinstance(summary, dict) else {}
+        summary["shared_genes_kept"] = result.shared_kept  # "Shared genes kept: 1"
         tracker.metadata["summary"] = summary
     if report.error:
         tracker.metadata["report_error"] = report.error

@@ -118,10 +118,27 @@ class Scope(models.Model):
         "project folder, e.g. data/kidney-panels/cegat.json.",
     )
     summary = models.JSONField(default=dict, blank=True)
+    # Who may import into it and run pipelines on it (curation/scope_access.py). NULL: a
+    # shared scope (seeded, made by a command, or older than owners), staff's to write.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="curation_scopes",
+        help_text="Who may import into and run pipelines on this scope; empty: staff only.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            (
+                "use_any_scope",
+                "Can import into and run pipelines on every scope, and change genes "
+                "that other scopes share",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

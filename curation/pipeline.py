@@ -27,10 +27,13 @@ STAGES = [("import", 2.0), ("validate", 1.0), ("score", 1.0), ("summarise", 0.25
 COUNTERS = ("items_added", "items_updated", "items_failed")
 
 
-def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0) -> dict[str, Any]:
+def scope_pipeline(
+    *, scope: Scope, tracker: ProgressTracker, pace: float = 0.0, may_change_shared: bool = True
+) -> dict[str, Any]:
     """Run the four stages as one tracked operation; returns the scope summary.
 
     A cancel is checked between stages and sources, and inside each stage per item.
+    may_change_shared: False (a non-staff starter) keeps genes other scopes use as they are.
     """
     tracker.set_stages(STAGES)
 
@@ -39,7 +42,13 @@ def scope_pipeline(*, scope: Scope, tracker: ProgressTracker, pace: float = 0.0)
     for source in scope.sources:
         tracker.raise_if_cancelled()
         view = StageView(tracker, offset=tracker.current_item, label=Path(source).name)
-        result = gene_import(path=_resolve(source), scope=scope, tracker=view, pace=pace)
+        result = gene_import(
+            path=_resolve(source),
+            scope=scope,
+            tracker=view,
+            pace=pace,
+            may_change_shared=may_change_shared,
+        )
         view.finish()
         for name, value in zip(
             COUNTERS, (result.added, result.updated, result.failed), strict=True

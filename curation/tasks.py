@@ -16,14 +16,42 @@ from curation.gene_files import GeneFile
 from curation.gene_import import gene_import
 from curation.models import Scope
 from curation.pipeline import scope_pipeline
+from curation.scope_access import ScopeNotPermitted, may_use_every_scope, require_usable
 from curation.scoring_run import curations_score
 from curation.validation_run import curations_validate
+from progress.models import OperationProgress
 from progress.tasks import tracked_task
 from progress.tracker import ProgressTracker
 
 
-def _scope(name: str | None) -> Scope | None:
-    return None if name is None else Scope.objects.get(name=name)
+def _starter(tracker: ProgressTracker) -> Any:
+    """Who started the run; None for the operator (a command, or code with no user)."""
+    run = OperationProgress.objects.select_related("created_by").filter(pk=tracker.id).first()
+    return None if run is None else run.created_by
+
+
+def _usable(scope: Scope, tracker: ProgressTracker) -> Scope:
+    """scope, once the run's starter may use it: checked again when the task runs, since a
+    scope's owner may have changed (or a new name been taken) after the start was accepted."""
+    starter = _starter(tracker)
+    if starter is not None:
+        require_usable(starter, scope)
+    return scope
+
+
+def _may_change_shared(starter: Any) -> bool:
+    """Genes other scopes use change only for staff, use_any_scope, or the operator."""
+    return starter is None or may_use_every_scope(starter)
+
+
+def _scope(name: str | None, tracker: ProgressTracker) -> Scope | None:
+    """One scope the starter may use, or None (every scope) for staff and the operator."""
+    if name is not None:
+        return _usable(Scope.objects.get(name=name), tracker)
+    starter = _starter(tracker)
+    if starter is not None and not may_use_every_scope(starter):
+        raise ScopeNotPermitted("Only staff may run this over every scope; choose a scope.")
+    return None
 
 
 @tracked_task(
@@ -34,7 +62,12 @@ def _scope(name: str | None) -> Scope | None:
 )
 def curation_pipeline_task(tracker: ProgressTracker, *, scope: str) -> dict[str, Any]:
     """Refresh, validate, score and summarise a scope."""
-    return scope_pipeline(scope=Scope.objects.get(name=scope), tracker=tracker)
+    starter = _starter(tracker)
+    return scope_pipeline(
+        scope=_usable(Scope.objects.get(name=scope), tracker),
+        tracker=tracker,
+        may_change_shared=_may_change_shared(starter),
+    )
 
 
 @tracked_task(
@@ -48,9 +81,22 @@ def gene_import_task(
     tracker: ProgressTracker, *, file: str, scope: str, format: str = "auto"
 ) -> dict[str, int]:
     """Import an uploaded gene file (its name in the storage) into a scope."""
-    target, _ = Scope.objects.get_or_create(name=scope)
-    result = gene_import(path=GeneFile.stored(file), scope=target, tracker=tracker, fmt=format)
-    return {"added": result.added, "updated": result.updated, "failed": result.failed}
+    starter = _starter(tracker)
+    # A new scope is its starter's; the operator's (no starter) is shared.
+    target, _ = Scope.objects.get_or_create(name=scope, defaults={"owner": starter})
+    result = gene_import(
+        path=GeneFile.stored(file),
+        scope=_usable(target, tracker),
+        tracker=tracker,
+        fmt=format,
+        may_change_shared=_may_change_shared(starter),
+    )
+    return {
+        "added": result.added,
+        "updated": result.updated,
+        "failed": result.failed,
+        "shared_kept": result.shared_kept,
+    }
 
 
 @tracked_task(
@@ -64,7 +110,7 @@ def calculate_scores_task(
 ) -> dict[str, int]:
     """Score curations (one scope, or all), as of a past ISO date or today."""
     day = None if as_of is None else date.fromisoformat(as_of)
-    return curations_score(scope=_scope(scope), tracker=tracker, as_of=day)
+    return curations_score(scope=_scope(scope, tracker), tracker=tracker, as_of=day)
 
 
 @tracked_task(
@@ -75,4 +121,4 @@ def calculate_scores_task(
 )
 def validate_schemas_task(tracker: ProgressTracker, *, scope: str | None = None) -> dict[str, int]:
     """Validate schemas and curation evidence (one scope, or all)."""
-    return curations_validate(scope=_scope(scope), tracker=tracker)
+    return curations_validate(scope=_scope(scope, tracker), tracker=tracker)

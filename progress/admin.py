@@ -28,6 +28,7 @@ from django.utils.formats import date_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
+from rest_framework.exceptions import PermissionDenied as APIPermissionDenied
 from rest_framework.exceptions import ValidationError
 
 from progress import files, pipelines
@@ -630,6 +631,8 @@ class OperationProgressAdmin(RunModelAdmin):
                 errors = {"": [exc.message]}
             except ValidationError as exc:
                 errors = field_errors(exc.detail)
+            except APIPermissionDenied as exc:  # a parameter value the user may not use
+                errors = {"": [str(exc.detail)]}
             else:
                 self._log(request, operation, f"Launched {name}")
                 self.message_user(
@@ -642,7 +645,8 @@ class OperationProgressAdmin(RunModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Launch a pipeline",
             "pipelines": [
-                launch_form(p.describe(), posted) for p in pipelines.available(request.user)
+                launch_form(p.describe(user=request.user), posted)
+                for p in pipelines.available(request.user)
             ],
             "opts": self.model._meta,
         }

@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.utils import timezone
+from rest_framework import exceptions
 from rest_framework.exceptions import Throttled, ValidationError
 
 from progress import conf, files, pipelines
@@ -70,8 +71,9 @@ def pipeline_for_request(*, name: str, user: Any, content_length: Any) -> pipeli
 
 
 def pipeline_start(*, name: str, data: Any, user: Any, trusted: bool = False) -> OperationProgress:
-    """Start a pipeline; raises UnknownPipeline, PermissionDenied, TooManyStarts (a 429) or a
-    DRF ValidationError.
+    """Start a pipeline; raises UnknownPipeline, PermissionDenied (Django's for the pipeline,
+    DRF's for a parameter value the user may not use), TooManyStarts (a 429) or a DRF
+    ValidationError.
 
     trusted: started by the server's administrator (a management command); no permission check.
     """
@@ -93,7 +95,9 @@ def _start(
         _require_permission(pipeline, user)
         _require_room_for(owner, starter=user)
     _refuse_lone_surrogates(data)
-    serializer = pipeline.parameters(data=data)
+    # Fields whose values are data check them against the user (a scope they may use);
+    # trusted: the operator, who may use every value.
+    serializer = pipeline.parameters(data=data, context={"user": user, "trusted": trusted})
     serializer.is_valid(raise_exception=True)
     _require_task_accepts(pipeline, serializer.validated_data)
     parameters, stored = _task_arguments(serializer.validated_data)
@@ -160,6 +164,8 @@ def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProg
         return _start(name=pipeline.name, data=data, user=user, rerun_of=operation)
     except TooManyStarts as exc:
         raise ValueError(f"Run {operation.pk} was not re-run: {exc.message}") from None
+    except exceptions.PermissionDenied as exc:
+        raise ValueError(f"Run {operation.pk} was not re-run: {exc.detail}") from None
     except ValidationError as exc:
         raise ValueError(
             f"Run {operation.pk} cannot be re-run: {flatten(exc.detail)}; "

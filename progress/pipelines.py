@@ -35,16 +35,34 @@ class Pipeline:
     permission: str = START_PERMISSION
     uploads: tuple[str, ...] = field(default=())  # parameters that are uploaded files
 
-    def describe(self) -> dict[str, Any]:
-        """The pipeline and its parameters, for the API and the start forms."""
+    def describe(self, *, user: Any = None) -> dict[str, Any]:
+        """The pipeline and its parameters as user may use them, for the API and the forms."""
         return {
             "name": self.name,
             "title": self.title,
             "description": self.description,
             "parameters": [
-                _describe_field(name, f) for name, f in self.parameters().fields.items()
+                _describe_field(name, f) for name, f in self.bound_fields(user=user).items()
             ],
         }
+
+    def bound_fields(self, *, user: Any = None) -> dict[str, Any]:
+        """The parameters' fields, bound to a serializer whose context names the user, so
+        fields whose values are data (a user's scopes) offer only what user may use."""
+        return dict(self.parameters(context={"user": user}).fields)
+
+    def suggest(self, field_name: str, *, user: Any, search: str = "") -> tuple[list[str], int]:
+        """A field's suggestions for user containing search, bounded, and how many more."""
+        field = self.bound_fields(user=user).get(field_name)
+        suggest = getattr(field, "suggestions", None)
+        if not callable(suggest):
+            known = ", ".join(self.parameters().fields) or "none"
+            raise LookupError(
+                f"{self.name} has no parameter {field_name!r} with suggestions; its parameters: "
+                f"{known}"
+            )
+        values, more = suggest(search=search)
+        return list(values), int(more)
 
 
 _registry: dict[str, Pipeline] = {}
@@ -81,9 +99,14 @@ def _describe_field(name: str, field: serializers.Field[Any, Any, Any, Any]) -> 
     }
     if isinstance(field, serializers.ChoiceField):
         description["choices"] = [str(key) for key in field.choices]
-    elif hasattr(field, "choice_values"):  # choices that are data, read when described
-        description["choices"] = field.choice_values()
-        description["type"] = "select"
+    suggest = getattr(field, "suggestions", None)
+    if callable(suggest):
+        # Values that are data (scopes) are suggested, never a closed list: there may be
+        # thousands, so a field offers a bounded few and the API searches the rest.
+        values, more = suggest()
+        description["suggestions"] = list(values)
+        description["more_suggestions"] = int(more)
+        description["new_values"] = bool(getattr(field, "creates_new_values", False))
     if field.default is not serializers.empty:
         description["default"] = field.default
     return description

@@ -112,7 +112,7 @@ def test_polling_with_since_seq_or_etag_answers_304_until_the_run_changes(curato
 
 
 def test_pipelines_list_only_what_the_user_may_start(curator, viewer, openapi):
-    ScopeFactory(name="kidney-genetics")
+    ScopeFactory(name="kidney-genetics", owner=curator)
     response = client_for(curator).get("/api/v1/pipelines/")
     conforms(openapi, "GET", "/api/v1/pipelines/", response)
     pipelines = {p["name"]: p for p in response.json()}
@@ -123,16 +123,17 @@ def test_pipelines_list_only_what_the_user_may_start(curator, viewer, openapi):
         "validate_schemas",
     }
     scope = pipelines["curation_pipeline"]["parameters"][0]
-    assert (scope["name"], scope["type"], scope["choices"]) == (
+    assert (scope["name"], scope["type"], scope["suggestions"], scope["more_suggestions"]) == (
         "scope",
-        "select",
+        "text",
         ["kidney-genetics"],
+        0,
     )
     assert client_for(viewer).get("/api/v1/pipelines/").json() == []
 
 
 def test_start_returns_202_with_the_queued_run_and_it_runs_in_the_background(curator, openapi):
-    scope = ScopeFactory(name="empty")
+    scope = ScopeFactory(name="empty", owner=curator)
     response = client_for(curator).post(
         "/api/v1/pipelines/calculate_scores/start/", {"scope": scope.name}, format="json"
     )

@@ -4,7 +4,9 @@ Hypothesis generates gene files (JSON, CSV, TSV, binary, wrong encodings, huge v
 nesting, odd Unicode digits, formula cells, long names). Each is posted to a real daphne by
 a non-staff curator over HTTP Basic while a staff dashboard socket stays open; a db_worker
 runs what was accepted. Afterwards every run has finished and the staff socket is still open,
-has received frames, and never one over 64 KiB.
+has received frames, and never one over 64 KiB. The curator imports into a scope of their
+own, and the genes a shared (staff's) scope lists are exactly as they were (issue 25,
+finding 2): the uploads name those genes' ids, and one tries to rename PKD1.
 
 Socket floods (issue 25) against the same kind of daphne: bursts of resyncs and pings, quick
 reconnects, a client that never reads, a logout and a demotion with a socket open. Each
@@ -29,7 +31,9 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from curation.factories import ScopeFactory
+from curation.factories import GeneFactory, ScopeFactory
+from curation.gene_import import GENE_FIELDS
+from curation.models import Gene, Scope, ScopeGene
 from progress.models import ACTIVE_STATUSES, OperationProgress
 from progress.protocol import MAX_FRAME_BYTES
 from progress.testing import eventually
@@ -141,10 +145,25 @@ uploads = st.one_of(
 )
 
 
+def shared_scope() -> Scope:
+    """Staff's shared scope (no owner), listing PKD1 and the small ids uploads often hold."""
+    scope = ScopeFactory(name="staff-shared")
+    for number in [*range(10), 9008]:
+        gene = GeneFactory(hgnc_id=f"HGNC:{number}", approved_symbol=f"SHARED{number}")
+        ScopeGene.objects.create(scope=scope, gene=gene)
+    return scope
+
+
+def shared_genes(scope: Scope) -> list[tuple[Any, ...]]:
+    return list(Gene.objects.filter(scopes=scope).order_by("hgnc_id").values_list(*GENE_FIELDS))
+
+
 def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
     curator = UserFactory(username="curator", password=PASSWORD)
     curator.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
-    ScopeFactory(name="hostile")
+    ScopeFactory(name="hostile", owner=curator)
+    shared = shared_scope()
+    shared_before = shared_genes(shared)
     staff = StaffFactory(username="watcher")
     socket = StaffSocket(
         live.url.replace("http://", "ws://") + "/ws/progress/", session_cookie(staff)
@@ -163,6 +182,7 @@ def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
     @example(upload=("x" * 250 + ".csv", b"HGNC:5,PKD1\n"))
     @example(upload=("genes.csv", "HGNC:10\n²\nHGNC:11\n".encode()))
     @example(upload=("big.json", json.dumps([{"symbol": "S" * 80_000}] * 7).encode()))
+    @example(upload=("genes.csv", b"hgnc_id,symbol,location,alias_symbols\n9008,X,Xq9,fake\n"))
     def post(upload: tuple[str, bytes]) -> None:
         name, body = upload
         response = requests.post(
@@ -189,6 +209,7 @@ def test_hostile_uploads_never_5xx_and_never_hurt_a_staff_dashboard(live):
         assert max(socket.sizes) <= MAX_FRAME_BYTES
         assert "pong" in socket.types
         assert {"task_completed", "task_failed"} & set(socket.types)
+        assert shared_genes(shared) == shared_before  # no upload rewrote a shared gene
     finally:
         socket.close()
 

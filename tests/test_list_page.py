@@ -13,6 +13,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from curation.factories import ScopeFactory
+from curation.models import Scope
+from curation.scope_access import MAX_SCOPE_CHOICES
 from progress.models import OperationProgress, Status
 from progress.tests.factories import OperationProgressFactory
 from tests.browser_helpers import browser, orm_beside_playwright, page_as, stack  # noqa: F401
@@ -245,13 +247,13 @@ def test_without_javascript_a_refused_start_comes_back_with_the_form_filled(
 
 
 def test_without_javascript_a_start_posts_to_its_url_and_opens_the_run(browser, stack, curator):
-    ScopeFactory(name="nojs")
+    ScopeFactory(name="nojs", owner=curator)
     page = page_as(browser, stack, curator, java_script_enabled=False)
     page.goto("/progress/")
     page.locator("details.pipeline summary", has_text="Validate schemas").click()
     form = page.get_by_test_id("start-validate_schemas")
     expect(form.get_by_label("Scope")).to_have_value("")  # "All scopes", not the first scope
-    form.get_by_label("Scope").select_option("nojs")
+    form.get_by_label("Scope").fill("nojs")
     form.get_by_role("button", name="Validate schemas").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     run = OperationProgress.objects.get()
@@ -271,7 +273,7 @@ Notification.requestPermission = () => {
 def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
     browser, stack, curator
 ):
-    ScopeFactory(name="ask")
+    ScopeFactory(name="ask", owner=curator)
     page = page_as(browser, stack, curator)
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
@@ -281,7 +283,7 @@ def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
     expect(opt_in).to_have_text("Notify me when runs finish")
     expect(page.locator("#notify-opt-in-status")).to_contain_text("Your browser will ask once")
     form = open_start_form(page, "Run curation pipeline")
-    form.get_by_label("Scope").select_option("ask")
+    form.get_by_label("Scope").fill("ask")
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     assert page.evaluate("sessionStorage.getItem('asked')") is None
@@ -291,7 +293,7 @@ def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
 
 
 def test_starting_with_notifications_opted_in_tells_the_run_page(browser, stack, curator):
-    ScopeFactory(name="notify")
+    ScopeFactory(name="notify", owner=curator)
     page = page_as(browser, stack, curator, permissions=["notifications"])
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
@@ -300,7 +302,7 @@ def test_starting_with_notifications_opted_in_tells_the_run_page(browser, stack,
     form = open_start_form(page, "Run curation pipeline")
     pick = form.get_by_label("Scope")
     expect(pick).to_have_value("")  # a required scope is chosen, never defaulted
-    pick.select_option("notify")
+    pick.fill("notify")
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     run = OperationProgress.objects.get()
@@ -309,7 +311,7 @@ def test_starting_with_notifications_opted_in_tells_the_run_page(browser, stack,
 
 
 def test_a_new_scope_name_is_flagged_before_starting(browser, stack, curator):
-    ScopeFactory(name="kidney")
+    ScopeFactory(name="kidney", owner=curator)
     page = page_as(browser, stack, curator)
     page.goto("/progress/")
     form = open_start_form(page, "Import genes")
@@ -361,3 +363,24 @@ def test_runs_with_failures_get_no_green_tick_and_the_failures_filter_finds_them
         "Completed with 5 failures"
     )
     expect(plain.get_by_label("Has failures")).to_be_checked()
+
+
+def test_typing_in_a_scope_field_finds_scopes_beyond_the_listed_ones(browser, stack, curator):
+    Scope.objects.bulk_create(
+        Scope(name=f"mine-{n:04}", owner=curator) for n in range(MAX_SCOPE_CHOICES + 10)
+    )
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    form = open_start_form(page, "Run curation pipeline")
+    expect(form.locator("[data-more-suggestions]")).to_have_text(
+        "10 more not listed: type the name."
+    )
+    options = form.locator("#start-curation_pipeline-scope-suggestions option")
+    expect(options).to_have_count(MAX_SCOPE_CHOICES)
+    form.get_by_label("Scope").fill("0059")
+    expect(options).to_have_count(1)
+    expect(options).to_have_attribute("value", "mine-0059")
+    form.get_by_label("Scope").fill("mine-0059")
+    form.get_by_role("button", name="Run curation pipeline").click()
+    expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
+    assert OperationProgress.objects.get().metadata["parameters"] == {"scope": "mine-0059"}

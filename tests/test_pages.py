@@ -86,7 +86,7 @@ def test_the_list_filters_runs_with_failures(curator):
 
 def test_starting_from_the_page_redirects_to_the_new_run(curator, settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    ScopeFactory(name="page")
+    ScopeFactory(name="page", owner=curator)
     response = logged_in(curator).post(
         "/progress/pipelines/validate_schemas/start/", {"scope": "page"}
     )
@@ -291,14 +291,15 @@ def test_the_list_shows_usual_durations_and_flags_a_much_slower_run(curator):
 
 
 def test_start_forms_post_to_their_own_page_and_name_things_plainly(curator):
-    ScopeFactory(name="kidney")
-    ScopeFactory(name="heart")
+    ScopeFactory(name="kidney", owner=curator)
+    ScopeFactory(name="heart", owner=curator)
     html = logged_in(curator).get("/progress/").content.decode()
     assert 'action="/progress/pipelines/gene_import/start/"' in html
     assert 'action=""' not in html
     assert ">Run curation pipeline</button>" in html and "Start Run" not in html
-    assert '<option value="">All scopes</option>' in html  # optional scope
-    assert '<option value="" disabled selected>Choose…</option>' in html  # required scope
+    assert 'name="scope" type="text" value="" placeholder="All scopes"' in html  # optional
+    assert 'id="start-curation_pipeline-scope" name="scope" type="text" value="" required' in html
+    assert '<datalist id="start-curation_pipeline-scope-suggestions">' in html
     assert '<datalist id="start-gene_import-scope-suggestions">' in html
     assert '<option value="heart"></option><option value="kidney"></option>' in html
 
@@ -336,7 +337,7 @@ def test_a_refused_start_without_javascript_keeps_the_input_beside_its_errors(cu
 
 def test_a_start_from_the_pages_script_answers_json(curator, settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    ScopeFactory(name="page")
+    ScopeFactory(name="page", owner=curator)
     client = logged_in(curator)
     json_headers = {"Accept": "application/json"}
     refused = client.post(

@@ -83,7 +83,7 @@ async def test_embedded_default_runs_the_task_in_this_process_without_services(c
     """SQLite-style setup: in-memory layer and the thread-pool backend in the serving process."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_local.ThreadPoolBackend"}}
-    await asyncio.to_thread(ScopeFactory, name="embedded")
+    await asyncio.to_thread(ScopeFactory, name="embedded", owner=curator)
     communicator, _ = await open_socket("/ws/progress/", curator)
     await receive(communicator)
     queued = await asyncio.to_thread(

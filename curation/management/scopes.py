@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from curation.models import Scope
+from curation.scope_access import scope_choices
 from progress.console import TrackedOperationCommand
 from progress.models import OperationProgress
 
@@ -16,7 +17,7 @@ def required_scope(name: str) -> Scope:
     try:
         return Scope.objects.get(name=name)
     except Scope.DoesNotExist:
-        known = ", ".join(Scope.objects.values_list("name", flat=True)) or "none yet"
+        known = scope_choices(None, search="", every=True).text()
         raise CommandError(
             f"No scope {name!r} (known: {known}); import genes into it first with "
             f"import_genes PATH --scope {name}"

@@ -299,7 +299,26 @@ class PipelineParameterSerializer(serializers.Serializer[Any]):
     required = serializers.BooleanField()
     help = serializers.CharField(allow_blank=True)
     choices = serializers.ListField(child=serializers.CharField(), required=False)
+    suggestions = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Values that are data (the user's scopes), at most a bounded few; "
+        "GET suggestions/?field=<name>&search=<text> finds the rest.",
+    )
+    more_suggestions = serializers.IntegerField(
+        required=False, help_text="How many more values there are than suggestions lists."
+    )
+    new_values = serializers.BooleanField(
+        required=False, help_text="Whether a value not suggested creates one (a new scope)."
+    )
     default = serializers.JSONField(required=False)
+
+
+class SuggestionsSerializer(serializers.Serializer[Any]):
+    field = serializers.CharField()
+    search = serializers.CharField(allow_blank=True)
+    values = serializers.ListField(child=serializers.CharField())
+    more = serializers.IntegerField(help_text="How many more matched than values lists.")
 
 
 class PipelineSerializer(serializers.Serializer[Any]):
@@ -320,7 +339,31 @@ class PipelineViewSet(ProgressAPIView, viewsets.ViewSet):
 
     @extend_schema(responses=PipelineSerializer(many=True))
     def list(self, request: Request) -> Response:
-        return Response([p.describe() for p in pipelines.available(request.user)])
+        return Response([p.describe(user=request.user) for p in pipelines.available(request.user)])
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("field", str, required=True, description="The parameter's name."),
+            OpenApiParameter("search", str, description="Only values containing this text."),
+        ],
+        responses=SuggestionsSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def suggestions(self, request: Request, name: str | None = None) -> Response:
+        """A parameter's values the user may use that contain ?search=, bounded, for the
+        values beyond what the pipeline's description lists."""
+        pipeline = pipelines.get(name or "")
+        if not request.user.has_perm(pipeline.permission):
+            raise exceptions.PermissionDenied(
+                f"You need the {pipeline.permission!r} permission to start {pipeline.name}"
+            )
+        field = request.query_params.get("field", "")
+        search = request.query_params.get("search", "")
+        try:
+            values, more = pipeline.suggest(field, user=request.user, search=search)
+        except LookupError as exc:
+            raise exceptions.ValidationError({"field": str(exc)}) from None
+        return Response({"field": field, "search": search, "values": values, "more": more})
 
     @extend_schema(
         request={

@@ -20,10 +20,11 @@ from django.http import (
 )
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from rest_framework import exceptions
 from rest_framework.exceptions import ValidationError
 
 from progress import pipelines
@@ -170,7 +171,7 @@ def _prefill(request: HttpRequest) -> StartAttempt | None:
     pipeline = next((p for p in pipelines.available(request.user) if p.name == name), None)
     if pipeline is None:
         return None
-    names = {param["name"] for param in pipeline.describe()["parameters"]}
+    names = {param["name"] for param in pipeline.describe(user=request.user)["parameters"]}
     values = {key: request.GET[key] for key in names if key in request.GET}
     return StartAttempt(name=name, values=values)
 
@@ -183,11 +184,17 @@ def _start_forms(
     available = pipelines.available(user)
     for pipeline in available:
         mine = attempt if attempt is not None and attempt.name == pipeline.name else None
-        described = pipeline.describe()
-        fields = pipeline.parameters().fields
+        described = pipeline.describe(user=user)
+        fields = pipeline.bound_fields(user=user)
         prefix = f"start-{slugify(pipeline.name)}"
         for param in described["parameters"]:
-            _form_field(param, fields.get(param["name"]), prefix=prefix, attempt=mine)
+            _form_field(
+                param,
+                fields.get(param["name"]),
+                prefix=prefix,
+                attempt=mine,
+                pipeline_name=pipeline.name,
+            )
         usual = typical.get(pipeline.name)
         described.update(
             start_url=reverse("progress:start", args=[pipeline.name]),
@@ -215,7 +222,12 @@ def _focus_first_error(forms: list[dict[str, Any]], name: str) -> None:
 
 
 def _form_field(
-    param: dict[str, Any], field_: Any, *, prefix: str, attempt: StartAttempt | None
+    param: dict[str, Any],
+    field_: Any,
+    *,
+    prefix: str,
+    attempt: StartAttempt | None,
+    pipeline_name: str,
 ) -> None:
     """Add what the template needs to a described parameter: id, value, choices, errors."""
     name = param["name"]
@@ -236,9 +248,13 @@ def _form_field(
         param["options"] = [_option(choice) for choice in param["choices"]]
     # An optional choice without a default may be left empty ("All scopes").
     param["empty_choice"] = not param.get("required") and "default" not in param
-    # A field may offer suggestions (a datalist) and name its empty choice ("All scopes").
-    suggest = getattr(field_, "suggestions", None)
-    param["suggestions"] = list(suggest()) if callable(suggest) else []
+    # A field may offer suggestions (a datalist, bounded: "N more, type to search") and
+    # name its empty choice ("All scopes").
+    param.setdefault("suggestions", [])
+    more = param.get("more_suggestions", 0)
+    param["more_text"] = f"{more:,} more not listed: type the name." if more else ""
+    # With JavaScript, typing searches the values the list leaves out (list-page.js).
+    param["search_url"] = _search_url(pipeline_name, name) if more else ""
     label = str(param.get("label") or name)
     param["empty_label"] = str(getattr(field_, "empty_label", "") or f"Any {label.lower()}")
     param["describedby"] = " ".join(
@@ -249,6 +265,15 @@ def _form_field(
         )
         if present
     )
+
+
+def _search_url(pipeline_name: str, field_name: str) -> str:
+    """The API's search of a parameter's values; "" when the host has not mounted the API."""
+    try:
+        base = reverse("pipeline-suggestions", args=[pipeline_name])
+    except NoReverseMatch:
+        return ""
+    return f"{base}?{urlencode({'field': field_name})}"
 
 
 def _option(choice: Any) -> dict[str, str]:
@@ -382,6 +407,11 @@ def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
     except ValidationError as exc:
         attempt = _attempt(name, request, exc.detail)
         return _refused(request, attempt, wants_json=wants_json, status=400)
+    except exceptions.PermissionDenied as exc:
+        # A parameter value the user may not use (another user's scope): the form again,
+        # with the reason, and a 403.
+        attempt = _attempt(name, request, {"non_field_errors": [str(exc.detail)]})
+        return _refused(request, attempt, wants_json=wants_json, status=403)
     url = reverse("progress:detail", args=[operation.pk])
     if wants_json:
         return JsonResponse({"id": operation.pk, "url": url}, status=201)

@@ -1,4 +1,5 @@
-"""python manage.py seed_demo: demo logins, the kidney-genetics scope, its genes and curations."""
+"""python manage.py seed_demo: demo logins, the kidney-genetics scope (shared: staff's), its
+genes and curations, and the curator login's own curator-sandbox scope."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from django.contrib.auth.models import Permission
 from django.core.files import File
 from django.core.management.base import BaseCommand
 
-from curation.demo import demo_curations, demo_scope
+from curation.demo import curator_scope, demo_curations, demo_scope
 from curation.gene_import import ImportResult, gene_import
 from curation.models import Scope
+from curation.scope_access import may_use_every_scope
 from progress import files
 from progress.console import run_with_console
 from progress.models import OperationProgress
@@ -40,7 +42,9 @@ def seeded_import(path: Path, *, scope: Scope, user: Any, stdout: TextIO) -> Ope
     files.record_file(metadata, name=stored, label=path.name, kind=files.UPLOAD)
 
     def work(tracker: ProgressTracker) -> ImportResult:
-        return gene_import(path=path, scope=scope, tracker=tracker)
+        # As the user would: a non-staff login never changes genes other scopes use.
+        shared = may_use_every_scope(user)
+        return gene_import(path=path, scope=scope, tracker=tracker, may_change_shared=shared)
 
     operation, _ = run_with_console(
         "gene_import", work, stdout=stdout, user=user, metadata=metadata, bar=False
@@ -71,10 +75,20 @@ class Command(BaseCommand):
                     user=users["demo"],
                     stdout=cast(TextIO, self.stdout._out),
                 )
+        sandbox = curator_scope(users["curator"])
+        if not sandbox.genes.exists():
+            for source in sandbox.sources:
+                seeded_import(
+                    Path(settings.BASE_DIR) / source,
+                    scope=sandbox,
+                    user=users["curator"],
+                    stdout=cast(TextIO, self.stdout._out),
+                )
         created_curations = demo_curations(scope)
         self.stdout.write(
             f"Scope {scope.name!r}: {scope.genes.count()} genes, "
-            f"{scope.curations.count()} curations ({created_curations} new).\n"
+            f"{scope.curations.count()} curations ({created_curations} new); scope "
+            f"{sandbox.name!r} (curator's own): {sandbox.genes.count()} genes.\n"
         )
         self.stdout.write(self.style.SUCCESS("Demo logins:\n" + "\n".join(lines)))
         self.stdout.write(f"(passwords kept in {CREDENTIALS_FILE})")

@@ -21,6 +21,7 @@ import {
   runLabel,
   SLOW_FACTOR,
   startErrors,
+  suggestionSearchUrl,
   usualModel,
 } from './run-list.js';
 import { isActive, runStatusText } from './state.js';
@@ -32,6 +33,8 @@ const TICK_MS = 1000;
 const NEW_RUN_HIGHLIGHT_MS = 4000;
 // The search waits for a pause in typing before touching the URL.
 const URL_UPDATE_DELAY_MS = 300;
+// A field's search (values beyond its listed suggestions) waits for a pause in typing.
+const SUGGESTION_SEARCH_DELAY_MS = 250;
 
 const doc = document;
 const config = readJsonScript(doc, 'list-config') ?? {};
@@ -277,6 +280,13 @@ function setupStartForms() {
     check();
   }
   bindNotifyOptIn(doc.querySelector('[data-notify-opt-in]'), doc.querySelector('[data-notify-opt-in-status]'));
+  for (const input of doc.querySelectorAll('input[data-search-url]')) {
+    let timer = 0;
+    input.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => searchSuggestions(input), SUGGESTION_SEARCH_DELAY_MS);
+    });
+  }
   for (const form of doc.querySelectorAll('form[data-pipeline]')) {
     // Coming back with the Back button restores the page as it was left: re-enable.
     addEventListener('pageshow', () => setBusy(form, false));
@@ -285,6 +295,24 @@ function setupStartForms() {
       startRun(form);
     });
   }
+}
+
+/** Refill a field's datalist with the server's values matching what is typed (bounded). */
+async function searchSuggestions(input) {
+  const url = suggestionSearchUrl(input.dataset.searchUrl, input.value);
+  const list = input.list;
+  if (!url || !list) return;
+  const typed = input.value;
+  let values;
+  try {
+    const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    if (!response.ok) return; // the listed suggestions stay; the server checks what is sent
+    values = (await response.json()).values;
+  } catch {
+    return;
+  }
+  if (input.value !== typed || !Array.isArray(values)) return; // typing went on: a newer search
+  list.replaceChildren(...values.map((value) => h(doc, 'option', { value: String(value) })));
 }
 
 function showNewValueNote(input) {

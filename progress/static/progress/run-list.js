@@ -119,6 +119,16 @@ export function newValueNote(value, suggestions, template) {
   return template.replace('%s', text);
 }
 
+/**
+ * The URL that searches a field's values beyond the suggestions the page lists; '' when
+ * there is no search URL or nothing typed (the page's own suggestions stand).
+ */
+export function suggestionSearchUrl(base, value) {
+  const text = String(value ?? '').trim();
+  if (!base || !text) return '';
+  return `${base}${base.includes('?') ? '&' : '?'}search=${encodeURIComponent(text)}`;
+}
+
 function humanize(name) {
   const text = String(name).replaceAll('_', ' ');
   return text.charAt(0).toUpperCase() + text.slice(1);

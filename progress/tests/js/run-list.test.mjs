@@ -8,6 +8,7 @@ import {
   pageGroups,
   runLabel,
   startErrors,
+  suggestionSearchUrl,
   usualModel,
 } from '../../static/progress/run-list.js';
 import { op } from './fakes.mjs';
@@ -129,6 +130,14 @@ test('newValueNote warns about a value that is not one of the suggestions', () =
   assert.equal(newValueNote('kidney', ['kidney'], template), '');
   assert.equal(newValueNote(' ', ['kidney'], template), '');
   assert.equal(newValueNote('first', [], template), '');
+});
+
+test('suggestionSearchUrl searches what is typed, and nothing without a URL or text', () => {
+  const base = '/api/v1/pipelines/curation_pipeline/suggestions/?field=scope';
+  assert.equal(suggestionSearchUrl(base, ' kid ney&'), `${base}&search=kid%20ney%26`);
+  assert.equal(suggestionSearchUrl('/search/', 'a'), '/search/?search=a');
+  assert.equal(suggestionSearchUrl(base, '  '), '');
+  assert.equal(suggestionSearchUrl('', 'kidney'), '');
 });
 
 test('notifyKey is the key the run page reads', () => {
