@@ -5,16 +5,17 @@
         [--dashboards 200] [--servers 1] [--seconds 10] [--json out.json]
 
 Real daphnes (`--servers`, each its own process) serve the project on PostgreSQL and Redis
-(bench/common.py's environment). `--runs` runs exist in the table. A producer in this
-process publishes each run's state `--rate` times a second through the Redis channel layer
+(bench/common.py's environment). `--runs` runs exist in the table. A producer process
+publishes each run's state `--rate` times a second through the Redis channel layer
 to the groups the writer would use (all runs, the run's own, its owner's), each state
 stamped with the time it was sent: a simulation of many workers' writers, without their
 database writes (those cost what `DB_INTERVAL` says, one UPDATE per run per second at most,
 and are not what this figure is about).
 
 Phase "all": one staff socket on ws/progress/ (the firehose), counted. Phase "shown":
-`--dashboards` staff sockets spread over the servers, each showing `--shown` runs (its own
-window of the runs, as pages of different users would) with the list page's filters.
+`--dashboards` staff sockets spread over the servers (and `--client-processes`), each
+showing `--shown` runs (its own window of the runs, as pages of different users would) with
+the list page's filters.
 Reported per phase: run states and frames per second per dashboard, KiB/s, staleness of
 the states a dashboard received (sent → read, p50/p99), the daphnes' CPU (total, and per
 delivered frame), their RSS, and the Redis subscriptions to run groups and to the all-runs
@@ -26,10 +27,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
@@ -53,6 +56,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dashboards", type=int, default=200)
     parser.add_argument("--servers", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--json", type=Path)
     return parser.parse_args()
 
@@ -71,9 +75,7 @@ def create_runs(count: int, username: str) -> tuple[list[int], int]:
     return [run.pk for run in runs], user.pk
 
 
-async def produce(
-    run_ids: list[int], owner: int, rate: float, stop: asyncio.Event, sent: list[int]
-) -> None:
+async def produce(run_ids: list[int], owner: int, rate: float, stop: Any, sent: Any) -> None:
     """Each run's state rate times a second, spread evenly, to its groups, stamped."""
     from channels.layers import get_channel_layer
 
@@ -110,13 +112,34 @@ async def produce(
             }
             sends += [layer.group_send(group, message) for group in run_groups(pk, owner)]
         await asyncio.gather(*sends)
-        sent[0] += share
+        sent.value += share
         next_at += 1.0 / slices
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
+def producer_process(run_ids: list[int], owner: int, rate: float, stop: Any, sent: Any) -> None:
+    """The producer in its own process, so the clients do not slow it down."""
+    asyncio.run(produce(run_ids, owner, rate, stop, sent))
+
+
+def clients_process(specs: list[tuple], measuring: Any, stop: Any, results: Any) -> None:
+    """Some of the dashboards in one process; their counts go to results when stopped."""
+
+    async def main() -> dict:
+        stats = {"frames": 0, "states": 0, "bytes": 0, "summaries": 0, "staleness": []}
+        tasks = []
+        for index, spec in enumerate(specs):
+            tasks.append(asyncio.create_task(dashboard(*spec, stats, measuring, stop)))
+            if index % 50 == 49:
+                await asyncio.sleep(0.2)  # not a storm: dashboards open over a few seconds
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return stats
+
+    results.put(asyncio.run(main()))
+
+
 async def dashboard(
-    url: str, cookie: str, origin: str, show: dict | None, stats: dict, stop: asyncio.Event
+    url: str, cookie: str, origin: str, show: dict | None, stats: dict, measuring: Any, stop: Any
 ) -> None:
     from websockets.asyncio.client import connect
 
@@ -133,7 +156,7 @@ async def dashboard(
                 text = await asyncio.wait_for(ws.recv(), 0.5)
             except TimeoutError:
                 continue
-            if not stats["measuring"]:
+            if not measuring.is_set():
                 continue
             now = time.time()
             message = json.loads(text)
@@ -181,22 +204,12 @@ def redis_subscriptions(run_ids: list[int]) -> tuple[int, int]:
         client.close()
 
 
-async def phase(
+def phase(
     servers: list[Daphne], cookies: list[str], mode: str, run_ids: list[int], owner: int, args
 ) -> dict:
+    """One mode: the producer and the dashboards (in --client-processes) for --seconds."""
     dashboards = 1 if mode == "all" else args.dashboards
-    stats = {
-        "measuring": False,
-        "frames": 0,
-        "states": 0,
-        "bytes": 0,
-        "summaries": 0,
-        "staleness": [],
-    }
-    stop, producing = asyncio.Event(), asyncio.Event()
-    sent = [0]
-    producer = asyncio.create_task(produce(run_ids, owner, args.rate, producing, sent))
-    clients = []
+    specs = []
     for i in range(dashboards):
         server = servers[i % len(servers)]
         show = None
@@ -207,28 +220,45 @@ async def phase(
             filters = {"status": "", "q": "", "failures": False}
             show = {"type": "show", "runs": window, "filters": filters, "since": max(run_ids)}
             url += "?view=shown"
-        clients.append(
-            asyncio.create_task(
-                dashboard(url, f"sessionid={cookies[i]}", server.origin, show, stats, stop)
-            )
-        )
-        if i % 50 == 49:
-            await asyncio.sleep(0.2)  # not a storm: dashboards open over a few seconds
-    await asyncio.sleep(3.0)
-    subscriptions = await asyncio.to_thread(redis_subscriptions, run_ids)
+        specs.append((url, f"sessionid={cookies[i]}", server.origin, show))
+    from django.db import connections
+
+    connections.close_all()  # forked children must not share the parent's connection
+    context = multiprocessing.get_context("fork")
+    measuring, stop, producing = context.Event(), context.Event(), context.Event()
+    sent = context.Value("q", 0)
+    results = context.Queue()
+    producer = context.Process(
+        target=producer_process, args=(run_ids, owner, args.rate, producing, sent)
+    )
+    producer.start()
+    count = min(args.client_processes, dashboards)
+    clients = [
+        context.Process(target=clients_process, args=(specs[i::count], measuring, stop, results))
+        for i in range(count)
+    ]
+    for client in clients:
+        client.start()
+    time.sleep(3.0 + dashboards / 250)
+    subscriptions = redis_subscriptions(run_ids)
     cpu_before = sum(cpu_seconds(s.pid) for s in servers)
-    sent_before = sent[0]
-    stats["measuring"] = True
-    await asyncio.sleep(args.seconds)
-    stats["measuring"] = False
+    sent_before = sent.value
+    measuring.set()
+    time.sleep(args.seconds)
+    measuring.clear()
     cpu = sum(cpu_seconds(s.pid) for s in servers) - cpu_before
-    offered = (sent[0] - sent_before) / args.seconds
+    offered = (sent.value - sent_before) / args.seconds
     rss = [rss_mib(s.pid) for s in servers]
     stop.set()
     producing.set()
-    await asyncio.gather(*clients, producer, return_exceptions=True)
+    parts = [results.get(timeout=60) for _ in clients]
+    for process in (producer, *clients):
+        process.join(30)
+    stats = {
+        key: sum(part[key] for part in parts) for key in ("frames", "states", "bytes", "summaries")
+    }
+    staleness = [value for part in parts for value in part["staleness"]] or [float("nan")]
     per = args.seconds * dashboards
-    staleness = stats["staleness"] or [float("nan")]
     return {
         "mode": mode,
         "servers": len(servers),
@@ -262,10 +292,7 @@ def main() -> None:
         Daphne(log_path=RESULTS_DIR / f"bench_shown-daphne-{i}.log") for i in range(args.servers)
     ]
     try:
-        results = [
-            asyncio.run(phase(servers, cookies, mode, run_ids, owner, args))
-            for mode in ("all", "shown")
-        ]
+        results = [phase(servers, cookies, mode, run_ids, owner, args) for mode in ("all", "shown")]
     finally:
         for server in servers:
             server.stop()
