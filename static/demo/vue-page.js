@@ -1,10 +1,11 @@
-// The demo project's /progress/vue/ page (templates/demo/vue.html): every visible run as a <ProgressBar>, live, from the
-// Pinia store. Runs rendered into the page (json_script "initial-operations") show at
+// The demo project's /progress/vue/ page (templates/demo/vue.html): the visible runs as <ProgressBar>s, live, from the
+// Pinia store over a shown view (new runs appear as the server's summaries name them). Runs rendered into the page (json_script "initial-operations") show at
 // once; the socket brings the rest.
 
 import { createApp, h } from 'vue';
 
 import { bindConnectionIndicator, connectionText, detailUrl, readJsonScript } from '../progress/render.js';
+import { ShownView } from '../progress/shown-view.js';
 import { install, ProgressBar, useProgressStore } from '../progress/vue/index.js';
 
 const doc = document;
@@ -70,9 +71,16 @@ const DemoApp = {
   },
 };
 
+// Runs the page keeps live at most; a new run pushes the oldest shown out.
+const SHOWN_LIMIT = 100;
+
 if (root) {
   const app = createApp(DemoApp);
-  const store = install(app, { connect: { initial: readJsonScript(doc, 'initial-operations') ?? [] } });
+  const initial = readJsonScript(doc, 'initial-operations') ?? [];
+  // A shown view: the socket carries the runs on this page, and summaries name new ones,
+  // which are shown at once (progress/shown-view.js), not every state of every run.
+  const store = install(app, { connect: { initial, view: 'shown' } });
+  new ShownView(store.getClient(), { runs: initial.map((op) => op.id), filters: {}, limit: SHOWN_LIMIT });
   // The header's indicator and the signed-out alert, as on the other pages (queried
   // before mounting, so it is the header's and not the demo's own indicator).
   bindConnectionIndicator(doc.querySelector('.site-header [data-connection-state]'), store.getClient());
