@@ -42,6 +42,11 @@ connection_created.connect(_on_connection)
 # What-if experiments (BENCH_WHATIF=dispatch,serializer): the fixes docs/benchmarks.md
 # suggests, applied by monkeypatching in this process only, to measure what they would buy.
 _whatif = set(filter(None, os.environ.get("BENCH_WHATIF", "").split(",")))
+if "autobahn-framing" in _whatif:
+    # Before issue 26's tuning: every socket's frame built by daphne and autobahn.
+    import progress.daphne_tuning
+
+    progress.daphne_tuning.FRAME_TEXTS_ONCE = False
 if (
     "dispatch" in _whatif
     and "dispatch"

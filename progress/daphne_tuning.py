@@ -14,6 +14,7 @@ import io
 import logging
 import pprint
 import sys
+from collections import OrderedDict
 from typing import Any
 
 __all__ = ["tune_daphne"]
@@ -28,6 +29,8 @@ def tune_daphne() -> list[str]:
         applied.append("autobahn debug formatting deferred")
     if send_tcp_writes_at_once():
         applied.append("Twisted TCP writes sent at once")
+    if frame_texts_once():
+        applied.append("a text sent to many WebSockets framed once")
     if close_slow_clients():
         applied.append("WebSockets that do not read closed")
     if refuse_oversized_bodies():
@@ -203,6 +206,94 @@ def close_slow_clients() -> bool:
     serverSend.__doc__ = unbounded_send.__doc__
     server_protocol.serverSend = serverSend
     return True
+
+
+# Texts framed most recently, by identity: a flush sends one shared text to many sockets in
+# a row (progress.sockets.fanout), so a few entries cover it. Holding the text keeps its id.
+FRAME_CACHE_SIZE = 16
+_framed: OrderedDict[int, tuple[str, bytes]] = OrderedDict()
+# The bench's what-if switch (bench/bench_asgi.py): False frames every send as autobahn does.
+FRAME_TEXTS_ONCE = True
+
+
+def text_frame(text: str) -> bytes:
+    """A server's unmasked, unfragmented text frame (RFC 6455 5.2), built once per text."""
+    entry = _framed.get(id(text))
+    if entry is not None and entry[0] is text:
+        return entry[1]
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    frame = header + payload
+    _framed[id(text)] = (text, frame)
+    if len(_framed) > FRAME_CACHE_SIZE:
+        _framed.popitem(last=False)
+    return frame
+
+
+def frame_texts_once() -> bool:
+    """Write a text frame's bytes to the socket directly when autobahn would send it as one
+    plain frame, built once for every socket that gets the same text.
+
+    Why (issue 26): daphne's serverSend encodes the text for each socket, and autobahn's
+    sendMessage and sendFrame check, count and frame it again each time; per delivered frame
+    that Python was about a quarter of daphne's CPU in the fan-out (py-spy, run E). A
+    server's frames are unmasked, so the bytes are the same for every client. Anything else
+    (binary, compression, fragmenting, masking, timing or octet logging, a queued send, a
+    socket not open) goes the usual way. True if daphne was found.
+    """
+    ws_protocol = sys.modules.get("daphne.ws_protocol")
+    if ws_protocol is None:
+        return False
+    server_protocol = ws_protocol.WebSocketProtocol
+    send = getattr(server_protocol, "serverSend", None)
+    # Applied already, perhaps under close_slow_clients()'s wrapper.
+    if getattr(send, "frames_once", False) or getattr(
+        getattr(send, "unbounded_send", None), "frames_once", False
+    ):
+        return True
+    if not hasattr(server_protocol, "serverSend"):
+        logger.warning("daphne's WebSocketProtocol has no serverSend; frames are built per socket")
+        return False
+    framed_by_autobahn = server_protocol.serverSend
+
+    def serverSend(self: Any, content: Any, binary: bool = False) -> None:
+        if binary or not FRAME_TEXTS_ONCE or not _sends_plain_frames(self):
+            framed_by_autobahn(self, content, binary)
+            return
+        frame = text_frame(content)
+        self.trafficStats.outgoingWebSocketMessages += 1
+        self.trafficStats.outgoingOctetsWireLevel += len(frame)
+        self.transport.write(frame)
+
+    serverSend.__doc__ = framed_by_autobahn.__doc__
+    serverSend.frames_once = True  # type: ignore[attr-defined]
+    server_protocol.serverSend = serverSend
+    return True
+
+
+def _sends_plain_frames(protocol: Any) -> bool:
+    """Whether autobahn would send a text on this socket now as one plain, unmasked frame."""
+    try:
+        return (
+            protocol.state == protocol.STATE_OPEN
+            and protocol._perMessageCompress is None
+            and not protocol.send_queue
+            and not protocol.trackedTimings
+            and not protocol.logOctets
+            and not protocol.logFrames
+            and not protocol.maskServerFrames
+            and not protocol.autoFragmentSize
+            and not protocol.maxMessagePayloadSize
+            and protocol.trafficStats is not None
+        )
+    except AttributeError:  # another autobahn: let it frame
+        return False
 
 
 # Room a pipeline start's form takes beside its file: other fields, multipart boundaries.

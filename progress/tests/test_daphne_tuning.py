@@ -119,12 +119,14 @@ def test_tuning_twice_patches_once_and_every_fix_applies(tuned, monkeypatch):
     assert daphne_tuning.tune_daphne() == [
         "autobahn debug formatting deferred",
         "Twisted TCP writes sent at once",
+        "a text sent to many WebSockets framed once",
         "WebSockets that do not read closed",
         "request bodies bounded before they are buffered",
     ]
-    bounded = web_request.gotLength
+    bounded, sending = web_request.gotLength, server_protocol.serverSend
     daphne_tuning.tune_daphne()
     assert web_request.gotLength is bounded  # tuned twice, wrapped once
+    assert server_protocol.serverSend is sending
     assert abstract.FileDescriptor.write is patched
     protocol = autobahn.websocket.protocol
     assert protocol.hltype.lazy and protocol.hlval.lazy and protocol.pformat.lazy
@@ -202,3 +204,63 @@ def test_a_socket_holding_more_than_the_bound_is_closed_with_4010(monkeypatch, s
         stuck.serverSend("frame")
     assert (reading.sent, reading.closed) == (["frame"] * 3, [])
     assert (stuck.sent, stuck.closed) == ([], [CLOSE_SLOW_CLIENT])  # closed once, frames dropped
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_a_text_frame_is_what_a_websocket_client_reads_back(size):
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    text = "é" * (size // 2) + "x" * (size % 2)
+    reader = StreamReader()
+    reader.feed_data(daphne_tuning.text_frame(text))
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    assert (frame.opcode, frame.fin, frame.data.decode()) == (Opcode.TEXT, True, text)
+
+
+class PlainSocket:
+    """What frame_texts_once reads of an open autobahn server socket, with a transport."""
+
+    STATE_OPEN = 1
+
+    def __init__(self, **options) -> None:
+        self.state = self.STATE_OPEN
+        self._perMessageCompress = options.get("compress")
+        self.send_queue: list = []
+        self.trackedTimings = None
+        self.logOctets = self.logFrames = self.maskServerFrames = False
+        self.autoFragmentSize = self.maxMessagePayloadSize = 0
+        self.trafficStats = type(
+            "Stats", (), {"outgoingWebSocketMessages": 0, "outgoingOctetsWireLevel": 0}
+        )()
+        self.written: list[bytes] = []
+        self.by_autobahn: list[str] = []
+        self.transport = type("T", (), {"write": lambda _, data: self.written.append(data)})()
+
+    def serverSend(self, content, binary=False) -> None:  # daphne's, through autobahn
+        self.by_autobahn.append(content)
+
+
+def test_a_text_sent_to_many_sockets_is_framed_once_and_others_go_through_autobahn(monkeypatch):
+    fake_module = type("M", (), {"WebSocketProtocol": PlainSocket})
+    monkeypatch.setitem(daphne_tuning.sys.modules, "daphne.ws_protocol", fake_module)
+    monkeypatch.setattr(PlainSocket, "serverSend", PlainSocket.serverSend)
+    assert daphne_tuning.frame_texts_once()
+    assert daphne_tuning.frame_texts_once()  # idempotent
+    text = '{"type":"progress_update","data":{"id":1}}'
+    sockets = [PlainSocket() for _ in range(3)]
+    for sock in sockets:
+        sock.serverSend(text)
+    frames = [sock.written[0] for sock in sockets]
+    assert frames[0] == daphne_tuning.text_frame(text)
+    assert frames[1] is frames[0] and frames[2] is frames[0]  # built once
+    assert sockets[0].trafficStats.outgoingWebSocketMessages == 1
+    compressed, closing = PlainSocket(compress=object()), PlainSocket()
+    closing.state = 2
+    for sock in (compressed, closing):
+        sock.serverSend(text)
+        assert (sock.written, sock.by_autobahn) == ([], [text])
