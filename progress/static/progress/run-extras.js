@@ -204,3 +204,8 @@ export function rowErrorsView(rows, total, { active = false, expanded = false, v
   if (list.length < all && shown.length === list.length) note += ` The first ${formatCount(list.length)} are kept; the report has every one.`;
   return { rows: shown, note, more: list.length > visible };
 }
+
+/** A finished span of time; "under 1 s" rather than "0 s" for quick runs and stages. */
+export function spanText(ms) {
+  return ms < 1000 ? 'under 1 s' : formatDuration(ms);
+}
