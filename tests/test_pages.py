@@ -242,11 +242,8 @@ def test_each_row_describes_its_run_and_its_link_says_which_run_it_is(curator):
     )
     html = logged_in(curator).get("/progress/").content.decode()
     assert "Import genes — big.csv → big-synthetic, by curator" in html
-    assert (
-        f'aria-label="gene_import #{run.pk}: Import genes — big.csv → big-synthetic, by curator"'
-        in html
-    )
-    label = f"curation_pipeline #{pipeline_run.pk}: Run curation pipeline — kidney, by curator"
+    assert f'aria-label="Import genes #{run.pk} — big.csv → big-synthetic, by curator"' in html
+    label = f"Run curation pipeline #{pipeline_run.pk} — kidney, by curator"
     assert f'aria-label="{label}"' in html
 
 

@@ -198,10 +198,12 @@ def test_a_run_ending_in_a_hidden_tab_notifies_once_and_the_notification_focuses
     badge = page.locator("[data-part=badge]")
     expect(badge).to_have_attribute("data-status", "completed_with_failures")
     expect(badge.locator(".badge__icon")).to_have_text("⚠")
-    expect(page).to_have_title(re.compile(rf"^⚠ Completed with 10 failures: gene_import #{run.pk}"))
+    expect(page).to_have_title(
+        re.compile(rf"^⚠ Completed with 10 failures: Import genes #{run.pk}")
+    )
     page.wait_for_function("window.__notes.length === 1")
     title, body = page.evaluate("[window.__notes[0].title, window.__notes[0].options.body]")
-    assert title == f"⚠ Completed with 10 failures: gene_import #{run.pk}"
+    assert title == f"⚠ Completed with 10 failures: Import genes #{run.pk}"
     assert body.startswith("Completed with 10 failures.") and "10 failed" in body
     page.evaluate("window.__notes[0].onclick()")
     assert page.evaluate("window.__focusCalls") == 1
@@ -305,6 +307,17 @@ def test_the_run_page_shows_its_settings_and_offers_to_run_again(browser, stack,
     expect(page.get_by_test_id("run-again")).to_have_attribute(
         "href", "/progress/?start=gene_import&scope=kidney&format=auto#start-gene_import"
     )
+
+
+def test_the_run_page_and_its_list_row_name_the_run_by_its_pipelines_title(browser, stack, curator):
+    run = live_run(curator, status=Status.COMPLETED, completed_at=timezone.now())
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    # Issue 24: "Import genes", the pipeline's title, not its machine name gene_import.
+    expect(page.locator("h1")).to_have_text(f"Import genes #{run.pk}")
+    expect(page).to_have_title(f"✓ Import genes #{run.pk} · Progress")
+    page.goto("/progress/")
+    expect(page.get_by_test_id(f"run-{run.pk}").locator("a.run__name")).to_have_text("Import genes")
 
 
 def test_someone_who_may_not_start_the_pipeline_is_not_offered_to_run_again(browser, stack, viewer):

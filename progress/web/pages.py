@@ -143,10 +143,12 @@ def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[st
     duration = operation.duration
     seconds = duration.total_seconds() if duration is not None else None
     data = operation_data(operation)
+    description = listing.run_description(operation)
     return {
         "data": data,
         "operation": operation,
-        "description": listing.run_description(operation),
+        "description": description,
+        "label": listing.run_label(data["title"], operation.pk, description),
         "icon": listing.STATUS_ICONS.get(operation.outcome or operation.status, ""),
         "time_text": listing.time_text(operation, seconds),
         "detail_text": listing.result_text(data),

@@ -16,7 +16,7 @@ import {
   setText,
 } from './render.js';
 import { describeRun, pageGroups, runLabel, SLOW_FACTOR, usualModel } from './run-list.js';
-import { isActive, runStatusText } from './state.js';
+import { isActive, runStatusText, runTitle } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
@@ -172,9 +172,9 @@ export function start(doc = globalThis.document) {
     lastStatus.set(op.id, op.status);
     // Runs filtered out of view are not news to this reader either.
     if (!ready || before === op.status || !card.root.isConnected) return;
-    if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
+    if (before === undefined && isActive(op)) announce(`${runTitle(op)} #${op.id} started.`);
     else if (before !== undefined && !isActive(op)) {
-      announce(`${op.operation_name} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
+      announce(`${runTitle(op)} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
       highlight(card.root);
     }
   }

@@ -1,7 +1,7 @@
 // Pure helpers for a run's page beyond the bar: the tab title, the throughput curve from
 // the run's stored history, and the bounded, deduplicated log tail. No DOM here.
 
-import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, runStatusText, statusLabel } from './format.js';
+import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, runStatusText, runTitle, statusLabel } from './format.js';
 import { isActive } from './state.js';
 
 const FINAL_MARKS = Object.freeze({ completed: '✓', completed_with_failures: '⚠', failed: '✗' });
@@ -12,7 +12,7 @@ const FINAL_MARKS = Object.freeze({ completed: '✓', completed_with_failures: '
  */
 export function titleText(op, suffix = '') {
   if (!op) return suffix.replace(/^ · /, '') || 'Progress';
-  const name = `${op.operation_name ?? 'Run'} #${op.id}`;
+  const name = `${runTitle(op)} #${op.id}`;
   let prefix;
   if (isActive(op)) {
     const percent = formatPercent(op.progress_percentage);

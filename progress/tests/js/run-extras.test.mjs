@@ -37,6 +37,10 @@ describe('titleText', () => {
     assert.equal(titleText(done), '⚠ Completed with 5 failures: gene_import #12');
     assert.equal(titleText({ ...done, items_failed: 1 }), '⚠ Completed with 1 failure: gene_import #12');
   });
+
+  test("names the run by the pipeline's title when the server sends one (issue 24)", () => {
+    assert.equal(titleText(run({ title: 'Import genes' })), '[42%] Import genes #12');
+  });
 });
 
 describe('historyRateSamples', () => {
