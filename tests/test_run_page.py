@@ -160,7 +160,7 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
             tracker.start_stage(stage, total_items=20)
             for item in range(1, 21):
                 tracker.update(current_item=item, items_added=item, force=item % 5 == 0)
-                time.sleep(0.01)
+                time.sleep(0.02)  # 1.2 s in all: a run under 1 s gets no chart
     get_writer().drain()
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{tracker.id}/")
@@ -168,6 +168,9 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
     line = page.locator("[data-testid=throughput-chart] .sparkline__line")
     expect(line).to_have_attribute("d", re.compile(r"^M"))
     expect(page.locator("[data-part=chart-caption]")).to_contain_text("over the run")
+    # Axes (issue 24): the peak rate, and the run's time from its first to its last sample.
+    expect(page.get_by_test_id("chart-peak")).to_have_text(re.compile(r"items/"))
+    expect(page.get_by_test_id("chart-to")).to_have_text(re.compile(r"^\d+ s$"))
     rows = page.get_by_test_id("stage-results").locator("tbody tr")
     expect(rows).to_have_count(3)
     expect(rows.nth(1).locator("th")).to_have_text("check")
@@ -175,6 +178,22 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
     expect(page.get_by_test_id("average-rate")).not_to_have_text("—")
     # Timeline times carry seconds: short runs differ in them.
     expect(page.locator("[data-part=started-at]")).to_have_text(re.compile(r"\d:\d\d:\d\d"))
+
+
+def test_a_run_that_took_under_a_second_says_so_instead_of_drawing_a_chart(browser, stack, curator):
+    started = timezone.now() - timedelta(minutes=1)
+    run = live_run(
+        curator,
+        status=Status.COMPLETED,
+        started_at=started,
+        completed_at=started + timedelta(milliseconds=400),
+        samples=[[0, 0, 0], [0.2, 50, 50], [0.4, 100, 100]],
+    )
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    caption = page.locator("[data-part=chart-caption]")
+    expect(caption).to_have_text("Took 0.4 s: too quick for a throughput chart.")
+    expect(page.locator("[data-testid=throughput-chart] .sparkline")).to_be_hidden()
 
 
 def test_a_run_ending_in_a_hidden_tab_notifies_once_and_the_notification_focuses_the_page(

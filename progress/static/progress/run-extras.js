@@ -28,7 +28,8 @@ export function titleText(op, suffix = '') {
  * Chart samples [{t, v}] (t in ms, v items/s) from the history API's samples
  * [[elapsed_s, item, pct], ...] of a run that started at startedMs. The rate is the
  * items between neighbouring samples over their time; an item count that went down
- * (a new stage restarting its count) counts from 0.
+ * (a new stage restarting its count) counts from 0. A count back at 0 is a stage or file
+ * just starting: it makes no point, so the curve does not drop to zero between files.
  */
 export function historyRateSamples(samples, startedMs) {
   if (!Array.isArray(samples) || startedMs == null || !Number.isFinite(startedMs)) return [];
@@ -39,7 +40,8 @@ export function historyRateSamples(samples, startedMs) {
     const elapsed = Number(sample[0]);
     const item = Number(sample[1]);
     if (!Number.isFinite(elapsed) || !Number.isFinite(item)) continue;
-    if (previous != null && elapsed > previous.elapsed) {
+    const restartedAtZero = previous != null && item === 0 && previous.item > 0;
+    if (previous != null && elapsed > previous.elapsed && !restartedAtZero) {
       const delta = item >= previous.item ? item - previous.item : item;
       out.push({ t: startedMs + elapsed * 1000, v: delta / (elapsed - previous.elapsed) });
     }

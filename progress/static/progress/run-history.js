@@ -1,13 +1,16 @@
 // The run's stored history (GET …/history/): the throughput chart over the whole run, the
 // table of stage results and, once the run has ended, its averages beside past runs.
 
-import { addSample, createSparkline, renderSparkline, sparklineSummary } from './chart.js';
+import { addSample, chartAxes, createSparkline, renderSparkline, sparklineSummary } from './chart.js';
 import { h, setHidden, setText } from './render.js';
 import { historyRateSamples, mergeSamples, spanText } from './run-extras.js';
-import { formatCount, formatRate, formatValue, isActive, parseTime, statusLabel } from './state.js';
+import { elapsedMs, formatCount, formatRate, formatValue, isActive, parseTime, statusLabel } from './state.js';
 
 // Live chart samples kept beside the run's stored history (which covers the whole run).
 const LIVE_SAMPLE_OPTIONS = { maxSamples: 600, windowMs: Infinity };
+// A run that ended quicker than this has no curve worth drawing (two or three samples
+// make a triangle): the caption says how long it took instead.
+export const QUICK_RUN_MS = 1000;
 
 /** The stage table's rows; the running stage's items come from the live run, not the fetch. */
 export function stageResultRows(stages, op) {
@@ -33,13 +36,38 @@ export function chartCaption(fromHistory, samples) {
 }
 
 /**
+ * What the chart shows for a run: {show, caption}. A run that ended in under QUICK_RUN_MS
+ * gets no chart, only "Took 0.4 s"; every other run its curve and chartCaption.
+ */
+export function chartView(op, samples, fromHistory, nowMs = Date.now()) {
+  const elapsed = op && !isActive(op) ? elapsedMs(op, nowMs) : null;
+  if (elapsed != null && elapsed < QUICK_RUN_MS) {
+    const took = elapsed < 100 ? 'under 0.1 s' : `${(elapsed / 1000).toFixed(1)} s`;
+    return { show: false, caption: `Took ${took}: too quick for a throughput chart.` };
+  }
+  return { show: true, caption: chartCaption(fromHistory, samples) };
+}
+
+/**
  * Binds the chart and history panels under `part`. follow(op) with every new state keeps
  * the live samples and refetches when a stage ends or the run does; onLoaded(op) after a
  * fetch, with the run as held then (or null).
  */
 export function createHistoryView({ doc, part, historyUrl, initial, getOperation, onLoaded }) {
   const chart = createSparkline(doc);
-  part('chart').append(chart);
+  const axis = (name) => h(doc, 'span', { class: `chart__axis chart__axis--${name}`, 'data-testid': `chart-${name}`, 'aria-hidden': 'true' });
+  const labels = { peak: axis('peak'), zero: axis('zero'), from: axis('from'), to: axis('to') };
+  // Labels are HTML beside the SVG: text inside a stretched viewBox would stretch too.
+  const frame = h(
+    doc,
+    'div',
+    { class: 'chart__frame' },
+    labels.peak,
+    labels.zero,
+    chart,
+    h(doc, 'div', { class: 'chart__time' }, labels.from, labels.to),
+  );
+  part('chart').append(frame);
   let samples = [];
   let historySamples = [];
   let data = null;
@@ -74,10 +102,15 @@ export function createHistoryView({ doc, part, historyUrl, initial, getOperation
     }
   }
 
-  function renderChart() {
+  function renderChart(op = getOperation() ?? initial) {
     const all = mergeSamples(historySamples, samples);
+    const view = chartView(op, all, historySamples.length > 0);
+    setHidden(frame, !view.show);
+    setText(part('chart-caption'), view.caption);
+    if (!view.show) return;
     renderSparkline(chart, all);
-    setText(part('chart-caption'), chartCaption(historySamples.length > 0, all));
+    const axes = chartAxes(all, parseTime(op?.started_at));
+    for (const [name, node] of Object.entries(labels)) setText(node, axes[name]);
   }
 
   function renderStageResults(op) {
@@ -125,7 +158,7 @@ export function createHistoryView({ doc, part, historyUrl, initial, getOperation
     /** The run's average rate once it has ended and its history is in; else null. */
     averageRate: (op) => (!isActive(op) ? data?.average_rate : null),
     render(op) {
-      renderChart();
+      renderChart(op);
       renderAverages(op);
       if (data) renderStageResults(op);
     },

@@ -8,7 +8,7 @@ import { errorPanelView, rowErrorsToggleText } from '../../static/progress/failu
 import { logEmptyText, logFrameHasGap, logNoteText } from '../../static/progress/log-viewer.js';
 import { notificationBody, notifyButtonText, shouldNotify } from '../../static/progress/notifications.js';
 import { detailsWanted, newerDetails } from '../../static/progress/run-details.js';
-import { chartCaption, stageItemsCell, stageResultRows } from '../../static/progress/run-history.js';
+import { chartCaption, chartView, stageItemsCell, stageResultRows } from '../../static/progress/run-history.js';
 import { runAgainNote } from '../../static/progress/run-settings.js';
 import { quietForMs, silenceReason, stageLine, stageStates } from '../../static/progress/run-status.js';
 import { madeFiles, summaryEntries } from '../../static/progress/run-summary.js';
@@ -115,6 +115,15 @@ describe('history', () => {
     assert.equal(rows[0].items, 100);
     assert.equal(stageItemsCell(rows[1]), '40 of 100');
     assert.equal(stageItemsCell({ items: 7 }), '7');
+  });
+
+  test('a run that ended in under a second gets no chart, only how long it took (issue 24)', () => {
+    const quick = op({ status: 'completed', started_at: '2024-01-01T00:00:00.000Z', completed_at: '2024-01-01T00:00:00.400Z' });
+    assert.deepEqual(chartView(quick, [], true), { show: false, caption: 'Took 0.4 s: too quick for a throughput chart.' });
+    const slower = { ...quick, completed_at: '2024-01-01T00:00:02.000Z' };
+    assert.equal(chartView(slower, [], true).show, true);
+    const running = op({ status: 'running', started_at: '2024-01-01T00:00:00.000Z' });
+    assert.equal(chartView(running, [], false, Date.parse('2024-01-01T00:00:00.300Z')).show, true);
   });
 
   test('the caption says what the chart covers', () => {

@@ -52,6 +52,10 @@ describe('historyRateSamples', () => {
     const out = historyRateSamples([[0, 0], [1, 50], 'x', [1, 60], [2, 10]], 0);
     assert.deepEqual(out, [{ t: 1_000, v: 50 }, { t: 2_000, v: 10 }]);
   });
+  test('a count back at 0 (the next file or stage starting) makes no point, not a drop to zero', () => {
+    const out = historyRateSamples([[0, 0], [1, 50], [2, 100], [2.5, 0], [3.5, 40]], 0);
+    assert.deepEqual(out, [{ t: 1_000, v: 50 }, { t: 2_000, v: 50 }, { t: 3_500, v: 40 }]);
+  });
   test('no start or no samples: nothing', () => {
     assert.deepEqual(historyRateSamples([[0, 0], [1, 1]], null), []);
     assert.deepEqual(historyRateSamples(null, 0), []);
