@@ -339,6 +339,40 @@ def test_the_run_page_and_its_list_row_name_the_run_by_its_pipelines_title(brows
     expect(page.get_by_test_id(f"run-{run.pk}").locator("a.run__name")).to_have_text("Import genes")
 
 
+def test_run_again_with_the_same_file_starts_a_new_run_with_the_stored_upload(
+    browser, stack, curator
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from progress import files
+
+    name = files.upload_save(SimpleUploadedFile("big-panel.csv", b"hgnc_id\n1100\n"))
+    parameters = {"file": name, "scope": "kidney", "format": "auto"}
+    upload = {"name": name, "label": "big-panel.csv", "kind": "upload"}
+    run = live_run(
+        curator,
+        status=Status.COMPLETED,
+        completed_at=timezone.now(),
+        metadata={"pipeline": "gene_import", "parameters": parameters, "files": [upload]},
+    )
+    try:
+        page = page_as(browser, stack, curator)
+        page.goto(f"/progress/{run.pk}/")
+        page.get_by_test_id("rerun-same-file").click()
+        expect(page).not_to_have_url(re.compile(rf"/progress/{run.pk}/$"))
+        again = OperationProgress.objects.exclude(pk=run.pk).get()
+        expect(page).to_have_url(re.compile(rf"/progress/{again.pk}/$"))
+        expect(page.get_by_test_id("setting-file")).to_have_text("big-panel.csv")
+        expect(page.get_by_test_id("setting-scope")).to_have_text("kidney")
+        # The new run has its own copy: pruning the old run never takes the new run's file.
+        copy = again.metadata["parameters"]["file"]
+        assert copy != name and files.storage().open(copy).read() == b"hgnc_id\n1100\n"
+    finally:
+        for run_ in OperationProgress.objects.all():
+            for entry in files.run_files(run_.metadata):
+                files.storage().delete(entry["name"])
+
+
 def test_someone_who_may_not_start_the_pipeline_is_not_offered_to_run_again(browser, stack, viewer):
     run = live_run(
         viewer,

@@ -71,6 +71,9 @@ export function createStatusView({ doc, root, part, client, operationId, initial
     // A finished run cannot be cancelled: the form goes away for good.
     const form = part('cancel-form');
     if (form) setHidden(form, !active);
+    // "Run again with the same file" once the run has ended (the server offers it or not).
+    const rerun = part('rerun-form');
+    if (rerun) setHidden(rerun, active);
     const button = part('cancel-button');
     if (button && active && op.cancel_requested) {
       cancelConfirm.reset();
