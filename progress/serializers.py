@@ -43,7 +43,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from progress import files
+from progress import files, pipelines
 from progress.limits import ELLIPSIS, MAX_METADATA_BYTES, bounded_metadata, truncate
 from progress.models import OperationProgress, Outcome
 
@@ -200,6 +200,19 @@ def _short_names(keys: list[str]) -> list[str]:
     return sorted({truncate(key, MAX_KEY_TEXT) for key in keys})[:MAX_SUMMARY_ITEMS]
 
 
+def run_title(operation: OperationProgress) -> str:
+    """The title of the pipeline that started the run or shares its name; else operation_name.
+
+    A tracked block no pipeline names keeps the name its author gave it, as written.
+    """
+    metadata = operation.metadata if isinstance(operation.metadata, dict) else {}
+    name = str(metadata.get("pipeline") or operation.operation_name)
+    try:
+        return pipelines.get(name).title
+    except pipelines.UnknownPipeline:
+        return operation.operation_name
+
+
 # --- the serializers -----------------------------------------------------------------
 
 
@@ -210,6 +223,10 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
     error_message = serializers.SerializerMethodField()
     is_active = serializers.BooleanField(read_only=True)
     is_indeterminate = serializers.BooleanField(read_only=True)
+    title = serializers.SerializerMethodField(
+        help_text="The run's name for people: its pipeline's title (\"Import genes\"), else "
+        "operation_name. operation_name stays the machine name."
+    )
     cancel_requested = serializers.SerializerMethodField()
     outcome = serializers.ChoiceField(
         choices=Outcome.choices,
@@ -224,6 +241,7 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
         fields = [
             "id",
             "operation_name",
+            "title",
             "status",
             "seq",
             "current_operation",
@@ -250,6 +268,9 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
             "outcome",
         ]
         read_only_fields = fields
+
+    def get_title(self, operation: OperationProgress) -> str:
+        return run_title(operation)
 
     def get_cancel_requested(self, operation: OperationProgress) -> bool:
         return operation.cancel_requested_at is not None

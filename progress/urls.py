@@ -13,6 +13,7 @@ urlpatterns = [
     path("", views.operation_list, name="list"),
     path("<int:operation_id>/", views.operation_detail, name="detail"),
     path("<int:operation_id>/cancel/", views.operation_cancel_view, name="cancel"),
+    path("<int:operation_id>/rerun/", views.operation_rerun_view, name="rerun"),
     path("<int:operation_id>/report/", downloads.run_report, name="report"),
     path("<int:operation_id>/files/<int:index>/", downloads.run_file, name="file"),
     path("pipelines/<slug:name>/start/", views.pipeline_start_view, name="start"),

@@ -288,7 +288,7 @@ def test_run_page_title_follows_progress_then_shows_history_and_log(browser, sta
     run = wait_for_run(lambda r: r.status == Status.RUNNING)
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{run.pk}/")
-    name = re.escape(f"{run.operation_name} #{run.pk}")
+    name = re.escape(f"Import genes #{run.pk}")
     expect(page).to_have_title(re.compile(rf"^\[\d+%\] {name}"))
     assert command.wait(60) == 0
     expect(page.get_by_test_id("status")).to_have_text("Completed")

@@ -123,7 +123,7 @@ def test_rows_describe_their_runs_and_links_have_distinct_names(browser, stack, 
         description = f"Run curation pipeline — {scope}, by curator"
         expect(row.get_by_test_id("description")).to_have_text(description)
         expect(row.get_by_role("link")).to_have_accessible_name(
-            f"curation_pipeline #{run.pk}: {description}"
+            f"Run curation pipeline #{run.pk} — {scope}, by curator"
         )
     names = page.locator("[data-runs] a.run__name").evaluate_all(
         "links => links.map(a => a.getAttribute('aria-label'))"
@@ -145,7 +145,8 @@ def test_a_new_run_arriving_live_keeps_a_description(browser, stack, curator):
     expect(row).to_have_attribute("data-status", "completed")
     expect(row.get_by_test_id("description")).to_have_text(description)
     link = row.get_by_role("link")
-    expect(link).to_have_accessible_name(re.compile(rf"^gene_import #\d+: {description}$"))
+    inputs = "cegat.json → live-desc, by curator"
+    expect(link).to_have_accessible_name(re.compile(rf"^Import genes #\d+ — {inputs}$"))
     assert errors == []
 
 

@@ -242,11 +242,8 @@ def test_each_row_describes_its_run_and_its_link_says_which_run_it_is(curator):
     )
     html = logged_in(curator).get("/progress/").content.decode()
     assert "Import genes — big.csv → big-synthetic, by curator" in html
-    assert (
-        f'aria-label="gene_import #{run.pk}: Import genes — big.csv → big-synthetic, by curator"'
-        in html
-    )
-    label = f"curation_pipeline #{pipeline_run.pk}: Run curation pipeline — kidney, by curator"
+    assert f'aria-label="Import genes #{run.pk} — big.csv → big-synthetic, by curator"' in html
+    label = f"Run curation pipeline #{pipeline_run.pk} — kidney, by curator"
     assert f'aria-label="{label}"' in html
 
 
@@ -406,3 +403,67 @@ def test_the_vue_page_says_what_each_run_read_and_where_to(curator):
     page = logged_in(curator).get("/progress/vue/")
     assert page.context["descriptions"] == {run.pk: "big.csv → kidney"}
     assert "vue-descriptions" in page.content.decode()
+
+
+# --- "Run again with the same file" (issue 24) ---------------------------------------------
+
+
+@pytest.fixture
+def uploaded_run(settings, curator):
+    """A finished gene import of curator's whose upload is in the (in-memory) run storage."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from progress import files
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "runs": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    settings.PROGRESS = {"STORAGE": "runs"}
+    name = files.upload_save(SimpleUploadedFile("panel.csv", b"hgnc_id\n1100\n"))
+    return OperationProgressFactory(
+        created_by=curator,
+        operation_name="gene_import",
+        status=Status.COMPLETED,
+        metadata={
+            "pipeline": "gene_import",
+            "parameters": {"file": name, "scope": "kidney", "format": "auto"},
+            "files": [{"name": name, "label": "panel.csv", "kind": "upload"}],
+        },
+    )
+
+
+def test_the_owner_of_a_run_with_a_stored_upload_is_offered_to_run_it_again(uploaded_run, curator):
+    page = logged_in(curator).get(f"/progress/{uploaded_run.pk}/")
+    assert page.context["rerun_url"] == f"/progress/{uploaded_run.pk}/rerun/"
+    assert "Run again with the same file" in page.content.decode()
+
+
+def test_a_run_whose_upload_was_pruned_offers_no_rerun_and_a_late_click_says_why(
+    uploaded_run, curator
+):
+    from progress import files
+
+    files.storage().delete(uploaded_run.metadata["parameters"]["file"])
+    client = logged_in(curator)
+    assert client.get(f"/progress/{uploaded_run.pk}/").context["rerun_url"] == ""
+    response = client.post(f"/progress/{uploaded_run.pk}/rerun/", follow=True)
+    assert response.redirect_chain == [(f"/progress/{uploaded_run.pk}/", 302)]
+    assert "its uploaded file is gone (pruned or never stored)" in response.content.decode()
+    assert OperationProgress.objects.count() == 1
+
+
+def test_only_the_owner_may_rerun_a_run_with_its_file(uploaded_run, viewer, admin_user):
+    assert logged_in(viewer).post(f"/progress/{uploaded_run.pk}/rerun/").status_code == 404
+    staff = logged_in(admin_user)
+    assert staff.get(f"/progress/{uploaded_run.pk}/").context["rerun_url"] == ""
+    assert staff.post(f"/progress/{uploaded_run.pk}/rerun/").status_code == 403
+    assert OperationProgress.objects.count() == 1
+
+
+def test_rerun_needs_a_csrf_token_and_a_get_starts_nothing(uploaded_run, curator):
+    client = logged_in(curator, enforce_csrf_checks=True)
+    assert client.post(f"/progress/{uploaded_run.pk}/rerun/").status_code == 403
+    response = client.get(f"/progress/{uploaded_run.pk}/rerun/")
+    assert response.status_code == 302 and response["Location"] == f"/progress/{uploaded_run.pk}/"
+    assert OperationProgress.objects.count() == 1

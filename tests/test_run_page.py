@@ -160,7 +160,7 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
             tracker.start_stage(stage, total_items=20)
             for item in range(1, 21):
                 tracker.update(current_item=item, items_added=item, force=item % 5 == 0)
-                time.sleep(0.01)
+                time.sleep(0.02)  # 1.2 s in all: a run under 1 s gets no chart
     get_writer().drain()
     page = page_as(browser, stack, curator)
     page.goto(f"/progress/{tracker.id}/")
@@ -168,6 +168,9 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
     line = page.locator("[data-testid=throughput-chart] .sparkline__line")
     expect(line).to_have_attribute("d", re.compile(r"^M"))
     expect(page.locator("[data-part=chart-caption]")).to_contain_text("over the run")
+    # Axes (issue 24): the peak rate, and the run's time from its first to its last sample.
+    expect(page.get_by_test_id("chart-peak")).to_have_text(re.compile(r"items/"))
+    expect(page.get_by_test_id("chart-to")).to_have_text(re.compile(r"^\d+ s$"))
     rows = page.get_by_test_id("stage-results").locator("tbody tr")
     expect(rows).to_have_count(3)
     expect(rows.nth(1).locator("th")).to_have_text("check")
@@ -175,6 +178,22 @@ def test_a_finished_runs_page_shows_its_whole_throughput_curve_and_stage_table(
     expect(page.get_by_test_id("average-rate")).not_to_have_text("—")
     # Timeline times carry seconds: short runs differ in them.
     expect(page.locator("[data-part=started-at]")).to_have_text(re.compile(r"\d:\d\d:\d\d"))
+
+
+def test_a_run_that_took_under_a_second_says_so_instead_of_drawing_a_chart(browser, stack, curator):
+    started = timezone.now() - timedelta(minutes=1)
+    run = live_run(
+        curator,
+        status=Status.COMPLETED,
+        started_at=started,
+        completed_at=started + timedelta(milliseconds=400),
+        samples=[[0, 0, 0], [0.2, 50, 50], [0.4, 100, 100]],
+    )
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    caption = page.locator("[data-part=chart-caption]")
+    expect(caption).to_have_text("Took 0.4 s: too quick for a throughput chart.")
+    expect(page.locator("[data-testid=throughput-chart] .sparkline")).to_be_hidden()
 
 
 def test_a_run_ending_in_a_hidden_tab_notifies_once_and_the_notification_focuses_the_page(
@@ -198,10 +217,12 @@ def test_a_run_ending_in_a_hidden_tab_notifies_once_and_the_notification_focuses
     badge = page.locator("[data-part=badge]")
     expect(badge).to_have_attribute("data-status", "completed_with_failures")
     expect(badge.locator(".badge__icon")).to_have_text("⚠")
-    expect(page).to_have_title(re.compile(rf"^⚠ Completed with 10 failures: gene_import #{run.pk}"))
+    expect(page).to_have_title(
+        re.compile(rf"^⚠ Completed with 10 failures: Import genes #{run.pk}")
+    )
     page.wait_for_function("window.__notes.length === 1")
     title, body = page.evaluate("[window.__notes[0].title, window.__notes[0].options.body]")
-    assert title == f"⚠ Completed with 10 failures: gene_import #{run.pk}"
+    assert title == f"⚠ Completed with 10 failures: Import genes #{run.pk}"
     assert body.startswith("Completed with 10 failures.") and "10 failed" in body
     page.evaluate("window.__notes[0].onclick()")
     assert page.evaluate("window.__focusCalls") == 1
@@ -305,6 +326,51 @@ def test_the_run_page_shows_its_settings_and_offers_to_run_again(browser, stack,
     expect(page.get_by_test_id("run-again")).to_have_attribute(
         "href", "/progress/?start=gene_import&scope=kidney&format=auto#start-gene_import"
     )
+
+
+def test_the_run_page_and_its_list_row_name_the_run_by_its_pipelines_title(browser, stack, curator):
+    run = live_run(curator, status=Status.COMPLETED, completed_at=timezone.now())
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/{run.pk}/")
+    # Issue 24: "Import genes", the pipeline's title, not its machine name gene_import.
+    expect(page.locator("h1")).to_have_text(f"Import genes #{run.pk}")
+    expect(page).to_have_title(f"✓ Import genes #{run.pk} · Progress")
+    page.goto("/progress/")
+    expect(page.get_by_test_id(f"run-{run.pk}").locator("a.run__name")).to_have_text("Import genes")
+
+
+def test_run_again_with_the_same_file_starts_a_new_run_with_the_stored_upload(
+    browser, stack, curator
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from progress import files
+
+    name = files.upload_save(SimpleUploadedFile("big-panel.csv", b"hgnc_id\n1100\n"))
+    parameters = {"file": name, "scope": "kidney", "format": "auto"}
+    upload = {"name": name, "label": "big-panel.csv", "kind": "upload"}
+    run = live_run(
+        curator,
+        status=Status.COMPLETED,
+        completed_at=timezone.now(),
+        metadata={"pipeline": "gene_import", "parameters": parameters, "files": [upload]},
+    )
+    try:
+        page = page_as(browser, stack, curator)
+        page.goto(f"/progress/{run.pk}/")
+        page.get_by_test_id("rerun-same-file").click()
+        expect(page).not_to_have_url(re.compile(rf"/progress/{run.pk}/$"))
+        again = OperationProgress.objects.exclude(pk=run.pk).get()
+        expect(page).to_have_url(re.compile(rf"/progress/{again.pk}/$"))
+        expect(page.get_by_test_id("setting-file")).to_have_text("big-panel.csv")
+        expect(page.get_by_test_id("setting-scope")).to_have_text("kidney")
+        # The new run has its own copy: pruning the old run never takes the new run's file.
+        copy = again.metadata["parameters"]["file"]
+        assert copy != name and files.storage().open(copy).read() == b"hgnc_id\n1100\n"
+    finally:
+        for run_ in OperationProgress.objects.all():
+            for entry in files.run_files(run_.metadata):
+                files.storage().delete(entry["name"])
 
 
 def test_someone_who_may_not_start_the_pipeline_is_not_offered_to_run_again(browser, stack, viewer):

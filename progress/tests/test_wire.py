@@ -218,3 +218,39 @@ async def test_an_oversized_event_is_dropped_and_the_socket_stays_open(staff, ca
     assert await receive(communicator) == {"type": "pong"}
     assert "over MAX_FRAME_BYTES" in caplog.text
     await communicator.disconnect()
+
+
+# --- the run's title (issue 24) ----------------------------------------------------------
+
+
+@pytest.fixture
+def sheep_pipeline(monkeypatch):
+    """A registry holding one pipeline, "sheep_count" titled "Count sheep"."""
+    from rest_framework import serializers as drf
+
+    from progress import pipelines
+
+    monkeypatch.setattr(pipelines, "_registry", {})
+    pipelines.register(
+        pipelines.Pipeline(
+            name="sheep_count", title="Count sheep", task=None, parameters=drf.Serializer
+        )
+    )
+
+
+def test_a_run_is_titled_by_its_pipeline_and_keeps_its_machine_name(sheep_pipeline):
+    data = operation_data(OperationProgressFactory.build(id=1, operation_name="sheep_count"))
+    assert data["title"] == "Count sheep"
+    assert data["operation_name"] == "sheep_count"
+
+
+def test_a_run_started_by_a_pipeline_takes_its_title_whatever_its_operation_name(sheep_pipeline):
+    run = OperationProgressFactory.build(
+        id=2, operation_name="count", metadata={"pipeline": "sheep_count"}
+    )
+    assert operation_data(run)["title"] == "Count sheep"
+
+
+def test_a_run_no_pipeline_names_is_titled_by_its_operation_name(sheep_pipeline):
+    run = OperationProgressFactory.build(id=3, operation_name="title_demo")
+    assert operation_data(run)["title"] == "title_demo"

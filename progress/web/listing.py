@@ -300,6 +300,18 @@ def duration_text(seconds: float | None) -> str:
 
 # --- rows without JavaScript (list-page.js renders the same with render.js) -------------
 
+
+def run_label(title: str, run_id: int, description: str) -> str:
+    """The run link's name: "Import genes #12 — big.csv, by ann" (run-list.js runLabel).
+
+    A description that starts with the title (every pipeline run's does) is not told twice.
+    """
+    base = f"{title} #{run_id}"
+    if description == title or description.startswith(f"{title} "):
+        return base + description[len(title) :]
+    return f"{base}: {description}" if description else base
+
+
 # Runs that ended less than this long ago "just" ended (timesince says "0 minutes").
 JUST_NOW_SECONDS = 60
 

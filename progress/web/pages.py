@@ -34,6 +34,7 @@ from progress.launch import (
     TooManyStarts,
     flatten,
     form_parameters,
+    operation_rerun,
     pipeline_for_request,
     pipeline_start,
 )
@@ -41,6 +42,7 @@ from progress.models import LATE_CANCEL_TEXT, OperationProgress, Status
 from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations
 from progress.serializers import operation_data
 from progress.web import listing
+from progress.web.rerun import may_rerun_with_file
 
 # Shown under a file field when the page comes back with errors: browsers never refill one.
 FILE_AGAIN = "Choose the file again: a page cannot keep a chosen file after an error."
@@ -144,10 +146,12 @@ def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[st
     duration = operation.duration
     seconds = duration.total_seconds() if duration is not None else None
     data = operation_data(operation)
+    description = listing.run_description(operation)
     return {
         "data": data,
         "operation": operation,
-        "description": listing.run_description(operation),
+        "description": description,
+        "label": listing.run_label(data["title"], operation.pk, description),
         "icon": listing.STATUS_ICONS.get(operation.outcome or operation.status, ""),
         "time_text": listing.time_text(operation, seconds),
         "detail_text": listing.result_text(data),
@@ -308,6 +312,9 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
                 .order_by("pk")
                 .values_list("pk", flat=True)
             ),
+            "rerun_url": reverse("progress:rerun", args=[operation.pk])
+            if may_rerun_with_file(request.user, operation)
+            else "",
         },
     )
 
@@ -356,6 +363,29 @@ def operation_cancel_view(request: HttpRequest, operation_id: int) -> HttpRespon
             f"({operation.status_text.lower()}).",
         )
     return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
+
+
+@back_on_get(
+    lambda kwargs: reverse("progress:detail", args=[kwargs["operation_id"]]),
+    "Run {operation_id} was not started again: press Run again with the same file if you "
+    "still want to.",
+)
+@require_POST
+@login_required
+def operation_rerun_view(request: HttpRequest, operation_id: int) -> HttpResponse:
+    """Start the run again with its stored upload (CSRF-checked POST; the owner only)."""
+    operation = get_object_or_404(
+        OperationProgress.objects.visible_to(request.user), pk=operation_id
+    )
+    if operation.created_by_id != request.user.pk:
+        raise PermissionDenied("Only the run's owner can run it again with its file")
+    try:
+        again = operation_rerun(operation, user=request.user)
+    except (ValueError, pipelines.UnknownPipeline) as exc:
+        # The upload was pruned, the pipeline changed, or the run is still going: say which.
+        messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("progress:detail", args=[operation.pk]))
+    return HttpResponseRedirect(reverse("progress:detail", args=[again.pk]))
 
 
 def run_not_found(request: HttpRequest, operation_id: int) -> HttpResponse:

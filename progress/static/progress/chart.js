@@ -1,7 +1,7 @@
 // A dependency-free SVG sparkline of a run's throughput (items/s) over time, built from
 // the updates this page received. The geometry is pure; renderSparkline writes the SVG.
 
-import { formatRate, parseTime } from './state.js';
+import { formatDuration, formatRate, parseTime } from './state.js';
 
 // Samples kept: ten minutes of updates at the server's 4/s broadcast cap would be 2,400,
 // far more detail than a 300 px line can show.
@@ -62,6 +62,23 @@ export function sparklineSummary(samples) {
   if (samples.length < 2) return 'Throughput: not enough updates yet.';
   const { max, last } = sparklineGeometry(samples);
   return `Throughput latest ${formatRate(last)}, peak ${formatRate(max)}.`;
+}
+
+/**
+ * The chart's axis labels: the peak rate at the top and 0 at the bottom; the time since
+ * the run started (startedMs, else the first sample) at the first and last samples.
+ * Empty strings while there are fewer than two samples.
+ */
+export function chartAxes(samples, startedMs = null) {
+  if (samples.length < 2) return { peak: '', zero: '', from: '', to: '' };
+  const { max } = sparklineGeometry(samples);
+  const origin = startedMs ?? samples[0].t;
+  return {
+    peak: formatRate(max),
+    zero: '0',
+    from: formatDuration(Math.max(0, samples[0].t - origin)),
+    to: formatDuration(Math.max(0, samples[samples.length - 1].t - origin)),
+  };
 }
 
 /** An empty sparkline SVG for `doc`, to be filled by renderSparkline. */

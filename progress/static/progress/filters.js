@@ -55,7 +55,7 @@ export function matchesFilters(op, { status = '', q = '', name = '', failures = 
   if (failures && !hasFailures(op)) return false;
   if (name && !String(op.operation_name ?? '').toLowerCase().includes(name.toLowerCase())) return false;
   if (!q) return true;
-  const haystack = `${op.operation_name ?? ''} ${description ?? ''} #${op.id}`.toLowerCase();
+  const haystack = `${op.operation_name ?? ''} ${op.title ?? ''} ${description ?? ''} #${op.id}`.toLowerCase();
   return searchWords(q).every((word) => haystack.includes(word));
 }
 

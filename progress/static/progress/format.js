@@ -19,6 +19,11 @@ const ONE_DECIMAL_RATE_PER_S = 10;
 
 export const STATUS_LABELS = Object.freeze(Object.fromEntries(config.statuses.map((s) => [s.value, s.label])));
 
+/** A run's name for people: its pipeline's title from the server, else operation_name. */
+export function runTitle(op) {
+  return op?.title || op?.operation_name || 'Run';
+}
+
 /** Visible text for a status ("running" -> "Running"); unknown values are capitalised. */
 export function statusLabel(status) {
   if (typeof status !== 'string' || status === '') return 'Unknown';

@@ -1,7 +1,9 @@
 // The runs page: live list of runs (active first), filters, paging, start forms.
-// The server renders the same page without JavaScript; this script makes it live.
+// The server renders the same page without JavaScript; start(document), called by the
+// page's module script, makes it live. Importing this module does nothing.
 
 import { ProgressClient } from './client.js';
+import { setUpStartForms } from './start-forms.js';
 import { filtersQuery, readFilters } from './filters.js';
 import {
   bindConnectionIndicator,
@@ -13,19 +15,8 @@ import {
   setHidden,
   setText,
 } from './render.js';
-import {
-  describeRun,
-  newValueNote,
-  notifyKey,
-  pageGroups,
-  runLabel,
-  SLOW_FACTOR,
-  startErrors,
-  suggestionSearchUrl,
-  usualModel,
-} from './run-list.js';
-import { isActive, runStatusText } from './state.js';
-import { bindNotifyOptIn, wantsStartNotifications } from './notify-opt-in.js';
+import { describeRun, pageGroups, runLabel, SLOW_FACTOR, usualModel } from './run-list.js';
+import { isActive, runStatusText, runTitle } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
 const TICK_MS = 1000;
@@ -33,372 +24,237 @@ const TICK_MS = 1000;
 const NEW_RUN_HIGHLIGHT_MS = 4000;
 // The search waits for a pause in typing before touching the URL.
 const URL_UPDATE_DELAY_MS = 300;
-// A field's search (values beyond its listed suggestions) waits for a pause in typing.
-const SUGGESTION_SEARCH_DELAY_MS = 250;
 
-const doc = document;
-const config = readJsonScript(doc, 'list-config') ?? {};
-const lists = {
-  active: doc.querySelector('[data-runs="active"]'),
-  recent: doc.querySelector('[data-runs="recent"]'),
-};
-const empties = {
-  active: doc.querySelector('[data-empty="active"]'),
-  recent: doc.querySelector('[data-empty="recent"]'),
-};
-const counts = {
-  active: doc.querySelector('[data-count="active"]'),
-  recent: doc.querySelector('[data-count="recent"]'),
-};
-const announcer = doc.querySelector('[data-announcer]');
-const filterForm = doc.querySelector('[data-filters]');
-const pager = {
-  older: doc.querySelector('[data-older]'),
-  newer: doc.querySelector('[data-newer]'),
-  searchAll: doc.querySelector('[data-search-all]'),
-};
-
-// Descriptions the server wrote (with the scope, which frames do not carry), by run id.
-const descriptions = new Map(Object.entries(config.descriptions ?? {}).map(([id, text]) => [Number(id), text]));
-const page = {
-  firstPage: config.firstPage !== false,
-  floor: config.floor ?? 0,
-  ceiling: config.ceiling ?? null,
-  serverIds: new Set(descriptions.keys()),
-  serverFilters: {
-    status: config.filters?.status ?? '',
-    q: config.filters?.q ?? '',
-    failures: Boolean(config.filters?.failures),
-  },
-};
-const typical = config.typical ?? {};
-const slowFactor = config.slowFactor ?? SLOW_FACTOR;
-// The server's link to the next older page; without one there is none (yet).
-const olderHref = pager.older?.hidden ? null : pager.older?.getAttribute('href') ?? null;
-
-const cards = new Map(); // run id -> {root, update, extras}
-const lastStatus = new Map(); // run id -> status last rendered, to announce endings
-const asked = new Set(); // run ids whose description was asked of the server
-let filters = filterForm ? formFilters() : readFilters(location.search);
-let ready = false; // the page's own runs are neither highlighted nor announced
-
-const client = new ProgressClient({ initial: readJsonScript(doc, 'initial-operations') ?? [] });
-bindConnectionIndicator(doc.querySelector('[data-connection-state]'), client);
-
-// Updates can arrive many times a second across many runs: collect them and paint once
-// per frame (and not at all in a background tab, which catches up when shown).
-const pending = new Set();
-let frame = null;
-
-client.subscribe((_store, changed) => {
-  if (changed.length === 0) return; // connection-only change; the indicator handles it
-  for (const id of changed) pending.add(id);
-  if (!ready) paint(); // the page's own runs: at once, before first paint
-  else frame ??= requestAnimationFrame(paint);
-});
-// Runs from the page itself are not news; everything after them is.
-layout();
-ready = true;
-
-setupFilters();
-setupStartForms();
-setInterval(tick, TICK_MS);
-client.connect();
-
-function describe(op) {
-  // Until the server describes a run that started after the page loaded (layout() asks
-  // for the ones shown), its description is built from the frame, without parameters.
-  return descriptions.get(op.id) ?? describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
-}
-
-/** The server's description of a run that started after the page loaded (once per run). */
-async function fetchDescription(id) {
-  if (asked.has(id)) return;
-  asked.add(id);
-  try {
-    const response = await fetch(`${location.pathname}${filtersQuery({ q: `#${id}` })}`, {
-      headers: { Accept: 'application/json' },
-      credentials: 'same-origin',
-    });
-    if (!response.ok) return;
-    const body = await response.json();
-    const run = (Array.isArray(body?.runs) ? body.runs : []).find((entry) => entry?.id === id);
-    if (typeof run?.description !== 'string') return;
-    descriptions.set(id, run.description);
-    pending.add(id);
-    frame ??= requestAnimationFrame(paint);
-  } catch {
-    // The frame's description stays; it names the pipeline and the file.
-  }
-}
-
-function paint() {
-  frame = null;
-  const now = Date.now();
-  const changed = [...pending].map((id) => client.getOperation(id)).filter(Boolean);
-  pending.clear();
-  for (const op of changed) updateCard(cardFor(op), op, now);
-  layout();
-  // After layout: only runs this page shows are news to its reader.
-  for (const op of changed) noteTransition(op, cards.get(op.id));
-}
-
-function cardFor(op) {
-  let card = cards.get(op.id);
-  if (!card) {
-    card = createRunCard(doc, { tag: 'li' });
-    card.extras = addExtras(card.root);
-    cards.set(op.id, card);
-    if (ready) highlight(card.root);
-  }
-  return card;
-}
-
-/** The description, usual duration and slow flag beside render.js's card. */
-function addExtras(root) {
-  const description = h(doc, 'p', { class: 'run__description', 'data-testid': 'description' });
-  const usual = h(doc, 'span', { 'data-testid': 'usual' });
-  const slow = h(doc, 'strong', { class: 'run__slow', 'data-testid': 'slow', hidden: true }, 'Slower than usual');
-  const usualLine = h(doc, 'p', { class: 'run__usual' }, usual, ' ', slow);
-  root.querySelector('.run__head').after(description, usualLine);
-  return { description, usual, slow, usualLine, link: root.querySelector('.run__name') };
-}
-
-function updateCard(card, op, now) {
-  card.update(op, now);
-  const text = describe(op);
-  const { description, usual, slow, usualLine, link } = card.extras;
-  setText(description, text);
-  setHidden(description, !text);
-  setAttr(link, 'aria-label', runLabel(op, text));
-  const model = usualModel(op, typical[op.operation_name], now, slowFactor);
-  setText(usual, model.text);
-  setHidden(slow, !model.slow);
-  setHidden(usualLine, !model.text);
-}
-
-function noteTransition(op, card) {
-  const before = lastStatus.get(op.id);
-  lastStatus.set(op.id, op.status);
-  // Runs filtered out of view are not news to this reader either.
-  if (!ready || before === op.status || !card.root.isConnected) return;
-  if (before === undefined && isActive(op)) announce(`${op.operation_name} #${op.id} started.`);
-  else if (before !== undefined && !isActive(op)) {
-    announce(`${op.operation_name} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
-    highlight(card.root);
-  }
-}
-
-/** Put every card in its section, in order, and show counts, empty states and paging. */
-function layout() {
-  const groups = pageGroups(client.operations(), { filters, page, describe });
-  const filtered = Boolean(filters.status || filters.q || filters.failures);
-  for (const name of ['active', 'recent']) {
-    if (!lists[name]) continue;
-    const ops = groups[name];
-    for (const op of ops) if (!descriptions.has(op.id)) fetchDescription(op.id);
-    reorderChildren(lists[name], ops.map((op) => cardFor(op).root));
-    setText(counts[name], ops.length ? `(${ops.length})` : '');
-    setHidden(empties[name], ops.length > 0);
-    setText(
-      empties[name],
-      filtered ? 'No runs match these filters.' : name === 'active' ? 'No runs in progress.' : 'No finished runs yet.',
-    );
-  }
-  layoutPager(groups);
-}
-
-function layoutPager(groups) {
-  const sameFilters =
-    filters.status === page.serverFilters.status &&
-    filters.q === page.serverFilters.q &&
-    Boolean(filters.failures) === page.serverFilters.failures;
-  // Filters typed here only narrow what is loaded: the server searches the whole history.
-  setHidden(pager.searchAll, sameFilters);
-  if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
-  setHidden(pager.newer, !sameFilters);
-  if (!pager.older) return;
-  // New runs push the oldest off a long-open first page: page on from the oldest shown.
-  const more = Boolean(olderHref) || (page.firstPage && groups.cut);
-  setHidden(pager.older, !sameFilters || !more);
-  if (page.firstPage && more && groups.lowest != null) {
-    setAttr(pager.older, 'href', `${location.pathname}${filtersQuery(filters, { before: groups.lowest })}`);
-  }
-}
-
-function tick() {
-  const now = Date.now();
-  for (const op of client.operations()) {
-    const card = cards.get(op.id);
-    if (isActive(op) && card?.root.isConnected) updateCard(card, op, now);
-  }
-}
-
-function highlight(node) {
-  node.classList.add('is-new');
-  setTimeout(() => node.classList.remove('is-new'), NEW_RUN_HIGHLIGHT_MS);
-}
-
-function announce(text) {
-  // Clear first so the same sentence twice is still announced.
-  setText(announcer, '');
-  requestAnimationFrame(() => setText(announcer, text));
-}
-
-function setupFilters() {
-  if (!filterForm) return;
-  let urlTimer = null;
-  const apply = () => {
-    filters = formFilters();
-    layout();
-    clearTimeout(urlTimer);
-    // Keep the URL shareable and reload-proof without a history entry per keystroke.
-    urlTimer = setTimeout(() => {
-      history.replaceState(null, '', `${location.pathname}${filtersQuery(filters)}${location.hash}`);
-    }, URL_UPDATE_DELAY_MS);
+/** Makes the runs page in `doc` live; returns its client. */
+export function start(doc = globalThis.document) {
+  const config = readJsonScript(doc, 'list-config') ?? {};
+  const lists = {
+    active: doc.querySelector('[data-runs="active"]'),
+    recent: doc.querySelector('[data-runs="recent"]'),
   };
-  filterForm.addEventListener('input', apply);
-  filterForm.addEventListener('change', apply);
-  // Submitting (Search, or Enter) asks the server, which searches every run.
-}
+  const empties = {
+    active: doc.querySelector('[data-empty="active"]'),
+    recent: doc.querySelector('[data-empty="recent"]'),
+  };
+  const counts = {
+    active: doc.querySelector('[data-count="active"]'),
+    recent: doc.querySelector('[data-count="recent"]'),
+  };
+  const announcer = doc.querySelector('[data-announcer]');
+  const filterForm = doc.querySelector('[data-filters]');
+  const pager = {
+    older: doc.querySelector('[data-older]'),
+    newer: doc.querySelector('[data-newer]'),
+    searchAll: doc.querySelector('[data-search-all]'),
+  };
 
-function formFilters() {
-  return readFilters(new URLSearchParams(new FormData(filterForm)));
-}
+  // Descriptions the server wrote (with the scope, which frames do not carry), by run id.
+  const descriptions = new Map(Object.entries(config.descriptions ?? {}).map(([id, text]) => [Number(id), text]));
+  const page = {
+    firstPage: config.firstPage !== false,
+    floor: config.floor ?? 0,
+    ceiling: config.ceiling ?? null,
+    serverIds: new Set(descriptions.keys()),
+    serverFilters: {
+      status: config.filters?.status ?? '',
+      q: config.filters?.q ?? '',
+      failures: Boolean(config.filters?.failures),
+    },
+  };
+  const typical = config.typical ?? {};
+  const slowFactor = config.slowFactor ?? SLOW_FACTOR;
+  // The server's link to the next older page; without one there is none (yet).
+  const olderHref = pager.older?.hidden ? null : pager.older?.getAttribute('href') ?? null;
 
-// --- start forms -----------------------------------------------------------------------
+  const cards = new Map(); // run id -> {root, update, extras}
+  const lastStatus = new Map(); // run id -> status last rendered, to announce endings
+  const asked = new Set(); // run ids whose description was asked of the server
+  let filters = filterForm ? formFilters() : readFilters(location.search);
+  let ready = false; // the page's own runs are neither highlighted nor announced
 
-function setupStartForms() {
-  for (const details of doc.querySelectorAll('[data-pipeline-details]')) {
-    details.addEventListener('toggle', () => {
-      setAttr(details.querySelector('summary'), 'aria-expanded', details.open ? 'true' : 'false');
-    });
-  }
-  for (const input of doc.querySelectorAll('input[data-suggested]')) {
-    const check = () => showNewValueNote(input);
-    input.addEventListener('input', check);
-    check();
-  }
-  bindNotifyOptIn(doc.querySelector('[data-notify-opt-in]'), doc.querySelector('[data-notify-opt-in-status]'));
-  for (const input of doc.querySelectorAll('input[data-search-url]')) {
-    let timer = 0;
-    input.addEventListener('input', () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => searchSuggestions(input), SUGGESTION_SEARCH_DELAY_MS);
-    });
-  }
-  for (const form of doc.querySelectorAll('form[data-pipeline]')) {
-    // Coming back with the Back button restores the page as it was left: re-enable.
-    addEventListener('pageshow', () => setBusy(form, false));
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      startRun(form);
-    });
-  }
-}
+  const client = new ProgressClient({ initial: readJsonScript(doc, 'initial-operations') ?? [] });
+  bindConnectionIndicator(doc.querySelector('[data-connection-state]'), client);
 
-/** Refill a field's datalist with the server's values matching what is typed (bounded). */
-async function searchSuggestions(input) {
-  const url = suggestionSearchUrl(input.dataset.searchUrl, input.value);
-  const list = input.list;
-  if (!url || !list) return;
-  const typed = input.value;
-  let values;
-  try {
-    const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-    if (!response.ok) return; // the listed suggestions stay; the server checks what is sent
-    values = (await response.json()).values;
-  } catch {
-    return;
-  }
-  if (input.value !== typed || !Array.isArray(values)) return; // typing went on: a newer search
-  list.replaceChildren(...values.map((value) => h(doc, 'option', { value: String(value) })));
-}
+  // Updates can arrive many times a second across many runs: collect them and paint once
+  // per frame (and not at all in a background tab, which catches up when shown).
+  const pending = new Set();
+  let frame = null;
 
-function showNewValueNote(input) {
-  const note = doc.getElementById(`${input.id}-new`);
-  const options = [...(input.list?.options ?? [])].map((option) => option.value);
-  const text = newValueNote(input.value, options, input.dataset.newNote);
-  setText(note, text);
-  setHidden(note, !text);
-  toggleDescribedBy(input, note?.id, Boolean(text));
-}
+  client.subscribe((_store, changed) => {
+    if (changed.length === 0) return; // connection-only change; the indicator handles it
+    for (const id of changed) pending.add(id);
+    if (!ready) paint(); // the page's own runs: at once, before first paint
+    else frame ??= requestAnimationFrame(paint);
+  });
+  // Runs from the page itself are not news; everything after them is.
+  layout();
+  ready = true;
 
-async function startRun(form) {
-  // One click, one run: a slow server must not turn impatience into duplicates.
-  if (form.dataset.busy === 'true') return;
-  setBusy(form, true);
-  let response;
-  let body = null;
-  try {
-    response = await fetch(form.action, {
-      method: 'POST',
-      body: new FormData(form),
-      headers: { Accept: 'application/json' },
-      credentials: 'same-origin',
-    });
-    body = await response.json().catch(() => null);
-  } catch {
-    const text = 'Not started: the server could not be reached. Check the connection and try again.';
-    showErrors(form, { fields: {}, form: text });
-    setBusy(form, false);
-    return;
+  setupFilters();
+  setUpStartForms(doc);
+  setInterval(tick, TICK_MS);
+  client.connect();
+
+  function describe(op) {
+    // Until the server describes a run that started after the page loaded (layout() asks
+    // for the ones shown), its description is built from the frame, without parameters.
+    return descriptions.get(op.id) ?? describeRun(op, { titles: config.titles ?? {}, user: config.user ?? null });
   }
-  if (response.ok && body?.url) {
-    showErrors(form, { fields: {}, form: '' });
-    // Only with the explicit opt-in (notify-opt-in.js): a Start click never prompts.
-    if (wantsStartNotifications()) {
-      try {
-        localStorage.setItem(notifyKey(body.id), '1');
-      } catch {
-        // Storage may be full or blocked; the run page's button still works.
-      }
+
+  /** The server's description of a run that started after the page loaded (once per run). */
+  async function fetchDescription(id) {
+    if (asked.has(id)) return;
+    asked.add(id);
+    try {
+      const response = await fetch(`${location.pathname}${filtersQuery({ q: `#${id}` })}`, {
+        headers: { Accept: 'application/json' },
+        credentials: 'same-origin',
+      });
+      if (!response.ok) return;
+      const body = await response.json();
+      const run = (Array.isArray(body?.runs) ? body.runs : []).find((entry) => entry?.id === id);
+      if (typeof run?.description !== 'string') return;
+      descriptions.set(id, run.description);
+      pending.add(id);
+      frame ??= requestAnimationFrame(paint);
+    } catch {
+      // The frame's description stays; it names the pipeline and the file.
     }
-    location.assign(body.url);
-    return;
   }
-  const names = [...form.querySelectorAll('[data-field]')].map((node) => node.dataset.field);
-  showErrors(form, startErrors(body, names, response.status));
-  setBusy(form, false);
-}
 
-/** Errors beside their fields (aria-invalid, aria-describedby) and above the form; the
- * input stays as it was typed. */
-function showErrors(form, { fields, form: formText }) {
-  let first = null;
-  for (const field of form.querySelectorAll('[data-field]')) {
-    const name = field.dataset.field;
-    const control = field.querySelector('input, select, textarea');
-    const error = field.querySelector('[data-field-error]');
-    const text = fields[name] ?? '';
-    setText(error, text);
-    setHidden(error, !text);
-    field.classList.toggle('field--error', Boolean(text));
-    setAttr(control, 'aria-invalid', text ? 'true' : null);
-    toggleDescribedBy(control, error?.id, Boolean(text));
-    if (text && !first) first = control;
+  function paint() {
+    frame = null;
+    const now = Date.now();
+    const changed = [...pending].map((id) => client.getOperation(id)).filter(Boolean);
+    pending.clear();
+    for (const op of changed) updateCard(cardFor(op), op, now);
+    layout();
+    // After layout: only runs this page shows are news to its reader.
+    for (const op of changed) noteTransition(op, cards.get(op.id));
   }
-  const box = form.querySelector('[data-form-errors]');
-  if (box) {
-    const text = !formText || formText.startsWith('Not started') ? formText : `Not started: ${formText}`;
-    box.replaceChildren(...(text ? [h(doc, 'p', {}, text)] : []));
-    setHidden(box, !text);
+
+  function cardFor(op) {
+    let card = cards.get(op.id);
+    if (!card) {
+      card = createRunCard(doc, { tag: 'li' });
+      card.extras = addExtras(card.root);
+      cards.set(op.id, card);
+      if (ready) highlight(card.root);
+    }
+    return card;
   }
-  first?.focus();
-}
 
-function toggleDescribedBy(control, id, on) {
-  if (!control || !id) return;
-  const ids = (control.getAttribute('aria-describedby') ?? '').split(/\s+/).filter((x) => x && x !== id);
-  if (on) ids.push(id);
-  setAttr(control, 'aria-describedby', ids.length ? ids.join(' ') : null);
-}
+  /** The description, usual duration and slow flag beside render.js's card. */
+  function addExtras(root) {
+    const description = h(doc, 'p', { class: 'run__description', 'data-testid': 'description' });
+    const usual = h(doc, 'span', { 'data-testid': 'usual' });
+    const slow = h(doc, 'strong', { class: 'run__slow', 'data-testid': 'slow', hidden: true }, 'Slower than usual');
+    const usualLine = h(doc, 'p', { class: 'run__usual' }, usual, ' ', slow);
+    root.querySelector('.run__head').after(description, usualLine);
+    return { description, usual, slow, usualLine, link: root.querySelector('.run__name') };
+  }
 
-function setBusy(form, busy) {
-  form.dataset.busy = busy ? 'true' : 'false';
-  const button = form.querySelector('button[type="submit"]');
-  if (!button) return;
-  button.dataset.label ??= button.textContent;
-  button.disabled = busy;
-  button.textContent = busy ? 'Starting…' : button.dataset.label;
+  function updateCard(card, op, now) {
+    card.update(op, now);
+    const text = describe(op);
+    const { description, usual, slow, usualLine, link } = card.extras;
+    setText(description, text);
+    setHidden(description, !text);
+    setAttr(link, 'aria-label', runLabel(op, text));
+    const model = usualModel(op, typical[op.operation_name], now, slowFactor);
+    setText(usual, model.text);
+    setHidden(slow, !model.slow);
+    setHidden(usualLine, !model.text);
+  }
+
+  function noteTransition(op, card) {
+    const before = lastStatus.get(op.id);
+    lastStatus.set(op.id, op.status);
+    // Runs filtered out of view are not news to this reader either.
+    if (!ready || before === op.status || !card.root.isConnected) return;
+    if (before === undefined && isActive(op)) announce(`${runTitle(op)} #${op.id} started.`);
+    else if (before !== undefined && !isActive(op)) {
+      announce(`${runTitle(op)} #${op.id}: ${runStatusText(op).toLowerCase()}.`);
+      highlight(card.root);
+    }
+  }
+
+  /** Put every card in its section, in order, and show counts, empty states and paging. */
+  function layout() {
+    const groups = pageGroups(client.operations(), { filters, page, describe });
+    const filtered = Boolean(filters.status || filters.q || filters.failures);
+    for (const name of ['active', 'recent']) {
+      if (!lists[name]) continue;
+      const ops = groups[name];
+      for (const op of ops) if (!descriptions.has(op.id)) fetchDescription(op.id);
+      reorderChildren(lists[name], ops.map((op) => cardFor(op).root));
+      setText(counts[name], ops.length ? `(${ops.length})` : '');
+      setHidden(empties[name], ops.length > 0);
+      setText(
+        empties[name],
+        filtered ? 'No runs match these filters.' : name === 'active' ? 'No runs in progress.' : 'No finished runs yet.',
+      );
+    }
+    layoutPager(groups);
+  }
+
+  function layoutPager(groups) {
+    const sameFilters =
+      filters.status === page.serverFilters.status &&
+      filters.q === page.serverFilters.q &&
+      Boolean(filters.failures) === page.serverFilters.failures;
+    // Filters typed here only narrow what is loaded: the server searches the whole history.
+    setHidden(pager.searchAll, sameFilters);
+    if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
+    setHidden(pager.newer, !sameFilters);
+    if (!pager.older) return;
+    // New runs push the oldest off a long-open first page: page on from the oldest shown.
+    const more = Boolean(olderHref) || (page.firstPage && groups.cut);
+    setHidden(pager.older, !sameFilters || !more);
+    if (page.firstPage && more && groups.lowest != null) {
+      setAttr(pager.older, 'href', `${location.pathname}${filtersQuery(filters, { before: groups.lowest })}`);
+    }
+  }
+
+  function tick() {
+    const now = Date.now();
+    for (const op of client.operations()) {
+      const card = cards.get(op.id);
+      if (isActive(op) && card?.root.isConnected) updateCard(card, op, now);
+    }
+  }
+
+  function highlight(node) {
+    node.classList.add('is-new');
+    setTimeout(() => node.classList.remove('is-new'), NEW_RUN_HIGHLIGHT_MS);
+  }
+
+  function announce(text) {
+    // Clear first so the same sentence twice is still announced.
+    setText(announcer, '');
+    requestAnimationFrame(() => setText(announcer, text));
+  }
+
+  function setupFilters() {
+    if (!filterForm) return;
+    let urlTimer = null;
+    const apply = () => {
+      filters = formFilters();
+      layout();
+      clearTimeout(urlTimer);
+      // Keep the URL shareable and reload-proof without a history entry per keystroke.
+      urlTimer = setTimeout(() => {
+        history.replaceState(null, '', `${location.pathname}${filtersQuery(filters)}${location.hash}`);
+      }, URL_UPDATE_DELAY_MS);
+    };
+    filterForm.addEventListener('input', apply);
+    filterForm.addEventListener('change', apply);
+    // Submitting (Search, or Enter) asks the server, which searches every run.
+  }
+
+  function formFilters() {
+    return readFilters(new URLSearchParams(new FormData(filterForm)));
+  }
+
+  return client;
 }

@@ -17,6 +17,7 @@ import {
   badgeKey,
   lateCancelText,
   runStatusText,
+  runTitle,
 } from './state.js';
 
 // Shown before the status text; aria-hidden, since the text already says it.
@@ -133,7 +134,7 @@ export function runModel(op, nowMs, locale) {
   const active = isActive(op);
   const elapsed = elapsedMs(op, nowMs);
   return {
-    title: op.operation_name || 'Run',
+    title: runTitle(op),
     status: runStatusText(op),
     icon: STATUS_ICONS[badgeKey(op)] ?? '',
     // A finished run's stage and ETA are history; its result line says what matters.

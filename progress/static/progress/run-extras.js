@@ -1,7 +1,7 @@
 // Pure helpers for a run's page beyond the bar: the tab title, the throughput curve from
 // the run's stored history, and the bounded, deduplicated log tail. No DOM here.
 
-import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, runStatusText, statusLabel } from './format.js';
+import { formatAgo, formatCount, formatDuration, formatPercent, formatValue, humanizeKey, parseTime, runStatusText, runTitle, statusLabel } from './format.js';
 import { isActive } from './state.js';
 
 const FINAL_MARKS = Object.freeze({ completed: '✓', completed_with_failures: '⚠', failed: '✗' });
@@ -12,7 +12,7 @@ const FINAL_MARKS = Object.freeze({ completed: '✓', completed_with_failures: '
  */
 export function titleText(op, suffix = '') {
   if (!op) return suffix.replace(/^ · /, '') || 'Progress';
-  const name = `${op.operation_name ?? 'Run'} #${op.id}`;
+  const name = `${runTitle(op)} #${op.id}`;
   let prefix;
   if (isActive(op)) {
     const percent = formatPercent(op.progress_percentage);
@@ -28,7 +28,8 @@ export function titleText(op, suffix = '') {
  * Chart samples [{t, v}] (t in ms, v items/s) from the history API's samples
  * [[elapsed_s, item, pct], ...] of a run that started at startedMs. The rate is the
  * items between neighbouring samples over their time; an item count that went down
- * (a new stage restarting its count) counts from 0.
+ * (a new stage restarting its count) counts from 0. A count back at 0 is a stage or file
+ * just starting: it makes no point, so the curve does not drop to zero between files.
  */
 export function historyRateSamples(samples, startedMs) {
   if (!Array.isArray(samples) || startedMs == null || !Number.isFinite(startedMs)) return [];
@@ -39,7 +40,8 @@ export function historyRateSamples(samples, startedMs) {
     const elapsed = Number(sample[0]);
     const item = Number(sample[1]);
     if (!Number.isFinite(elapsed) || !Number.isFinite(item)) continue;
-    if (previous != null && elapsed > previous.elapsed) {
+    const restartedAtZero = previous != null && item === 0 && previous.item > 0;
+    if (previous != null && elapsed > previous.elapsed && !restartedAtZero) {
       const delta = item >= previous.item ? item - previous.item : item;
       out.push({ t: startedMs + elapsed * 1000, v: delta / (elapsed - previous.elapsed) });
     }
@@ -203,4 +205,9 @@ export function rowErrorsView(rows, total, { active = false, expanded = false, v
   else note = `Showing ${formatCount(shown.length)} of ${formatCount(all)} row ${noun}.`;
   if (list.length < all && shown.length === list.length) note += ` The first ${formatCount(list.length)} are kept; the report has every one.`;
   return { rows: shown, note, more: list.length > visible };
+}
+
+/** A finished span of time; "under 1 s" rather than "0 s" for quick runs and stages. */
+export function spanText(ms) {
+  return ms < 1000 ? 'under 1 s' : formatDuration(ms);
 }

@@ -2,7 +2,7 @@
 // runs a page shows, how usual a run's duration is, and how a refused start is shown.
 
 import { isActive } from './state.js';
-import { elapsedMs, formatDuration } from './format.js';
+import { elapsedMs, formatDuration, runTitle } from './format.js';
 import { matchesFilters, RECENT_LIMIT } from './filters.js';
 
 // A run is "slower than usual" past this multiple of its operation's typical duration
@@ -35,9 +35,17 @@ export function describeRun(op, { titles = {}, user = null } = {}) {
   return owner ? `${text}, by ${owner}` : text;
 }
 
-/** The run link's accessible name: "gene_import #12: Import genes — big.csv → kidney, by ann". */
+/**
+ * The run link's accessible name: "Import genes #12 — big.csv → kidney, by ann"; a
+ * description that starts with the title (every pipeline run's does) is not told twice.
+ * Server twin: listing.run_label.
+ */
 export function runLabel(op, description) {
-  const base = `${op.operation_name || 'Run'} #${op.id}`;
+  const title = runTitle(op);
+  const base = `${title} #${op.id}`;
+  if (description && (description === title || description.startsWith(`${title} `))) {
+    return base + description.slice(title.length);
+  }
   return description ? `${base}: ${description}` : base;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { addSample, sparklineGeometry, sparklineSummary } from '../../static/progress/chart.js';
+import { addSample, chartAxes, sparklineGeometry, sparklineSummary } from '../../static/progress/chart.js';
 import { op } from './fakes.mjs';
 
 const at = (s) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
@@ -61,5 +61,17 @@ describe('sparklineGeometry', () => {
   test('summary text', () => {
     assert.equal(sparklineSummary([]), 'Throughput: not enough updates yet.');
     assert.equal(sparklineSummary([{ t: 0, v: 20 }, { t: 1, v: 12 }]), 'Throughput latest 12 items/s, peak 20 items/s.');
+  });
+});
+
+describe('chartAxes', () => {
+  test('peak rate and 0 on the rate axis, time since the run started on the time axis', () => {
+    const samples = [{ t: 11_000, v: 5 }, { t: 41_000, v: 20 }, { t: 101_000, v: 10 }];
+    assert.deepEqual(chartAxes(samples, 1_000), { peak: '20 items/s', zero: '0', from: '10 s', to: '1 min 40 s' });
+  });
+
+  test('without a start the first sample is 0 s; fewer than two samples label nothing', () => {
+    assert.equal(chartAxes([{ t: 5_000, v: 1 }, { t: 65_000, v: 2 }]).from, '0 s');
+    assert.deepEqual(chartAxes([{ t: 5_000, v: 1 }]), { peak: '', zero: '', from: '', to: '' });
   });
 });

@@ -34,6 +34,11 @@ describe('barModel', () => {
 });
 
 describe('run texts', () => {
+  test("a card's title is the pipeline's title, else the operation name", () => {
+    assert.equal(runModel(op({ operation_name: 'gene_import', title: 'Import genes' }), NOW).title, 'Import genes');
+    assert.equal(runModel(op({ operation_name: 'gene_import' }), NOW).title, 'gene_import');
+  });
+
   test('stageText from metadata.stage (1-based index)', () => {
     const metadata = { stages: ['Fetch', 'Import', 'Score'], stage: { name: 'Import', index: 2, count: 3 } };
     assert.equal(stageText(op({ metadata })), 'Stage 2 of 3: Import');

@@ -37,6 +37,10 @@ describe('titleText', () => {
     assert.equal(titleText(done), '⚠ Completed with 5 failures: gene_import #12');
     assert.equal(titleText({ ...done, items_failed: 1 }), '⚠ Completed with 1 failure: gene_import #12');
   });
+
+  test("names the run by the pipeline's title when the server sends one (issue 24)", () => {
+    assert.equal(titleText(run({ title: 'Import genes' })), '[42%] Import genes #12');
+  });
 });
 
 describe('historyRateSamples', () => {
@@ -47,6 +51,10 @@ describe('historyRateSamples', () => {
   test('a count that restarts (next stage) counts from zero; junk and repeats are skipped', () => {
     const out = historyRateSamples([[0, 0], [1, 50], 'x', [1, 60], [2, 10]], 0);
     assert.deepEqual(out, [{ t: 1_000, v: 50 }, { t: 2_000, v: 10 }]);
+  });
+  test('a count back at 0 (the next file or stage starting) makes no point, not a drop to zero', () => {
+    const out = historyRateSamples([[0, 0], [1, 50], [2, 100], [2.5, 0], [3.5, 40]], 0);
+    assert.deepEqual(out, [{ t: 1_000, v: 50 }, { t: 2_000, v: 50 }, { t: 3_500, v: 40 }]);
   });
   test('no start or no samples: nothing', () => {
     assert.deepEqual(historyRateSamples([[0, 0], [1, 1]], null), []);

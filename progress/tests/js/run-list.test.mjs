@@ -41,6 +41,14 @@ test('runLabel gives each run link a distinct accessible name', () => {
   const run = op({ id: 12, operation_name: 'gene_import' });
   assert.equal(runLabel(run, 'Import genes — big.csv'), 'gene_import #12: Import genes — big.csv');
   assert.equal(runLabel(op({ id: 3, operation_name: 'x' }), ''), 'x #3');
+  assert.equal(runLabel(op({ id: 4, operation_name: 'gene_import', title: 'Import genes' }), ''), 'Import genes #4');
+});
+
+test("runLabel names the run by its pipeline's title and does not repeat it (issue 24)", () => {
+  const run = op({ id: 12, operation_name: 'gene_import', title: 'Import genes' });
+  assert.equal(runLabel(run, 'Import genes — big.csv → kidney'), 'Import genes #12 — big.csv → kidney');
+  assert.equal(runLabel(run, 'Import genes'), 'Import genes #12');
+  assert.equal(runLabel(run, 'Import genesis — x'), 'Import genes #12: Import genesis — x');
 });
 
 describe('usualModel', () => {

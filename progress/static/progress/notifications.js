@@ -1,0 +1,86 @@
+// "Notify me when it ends" on the run page: a desktop notification when the run ends while
+// its tab is hidden. The list page's Start click may already have asked (notifyKey).
+
+import { setAttr, setHidden, setText } from './render.js';
+import { titleText } from './run-extras.js';
+import { notifyKey } from './run-list.js';
+import { formatCount, isActive, runStatusText } from './state.js';
+
+/** The notification's body: how the run ended and what it did. */
+export function notificationBody(op) {
+  return `${runStatusText(op)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
+}
+
+/** Whether this change is the run's end, wanted, unseen and permitted: the one time to notify. */
+export function shouldNotify({ wasActive, active, wanted, hidden, permission }) {
+  return wasActive && !active && wanted && hidden && permission === 'granted';
+}
+
+/** The button's label for the reader's wish and the browser's permission. */
+export function notifyButtonText(wanted, permission) {
+  return wanted && permission === 'granted' ? 'Will notify you when it ends' : 'Notify me when it ends';
+}
+
+/**
+ * Binds the notify button; returns update(op), called with every state of the run.
+ * Without a button or the Notification API, update does nothing.
+ */
+export function createNotifier({ doc, button, operationId, initial, getOperation, Notify = globalThis.Notification }) {
+  const key = notifyKey(operationId);
+  const storage = safeStorage();
+  let wasActive = initial != null ? isActive(initial) : true;
+  // Asked for on the list page's Start click (the permission prompt came with that click).
+  let wanted = storage?.getItem(key) === '1';
+  if (!button || typeof Notify !== 'function') return { update() {} };
+
+  function remember(on) {
+    try {
+      if (on) storage?.setItem(key, '1');
+      else storage?.removeItem(key);
+    } catch {
+      // storage full or blocked: the choice holds for this page only
+    }
+  }
+
+  function show(op) {
+    setHidden(button, !isActive(op) || Notify.permission === 'denied');
+    setAttr(button, 'aria-pressed', String(wanted && Notify.permission === 'granted'));
+    setText(button, notifyButtonText(wanted, Notify.permission));
+  }
+
+  button.addEventListener('click', async () => {
+    if (wanted && Notify.permission === 'granted') wanted = false;
+    else {
+      const permission = Notify.permission === 'granted' ? 'granted' : await Notify.requestPermission();
+      wanted = permission === 'granted';
+    }
+    remember(wanted);
+    const op = getOperation();
+    if (op) show(op);
+  });
+
+  return {
+    update(op) {
+      const active = isActive(op);
+      if (shouldNotify({ wasActive, active, wanted, hidden: doc.hidden, permission: Notify.permission })) {
+        const note = new Notify(titleText(op), { body: notificationBody(op), tag: `run-${op.id}` });
+        note.onclick = () => {
+          globalThis.focus();
+          note.close();
+        };
+      }
+      // An ended run never notifies again: forget the wish so storage does not fill up.
+      if (!active) remember(false);
+      wasActive = active;
+      show(op);
+    },
+  };
+}
+
+function safeStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null; // storage disabled for this site
+  }
+}
