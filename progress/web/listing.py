@@ -66,6 +66,11 @@ class RunFilters:
     def is_first_page(self) -> bool:
         return self.before is None and self.after is None
 
+    @property
+    def query_first_page(self) -> str:
+        """The query string of the first page with these filters (where new runs are)."""
+        return self.query(before=None, after=None)
+
     def query(self, **changes: Any) -> str:
         """The query string ("?…", or "" when empty) for these filters with changes."""
         changed = replace(self, **changes)

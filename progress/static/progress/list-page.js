@@ -1,8 +1,13 @@
 // The runs page: live list of runs (active first), filters, paging, start forms.
 // The server renders the same page without JavaScript; start(document), called by the
 // page's module script, makes it live. Importing this module does nothing.
+//
+// The socket is a shown view (issue 26): it carries the runs this page shows, and the
+// server's summaries name runs that started since. On the first page, read from the top,
+// those appear at once, as every run did when the socket carried them all; elsewhere the
+// page says "N new runs" with a link to them.
 
-import { ProgressClient } from './client.js';
+import { MAX_SHOWN_RUNS, ProgressClient } from './client.js';
 import { setUpStartForms } from './start-forms.js';
 import { filtersQuery, readFilters } from './filters.js';
 import {
@@ -16,6 +21,7 @@ import {
   setText,
 } from './render.js';
 import { describeRun, pageGroups, runLabel, SLOW_FACTOR, usualModel } from './run-list.js';
+import { ShownView } from './shown-view.js';
 import { isActive, runStatusText, runTitle } from './state.js';
 
 // Elapsed times and ETAs move with the clock between messages.
@@ -24,6 +30,13 @@ const TICK_MS = 1000;
 const NEW_RUN_HIGHLIGHT_MS = 4000;
 // The search waits for a pause in typing before touching the URL.
 const URL_UPDATE_DELAY_MS = 300;
+// Scrolled further down than this, the reader is not at the top: new runs wait for a click.
+const TOP_OF_PAGE_PX = 200;
+
+/** "1 new run", "3 new runs", "100+ new runs": what a shown view's summary counted. */
+export function newRunsText(count, more) {
+  return `${count}${more ? '+' : ''} new run${count === 1 && !more ? '' : 's'}`;
+}
 
 /** Makes the runs page in `doc` live; returns its client. */
 export function start(doc = globalThis.document) {
@@ -72,8 +85,24 @@ export function start(doc = globalThis.document) {
   let filters = filterForm ? formFilters() : readFilters(location.search);
   let ready = false; // the page's own runs are neither highlighted nor announced
 
-  const client = new ProgressClient({ initial: readJsonScript(doc, 'initial-operations') ?? [] });
+  const initial = readJsonScript(doc, 'initial-operations') ?? [];
+  const client = new ProgressClient({ initial, view: 'shown' });
   bindConnectionIndicator(doc.querySelector('[data-connection-state]'), client);
+  const newRuns = {
+    box: doc.querySelector('[data-new-runs]'),
+    text: doc.querySelector('[data-new-runs-text]'),
+  };
+  // What this page shows: the server's rows, then new ones as summaries name them.
+  const view = new ShownView(client, {
+    runs: initial.map((op) => op.id),
+    filters: page.serverFilters,
+    limit: MAX_SHOWN_RUNS,
+    autoShow: () => page.firstPage && sameAsServer(filters) && (globalThis.scrollY ?? 0) < TOP_OF_PAGE_PX,
+  });
+  view.onChange(({ pending, more }) => {
+    setText(newRuns.text, pending ? newRunsText(pending, more) : '');
+    setHidden(newRuns.box, !pending);
+  });
 
   // Updates can arrive many times a second across many runs: collect them and paint once
   // per frame (and not at all in a background tab, which catches up when shown).
@@ -198,11 +227,16 @@ export function start(doc = globalThis.document) {
     layoutPager(groups);
   }
 
+  function sameAsServer(shown) {
+    return (
+      shown.status === page.serverFilters.status &&
+      shown.q === page.serverFilters.q &&
+      Boolean(shown.failures) === page.serverFilters.failures
+    );
+  }
+
   function layoutPager(groups) {
-    const sameFilters =
-      filters.status === page.serverFilters.status &&
-      filters.q === page.serverFilters.q &&
-      Boolean(filters.failures) === page.serverFilters.failures;
+    const sameFilters = sameAsServer(filters);
     // Filters typed here only narrow what is loaded: the server searches the whole history.
     setHidden(pager.searchAll, sameFilters);
     if (pager.searchAll) setAttr(pager.searchAll, 'href', `${location.pathname}${filtersQuery(filters)}`);
