@@ -173,8 +173,9 @@ def test_usual_durations_show_and_a_much_slower_run_is_flagged(browser, stack, c
             started_at=now - timedelta(hours=1),
             completed_at=now - timedelta(hours=1) + timedelta(seconds=seconds),
         )
+    # Slower by rate: the finished runs did 10 items in about a minute (0.17 items/s).
     slow = OperationProgressFactory(
-        created_by=curator, started_at=now - timedelta(minutes=3), heartbeat_at=now
+        created_by=curator, started_at=now - timedelta(minutes=3), heartbeat_at=now, rate=0.05
     )
     page = page_as(browser, stack, curator)
     page.goto("/progress/")

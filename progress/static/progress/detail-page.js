@@ -19,6 +19,8 @@ import {
 } from './run-extras.js';
 import {
   bindConnectionIndicator,
+  countsText,
+  itemsScopeText,
   h,
   readJsonScript,
   setAttr,
@@ -176,11 +178,11 @@ function render(op) {
   if (op.total_items == null) setText(part('total-items'), 'unknown');
   else setNumber(part('total-items'), op.total_items);
   // A staged run counts its current stage's items; say so next to the overall percent.
-  const stage = op.metadata?.stage;
-  const count = stage?.count ?? op.metadata?.stages?.length;
-  setText(part('items-scope'), stage?.index ? `in stage ${stage.index}${count ? ` of ${count}` : ''}` : '');
+  setText(part('items-scope'), itemsScopeText(op));
   setNumber(part('items-added'), op.items_added);
   setNumber(part('items-updated'), op.items_updated);
+  setNumber(part('items-unchanged'), op.items_unchanged);
+  setNumber(part('items-skipped'), op.items_skipped);
   setNumber(part('items-failed'), op.items_failed);
   const averageRate = !isActive(op) ? historyData?.average_rate : null;
   setText(part('rate'), op.status === 'running' ? formatRate(op.rate) : formatRate(averageRate));
@@ -414,7 +416,7 @@ function setUpNotifications() {
     update(op) {
       const active = isActive(op);
       if (wasActive && !active && wanted && doc.hidden && Notify.permission === 'granted') {
-        const body = `${runStatusText(op)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
+        const body = `${runStatusText(op)}. ${countsText(op)}.`;
         const note = new Notify(titleText(op), { body, tag: `run-${op.id}` });
         note.onclick = () => {
           globalThis.focus();
