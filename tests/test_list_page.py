@@ -38,6 +38,10 @@ def import_metadata(label: str, scope: str) -> dict:
     }
 
 
+# A scope source the pipeline can import quickly (relative to the project folder).
+SMALL_PANEL = "data/kidney-panels/mvz_medicover.json"
+
+
 def finished(user, **kwargs) -> OperationProgress:
     return OperationProgressFactory(created_by=user, status=Status.COMPLETED, **kwargs)
 
@@ -270,7 +274,8 @@ Notification.requestPermission = () => {
 
 
 def test_the_start_click_asks_for_notification_permission(browser, stack, curator):
-    ScopeFactory(name="ask")
+    # A scope without sources is refused at start (nothing to import).
+    ScopeFactory(name="ask", sources=[SMALL_PANEL])
     page = page_as(browser, stack, curator)
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
@@ -284,7 +289,8 @@ def test_the_start_click_asks_for_notification_permission(browser, stack, curato
 
 
 def test_starting_with_notifications_allowed_tells_the_run_page(browser, stack, curator):
-    ScopeFactory(name="notify")
+    # A scope without sources is refused at start (nothing to import).
+    ScopeFactory(name="notify", sources=[SMALL_PANEL])
     page = page_as(browser, stack, curator, permissions=["notifications"])
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")

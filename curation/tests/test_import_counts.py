@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from curation import pipeline
 from curation.gene_files import UnparseableFile, check_prefix, count_rows
 from curation.gene_import import gene_import
+from curation.launch_parameters import ScopePipelineParameters
 from curation.models import Gene, Scope
 from curation.tests.conftest import PANELS
 from progress.models import OperationProgress, Status
@@ -163,3 +164,13 @@ def test_a_finished_pipeline_never_adds_genes_to_curations():
     # Not 2 genes + 0 curations + 0 + 1 scope = "3 of 3": the last stage's own count.
     assert (run.current_item, run.total_items) == (1, 1)
     assert run.metadata["stage"]["unit"] == "scopes"
+
+
+def test_starting_a_pipeline_on_a_scope_without_sources_is_refused_with_how_to_fix_it():
+    Scope.objects.create(name="empty", sources=[])
+    parameters = ScopePipelineParameters(data={"scope": "empty"})
+    assert not parameters.is_valid()
+    (message,) = parameters.errors["scope"]
+    assert "nothing to import" in message and "sources in the admin" in message
+    Scope.objects.create(name="full", sources=["data/kidney-panels/mvz_medicover.json"])
+    assert ScopePipelineParameters(data={"scope": "full"}).is_valid()

@@ -170,8 +170,8 @@ function updateCard(card, op, now) {
   setText(description, text);
   setHidden(description, !text);
   setAttr(link, 'aria-label', runLabel(op, text));
-  const usual = { seconds: typical[op.operation_name], rate: typicalRates[op.operation_name] };
-  const model = usualModel(op, usual, slowFactor);
+  const expected = { seconds: typical[op.operation_name], rate: typicalRates[op.operation_name] };
+  const model = usualModel(op, expected, slowFactor);
   setText(usual, model.text);
   setHidden(slow, !model.slow);
   setHidden(usualLine, !model.text);
