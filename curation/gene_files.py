@@ -53,6 +53,11 @@ PREVIOUS_HEADERS = {"previoussymbols", "prevsymbol", "previoussymbol"}
 ALIAS_HEADERS = {"aliassymbols", "aliassymbol", "aliases", "synonyms"}
 # Without a header, columns are HGNC_ID, SYMBOL[, LOCATION].
 HEADERLESS_COLUMNS = ("hgnc_id", "symbol", "location")
+# A headerless file none of whose first this many rows starts with an HGNC id is not a gene
+# list (prose notes, another table): it is refused rather than imported as failed rows.
+HEADERLESS_PROBE_ROWS = 50
+# What may start a headerless gene row: an HGNC id as normalize_hgnc_id accepts it.
+LOOKS_LIKE_HGNC_ID = re.compile(r"\s*(hgnc:)?\s*\d+\s*", re.IGNORECASE)
 # JSON keys read from a gene object; any other key is skipped without being built.
 JSON_TEXT_KEYS = {"hgnc_id", "approved_symbol", "symbol", "location", "chromosome"}
 JSON_LIST_KEYS = {"previous_symbols", "alias_symbols", "panels"}
@@ -242,6 +247,7 @@ def _delimited_rows(reader: _Utf8Reader, kind: str) -> Iterator[RawRow]:
     records = csv.reader(lines, delimiter=delimiter, strict=True)
     columns: dict[int, str] | None = None
     seen = False
+    probe = _HeaderlessProbe()
     blanks: list[int] = []  # blank rows since the last one with values; trailing ones say nothing
     while True:
         first_line = lines.number + 1
@@ -267,12 +273,41 @@ def _delimited_rows(reader: _Utf8Reader, kind: str) -> Iterator[RawRow]:
                 blanks.clear()  # blank lines above the header are layout, not rows
                 continue
             columns = dict(enumerate(HEADERLESS_COLUMNS))
+            probe.active = True
+        probe.check(record)
         for line in blanks:
             yield RawRow(line=line, blank=True)
         blanks.clear()
         yield _delimited_row(first_line, record, columns)
     if not seen:
         raise UnparseableFile("The file has no rows")
+    probe.finish()
+
+
+class _HeaderlessProbe:
+    """Refuses a headerless file whose first rows hold no HGNC id: it is not a gene list."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.rows = 0
+        self.found = False
+
+    def check(self, record: list[str]) -> None:
+        if not self.active or self.found:
+            return
+        self.found = bool(record) and LOOKS_LIKE_HGNC_ID.fullmatch(record[0]) is not None
+        self.rows += 1
+        if not self.found and self.rows >= HEADERLESS_PROBE_ROWS:
+            self.finish()
+
+    def finish(self) -> None:
+        if self.active and not self.found:
+            raise UnparseableFile(
+                f"No gene rows found: the file has no header naming an hgnc_id or symbol "
+                f"column, and none of its first {min(self.rows, HEADERLESS_PROBE_ROWS)} rows "
+                "starts with an HGNC id. Add a header (e.g. hgnc_id,approved_symbol) or put "
+                "the HGNC id (HGNC:1234) first on each row"
+            )
 
 
 def _require_gene_column(columns: dict[int, str], header: list[str], delimiter: str) -> None:

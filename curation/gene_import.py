@@ -6,7 +6,12 @@ be parsed fails before anything is written), then to import. The atomic unit is 
 crash leaves whole batches and counts that match them. A bad row never stops the valid
 ones; it is counted in items_failed with its line and a reason a curator can act on, shown
 live on the run (the first 200) and written to the run's report file (the first
-MAX_REPORT_ROWS, then one line counting the rest).
+MAX_REPORT_ROWS). The report keeps the row's own columns plus line and error, so a curator
+can fix it and import it as it is.
+
+Every row read is counted once: added + updated + unchanged + skipped + failed = rows. A
+row is skipped when it is blank, or when it repeats an HGNC id earlier in its batch (the
+two are merged into one write, counted once by what the write did).
 
 Genes are shared: one row per HGNC id, listed by every scope that has it. An import that
 may not change shared genes (a non-staff user's: curation/scope_access.py) leaves a gene
@@ -25,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import IO, Any
 
 from django.core.files import File
@@ -48,12 +53,27 @@ FAILURES_IN_SUMMARY = 5
 MAX_ERRORS_KEPT = limits.MAX_FAILURES_KEPT
 # Characters of a bad row's value kept in the report file.
 MAX_REPORT_VALUE = 1000
-# Row errors written to the report file; past it a last line counts the rest. Bounds the
+# Row errors written to the report file; past it the run notes how many more. Bounds the
 # report (a value is at most MAX_REPORT_VALUE characters): 200,000 bad two-byte rows once
 # made 16 MB of report from a 400 KB upload.
 MAX_REPORT_ROWS = 10_000
-# The stored report's file name (a label shows the upload's): a report is CSV, never .svg.
+# The stored report's file name (its label, "<upload>-row-errors.csv", is what users see):
+# a report is CSV, never .svg.
 REPORT_NAME = "row-errors.csv"
+REPORT_SUFFIX = "-row-errors.csv"
+REPORT_STEM_CHARS = 80
+# The report's columns: the gene columns as the importer reads them back, then line and error.
+REPORT_GENE_COLUMNS = (
+    "hgnc_id",
+    "approved_symbol",
+    "location",
+    "chromosome",
+    "previous_symbols",
+    "alias_symbols",
+)
+REPORT_COLUMNS = (*REPORT_GENE_COLUMNS, "line", "error")
+# Updated genes named in the run's metadata and log, with the fields that changed.
+MAX_CHANGES_KEPT = 20
 MAX_PANEL_CHARS = 200
 GENE_FIELDS = ("approved_symbol", "location", "chromosome", "previous_symbols", "alias_symbols")
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -70,6 +90,7 @@ class RowError:
     line: int
     value: str
     reason: str
+    raw: RawRow | None = None  # the row as read, for the report's columns
 
     def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "value": self.value, "reason": self.reason}
@@ -83,8 +104,30 @@ class ImportResult:
     failed: int = 0
     blank: int = 0  # entirely blank rows, skipped
     shared_kept: int = 0  # rows whose changes to genes other scopes share were not applied
+    merged: int = 0  # rows repeating an HGNC id earlier in their batch, skipped (merged)
     errors: list[RowError] = field(default_factory=list)  # the first MAX_ERRORS_KEPT
+    # What changed in updated genes, the first MAX_CHANGES_KEPT: {"hgnc_id", "changed"}.
+    changes: list[dict[str, Any]] = field(default_factory=list)
     report: str = ""  # the report's storage name, when rows failed
+
+    @property
+    def skipped(self) -> int:
+        return self.blank + self.merged
+
+    def counts(self) -> dict[str, int]:
+        """The run's counters (tracker.update keywords); they add up to the rows read."""
+        return {
+            "items_added": self.added,
+            "items_updated": self.updated,
+            "items_unchanged": self.unchanged,
+            "items_skipped": self.skipped,
+            "items_failed": self.failed,
+        }
+
+    def note_change(self, hgnc_id: str, changed: list[str]) -> None:
+        self.updated += 1
+        if len(self.changes) < MAX_CHANGES_KEPT:
+            self.changes.append({"hgnc_id": hgnc_id, "changed": changed})
 
     def fail(self, error: RowError) -> None:
         self.failed += 1
@@ -157,25 +200,50 @@ def gene_import(
             if time.monotonic() - logged_at >= PROGRESS_LOG_SECONDS:
                 logged_at = time.monotonic()
                 logger.info("%d of %d rows read, %d failed so far", done, total, result.failed)
-            tracker.update(
-                current_item=done,
-                items_added=result.added,
-                items_updated=result.updated,
-                items_failed=result.failed,
-            )
-        result.report = report.save(tracker, f"Row errors: {label}")
+            _report_counts(tracker, result, done=done)
+        result.report = report.save(tracker, report_label(label))
     _record_outcome(tracker, result, label, report)
     counts = f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, "
-    counts += f"{result.failed} failed"
+    counts += f"{result.skipped} skipped, {result.failed} failed"
     if result.blank:
         counts += f", {blank_rows_text(result.blank)}"
     logger.info("Imported %s: %s", label, counts)
+    if result.changes:
+        logger.info(changes_summary(result))
     if result.failed:
         logger.warning(failure_summary(result, total=done))
     if result.shared_kept:
         logger.warning(SHARED_KEPT_TEXT, result.shared_kept)
-    tracker.update(current_item=done, items_failed=result.failed, force=True)
+    _report_counts(tracker, result, done=done, force=True)
     return result
+
+
+def _report_counts(
+    tracker: Reporter, result: ImportResult, *, done: int, force: bool = False
+) -> None:
+    """The rows read so far and what became of them, on the run."""
+    tracker.update(
+        current_item=done,
+        items_added=result.added,
+        items_updated=result.updated,
+        items_unchanged=result.unchanged,
+        items_skipped=result.skipped,
+        items_failed=result.failed,
+        force=force,
+    )
+
+
+def report_label(label: str) -> str:
+    """The report's name for an upload: "broken_panel.csv" -> "broken_panel-row-errors.csv"."""
+    # The stem is cut, never the suffix: a run's file labels are at most 100 characters.
+    return limits.truncate(PurePath(label).stem, REPORT_STEM_CHARS) + REPORT_SUFFIX
+
+
+def changes_summary(result: ImportResult) -> str:
+    """One bounded INFO line: which genes an import updated, and what changed in each."""
+    named = "; ".join(f"{c['hgnc_id']} ({', '.join(c['changed'])})" for c in result.changes)
+    rest = result.updated - len(result.changes)
+    return f"Updated {result.updated}: {named}" + (f"; and {rest} more" if rest > 0 else "")
 
 
 def failure_summary(result: ImportResult, *, total: int) -> str:
@@ -223,6 +291,7 @@ def _validate_batch(
         if checked is None:
             result.blank += 1
         elif isinstance(checked, RowError):
+            checked.raw = raw
             result.fail(checked)
             report.add(checked)
             tracker.record_failure(line=checked.line, value=checked.value, reason=checked.reason)
@@ -276,6 +345,7 @@ def _write_batch(
 ) -> None:
     """Write one batch in one transaction: new genes, changed genes, scope membership."""
     merged = _merge_duplicates(rows)
+    result.merged += len(rows) - len(merged)
     existing = Gene.objects.in_bulk(list(merged), field_name="hgnc_id")
     shared = (
         set()
@@ -283,6 +353,7 @@ def _write_batch(
         else genes_shared_beyond(scope, [gene.pk for gene in existing.values()])
     )
     new_genes, changed = [], []
+    changed_fields: dict[int, list[str]] = {}
     for hgnc_id, raw in merged.items():
         gene = existing.get(hgnc_id)
         if gene is None:
@@ -290,23 +361,24 @@ def _write_batch(
         elif gene.pk in shared:
             if _differs(gene, _gene_values(raw, gene)):
                 result.shared_kept += 1
-        elif _apply(gene, _gene_values(raw, gene)):
+        elif names := _apply(gene, _gene_values(raw, gene)):
             changed.append(gene)
+            changed_fields[gene.pk] = names
     Gene.objects.bulk_create(new_genes)
     Gene.objects.bulk_update(changed, [*GENE_FIELDS, "updated_at"])
     genes = Gene.objects.in_bulk(list(merged), field_name="hgnc_id")
     memberships = {
         m.gene_id: m for m in ScopeGene.objects.filter(scope=scope, gene__hgnc_id__in=list(merged))
     }
-    changed_ids = {g.pk for g in changed}
     to_create, to_update = [], []
     for hgnc_id, raw in merged.items():
         gene = genes[hgnc_id]
         membership = memberships.get(gene.pk)
         if membership is None:
             to_create.append(ScopeGene(scope=scope, gene=gene, panels=sorted(set(raw.panels))))
-            if gene.pk in changed_ids:
-                result.updated += 1  # an existing gene changed: every scope listing it sees it
+            if gene.pk in changed_fields:
+                # An existing gene changed: every scope listing it sees it, so not "added".
+                result.note_change(hgnc_id, changed_fields[gene.pk])
             else:
                 result.added += 1
             continue
@@ -315,8 +387,9 @@ def _write_batch(
         if panels_changed:
             membership.panels = panels
             to_update.append(membership)
-        if panels_changed or gene.pk in changed_ids:
-            result.updated += 1
+        what = changed_fields.get(gene.pk, []) + (["panels"] if panels_changed else [])
+        if what:
+            result.note_change(hgnc_id, what)
         else:
             result.unchanged += 1
     ScopeGene.objects.bulk_create(to_create)
@@ -370,13 +443,13 @@ def _differs(gene: Gene, values: dict[str, Any]) -> bool:
     return any(getattr(gene, name) != value for name, value in values.items())
 
 
-def _apply(gene: Gene, values: dict[str, Any]) -> bool:
-    """Set values on gene; True if anything changed."""
-    changed = False
+def _apply(gene: Gene, values: dict[str, Any]) -> list[str]:
+    """Set values on gene; the names of the fields that changed."""
+    changed = []
     for name, value in values.items():
         if getattr(gene, name) != value:
             setattr(gene, name, value)
-            changed = True
+            changed.append(name)
     return changed
 
 
@@ -449,10 +522,10 @@ class ErrorReport:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
             self._text = io.TextIOWrapper(self._file, encoding="utf-8", newline="")
             self._writer = csv.writer(self._text)
-            self._writer.writerow(["line", "value", "reason"])
+            self._writer.writerow(REPORT_COLUMNS)
         self.rows += 1
         if self.rows <= MAX_REPORT_ROWS:
-            self._writer.writerow([error.line, _cell(error.value), _cell(error.reason)])
+            self._writer.writerow([*_report_cells(error), error.line, _cell(error.reason)])
 
     def save(self, tracker: Reporter, label: str) -> str:
         """Attach the report to the run (if any row failed); its storage name, "" if none.
@@ -463,9 +536,12 @@ class ErrorReport:
             return ""
         try:
             if self.rows > MAX_REPORT_ROWS:
+                # On the run, not in the file: a note row would fail when the file is re-imported.
                 more = self.rows - MAX_REPORT_ROWS
-                note = f"{more} more rows failed; the report lists the first {MAX_REPORT_ROWS}."
-                self._writer.writerow(["", "", note + " Fix these and import the file again."])
+                tracker.metadata["report_note"] = (
+                    f"{more} more rows failed; the report lists the first {MAX_REPORT_ROWS}. "
+                    "Fix these and import the file again."
+                )
             self._text.flush()
             self._file.seek(0)
             # Stored as .csv whatever the upload was called (its name is only the label).
@@ -477,6 +553,22 @@ class ErrorReport:
             return ""
 
 
+def _report_cells(error: RowError) -> list[str]:
+    """The failed row's gene columns as the importer reads them; the shown value without a row."""
+    raw = error.raw
+    if raw is None:
+        return [_cell(error.value), *[""] * (len(REPORT_GENE_COLUMNS) - 1)]
+    values = [
+        raw.hgnc_id,
+        raw.symbol,
+        raw.location,
+        raw.chromosome,
+        "|".join(raw.previous_symbols),
+        "|".join(raw.alias_symbols),
+    ]
+    return [_cell(limits.truncate(v, MAX_REPORT_VALUE)) for v in values]
+
+
 def _cell(value: object) -> str:
     """A report cell a spreadsheet shows as text, never runs as a formula."""
     text = str(value)
@@ -486,8 +578,11 @@ def _cell(value: object) -> str:
 def _record_outcome(
     tracker: Reporter, result: ImportResult, label: str, report: ErrorReport
 ) -> None:
-    """What the counts do not say: unchanged and blank rows, a report that failed to save."""
-    tracker.metadata["items_unchanged"] = result.unchanged
+    """What the counts do not say: why rows were skipped, what changed, a report that failed."""
+    if result.changes:
+        tracker.metadata["updated_genes"] = result.changes
+    if result.merged:
+        tracker.metadata["duplicate_rows_merged"] = result.merged
     if result.blank:
         # In the summary, so the run's page says it beside the counts.
         tracker.metadata["blank_rows_skipped"] = result.blank

@@ -9,6 +9,7 @@ from rest_framework import exceptions, serializers
 from curation import scope_access
 from curation.gene_files import FORMATS, UnparseableFile, check_prefix
 from curation.models import Scope
+from curation.pipeline import no_sources_message
 from progress import conf as progress_conf
 
 
@@ -82,6 +83,13 @@ class ScopeNameField(ScopeField, serializers.SlugField):
 
 class ScopePipelineParameters(serializers.Serializer[Any]):
     scope = ScopeChoiceField(help_text="The scope to refresh, validate, score and summarise.")
+
+    def validate_scope(self, name: str) -> str:
+        """Refuse a scope without sources: its run would import nothing (see pipeline.py)."""
+        scope = Scope.objects.get(name=name)
+        if not scope.sources:
+            raise serializers.ValidationError(no_sources_message(scope))
+        return name
 
 
 class OptionalScopeParameters(serializers.Serializer[Any]):

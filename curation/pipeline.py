@@ -23,8 +23,27 @@ from curation.validation_run import curations_validate
 from progress import files, limits
 from progress.tracker import ProgressTracker
 
-STAGES = [("import", 2.0), ("validate", 1.0), ("score", 1.0), ("summarise", 0.25)]
-COUNTERS = ("items_added", "items_updated", "items_failed")
+# (name, weight, unit): each stage counts its own things, so a finished run never adds
+# genes to curations in one "N of N".
+STAGES = [
+    ("import", 2.0, "gene rows"),
+    ("validate", 1.0, "curations"),
+    ("score", 1.0, "curations"),
+    ("summarise", 0.25, "scopes"),
+]
+COUNTERS = ("items_added", "items_updated", "items_unchanged", "items_skipped", "items_failed")
+
+
+class NothingToImport(ValueError):
+    """The scope names no gene files, so a pipeline run would complete having done nothing."""
+
+
+def no_sources_message(scope: Scope) -> str:
+    return (
+        f"Scope {scope.name!r} has no sources, so there is nothing to import; a superuser "
+        "adds gene files to its sources in the admin (Curation, Scopes), then run it again; "
+        "to import one file, use Import genes instead"
+    )
 
 
 def scope_pipeline(
@@ -32,9 +51,12 @@ def scope_pipeline(
 ) -> dict[str, Any]:
     """Run the four stages as one tracked operation; returns the scope summary.
 
-    A cancel is checked between stages and sources, and inside each stage per item.
+    A cancel is checked between stages and sources, and inside each stage per item. A
+    scope without sources fails the run (NothingToImport) instead of completing empty.
     may_change_shared: False (a non-staff starter) keeps genes other scopes use as they are.
     """
+    if not scope.sources:
+        raise NothingToImport(no_sources_message(scope))
     tracker.set_stages(STAGES)
 
     tracker.start_stage("import", total_items=_count_source_rows(scope))
@@ -50,11 +72,9 @@ def scope_pipeline(
             may_change_shared=may_change_shared,
         )
         view.finish()
-        for name, value in zip(
-            COUNTERS, (result.added, result.updated, result.failed), strict=True
-        ):
+        for name, value in result.counts().items():
             imported[name] += value
-        _add_counts(tracker, added=result.added, updated=result.updated, failed=result.failed)
+        _add_counts(tracker, **result.counts())
 
     tracker.raise_if_cancelled()
     tracker.start_stage("validate")
@@ -62,14 +82,14 @@ def scope_pipeline(
     validation = curations_validate(scope=scope, tracker=view, pace=pace)
     view.finish()
     tracker.record_stage_result(**validation)
-    _add_counts(tracker, failed=validation["invalid"])
+    _add_counts(tracker, items_failed=validation["invalid"])
 
     tracker.raise_if_cancelled()
     tracker.start_stage("score")
     view = StageView(tracker, label="score")
     classes = curations_score(scope=scope, tracker=view, pace=pace)
     view.finish()
-    _add_counts(tracker, updated=view.counts["items_updated"], failed=view.counts["items_failed"])
+    _add_counts(tracker, **view.counts)
 
     tracker.raise_if_cancelled()
     tracker.start_stage("summarise", total_items=1)
@@ -125,11 +145,14 @@ class StageView:
         total_items: int | None = None,
         items_added: int | None = None,
         items_updated: int | None = None,
+        items_unchanged: int | None = None,
+        items_skipped: int | None = None,
         items_failed: int | None = None,
         operation: str | None = None,
         force: bool = False,
     ) -> None:
-        for name, value in zip(COUNTERS, (items_added, items_updated, items_failed), strict=True):
+        values = (items_added, items_updated, items_unchanged, items_skipped, items_failed)
+        for name, value in zip(COUNTERS, values, strict=True):
             if value is not None:
                 self.counts[name] = value
         if current_item is not None:
@@ -167,14 +190,10 @@ class StageView:
             self._tracker.metadata[key] = value
 
 
-def _add_counts(
-    tracker: ProgressTracker, *, added: int = 0, updated: int = 0, failed: int = 0
-) -> None:
+def _add_counts(tracker: ProgressTracker, **counts: int) -> None:
+    """Add a stage's counters (COUNTERS keywords) to the run's."""
     tracker.update(
-        items_added=tracker.items_added + added,
-        items_updated=tracker.items_updated + updated,
-        items_failed=tracker.items_failed + failed,
-        force=True,
+        **{name: getattr(tracker, name) + counts.get(name, 0) for name in COUNTERS}, force=True
     )
 
 

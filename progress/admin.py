@@ -302,7 +302,8 @@ class OperationProgressAdmin(RunModelAdmin):
         total = "?" if obj.total_items is None else f"{obj.total_items:,}"
         return (
             f"{obj.current_item:,} of {total} · {obj.items_added:,} added · "
-            f"{obj.items_updated:,} updated · {obj.items_failed:,} failed"
+            f"{obj.items_updated:,} updated · {obj.items_unchanged:,} unchanged · "
+            f"{obj.items_skipped:,} skipped · {obj.items_failed:,} failed"
         )
 
     @admin.display(description="duration")

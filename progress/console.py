@@ -136,6 +136,8 @@ def _draw(progress_bar: tqdm, tracker: ProgressTracker) -> None:
     progress_bar.set_postfix(
         added=tracker.items_added,
         updated=tracker.items_updated,
+        unchanged=tracker.items_unchanged,
+        skipped=tracker.items_skipped,
         failed=tracker.items_failed,
         refresh=False,
     )
@@ -154,7 +156,9 @@ def describe(tracker: ProgressTracker) -> str:
     total = "?" if tracker.total_items is None else tracker.total_items
     return (
         f"[{tracker.status}] {_stage_label(tracker)}: {tracker.current_item}/{total} "
-        f"added={tracker.items_added} updated={tracker.items_updated} failed={tracker.items_failed}"
+        f"added={tracker.items_added} updated={tracker.items_updated} "
+        f"unchanged={tracker.items_unchanged} skipped={tracker.items_skipped} "
+        f"failed={tracker.items_failed}"
     )
 
 

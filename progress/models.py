@@ -169,6 +169,11 @@ class OperationProgress(models.Model):
     total_items = models.PositiveIntegerField(null=True, blank=True)
     items_added = models.PositiveIntegerField(default=0)
     items_updated = models.PositiveIntegerField(default=0)
+    # Items looked at and left as they were (already up to date), and items passed over
+    # (blank rows, repeats merged into another): with added, updated and failed they add up
+    # to the items a run processed.
+    items_unchanged = models.PositiveIntegerField(default=0)
+    items_skipped = models.PositiveIntegerField(default=0)
     items_failed = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
     rate = models.FloatField(null=True, blank=True, help_text="Items per second, smoothed.")

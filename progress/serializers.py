@@ -250,6 +250,8 @@ class OperationProgressSerializer(serializers.ModelSerializer[OperationProgress]
             "total_items",
             "items_added",
             "items_updated",
+            "items_unchanged",
+            "items_skipped",
             "items_failed",
             "error_message",
             "rate",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import traceback
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import Future
@@ -74,6 +75,8 @@ class Reporter(Protocol):
         total_items: int | None = None,
         items_added: int | None = None,
         items_updated: int | None = None,
+        items_unchanged: int | None = None,
+        items_skipped: int | None = None,
         items_failed: int | None = None,
         operation: str | None = None,
         force: bool = False,
@@ -132,7 +135,7 @@ class ProgressTracker:
         # Past runs of this operation for the ETA while the live rate warms up; loaded by the
         # writer in the background (a Future), so start() never waits for it.
         self._past: Future[list[history.PastRun]] | None = None
-        self._stage_base = (0, 0, 0)
+        self._stage_base: tuple[int, ...] = (0,) * len(STAGE_COUNTERS)
         self._stage_clock = self._started_clock
 
     def __getattr__(self, name: str) -> Any:
@@ -223,6 +226,8 @@ class ProgressTracker:
         total_items: int | None = None,
         items_added: int | None = None,
         items_updated: int | None = None,
+        items_unchanged: int | None = None,
+        items_skipped: int | None = None,
         items_failed: int | None = None,
         operation: str | None = None,
         force: bool = False,
@@ -238,6 +243,10 @@ class ProgressTracker:
             state.items_added = items_added
         if items_updated is not None:
             state.items_updated = items_updated
+        if items_unchanged is not None:
+            state.items_unchanged = items_unchanged
+        if items_skipped is not None:
+            state.items_skipped = items_skipped
         if items_failed is not None:
             state.items_failed = items_failed
         if operation is not None:
@@ -252,13 +261,24 @@ class ProgressTracker:
         if left <= 0:
             self._tick()
 
-    def advance(self, n: int = 1, *, added: int = 0, updated: int = 0, failed: int = 0) -> None:
+    def advance(
+        self,
+        n: int = 1,
+        *,
+        added: int = 0,
+        updated: int = 0,
+        unchanged: int = 0,
+        skipped: int = 0,
+        failed: int = 0,
+    ) -> None:
         """Add to the counters (tqdm-style); same throttling as update()."""
         state = self.state
         self.update(
             state.current_item + n,
             items_added=state.items_added + added,
             items_updated=state.items_updated + updated,
+            items_unchanged=state.items_unchanged + unchanged,
+            items_skipped=state.items_skipped + skipped,
             items_failed=state.items_failed + failed,
         )
 
@@ -297,14 +317,17 @@ class ProgressTracker:
         self._flush(must_write=True, wait=False)
         return stored
 
-    def set_stages(self, stages: Sequence[str | tuple[str, float]]) -> None:
-        """Declare the run's stages (name, or (name, weight)) for stage-weighted progress."""
-        names = [s if isinstance(s, str) else s[0] for s in stages]
-        self.handle.stage_weights = [1.0 if isinstance(s, str) else float(s[1]) for s in stages]
+    def set_stages(self, stages: Sequence[StageSpec]) -> None:
+        """Declare the run's stages for stage-weighted progress: each a name, (name, weight)
+        or (name, weight, unit), where unit names what the stage counts ("genes"; "items")."""
+        specs = [_stage_spec(stage) for stage in stages]
+        self.handle.stage_weights = [weight for _, weight, _ in specs]
         metadata = self.state.metadata
-        metadata["stages"] = names
+        metadata["stages"] = [name for name, _, _ in specs]
         metadata["stage"] = None
-        metadata["stage_results"] = [_stage_entry(name, i) for i, name in enumerate(names, 1)]
+        metadata["stage_results"] = [
+            _stage_entry(name, i, unit) for i, (name, _, unit) in enumerate(specs, 1)
+        ]
 
     def start_stage(self, name: str, *, total_items: int | None = None) -> None:
         """Enter the named stage: item counters restart and the change is broadcast at once."""
@@ -314,13 +337,20 @@ class ProgressTracker:
             raise ValueError(f"Unknown stage {name!r}; declare it first with set_stages({names!r})")
         index = names.index(name)
         self._end_stage("completed")
-        state.metadata["stage"] = {"name": name, "index": index + 1, "count": len(names)}
+        results = state.metadata.get("stage_results") or []
+        unit = results[index].get("unit", DEFAULT_UNIT) if index < len(results) else DEFAULT_UNIT
+        state.metadata["stage"] = {
+            "name": name,
+            "index": index + 1,
+            "count": len(names),
+            "unit": unit,
+        }
         state.current_operation = name
         state.current_item = 0
         state.total_items = total_items
         now = monotonic()
         self._estimator.reset_items(0, now)
-        self._stage_base = (state.items_added, state.items_updated, state.items_failed)
+        self._stage_base = _stage_counters(state)
         self._stage_clock = now
         entry = self._stage_result()
         if entry is not None:
@@ -351,12 +381,16 @@ class ProgressTracker:
     def complete(self, *, operation: str | None = None) -> None:
         """Mark the run completed and wait until the table holds it.
 
-        A staged run's headline items become the sum over its stages, not the last stage's.
+        A staged run's headline items become the sum over its stages when they all count
+        the same unit; stages that count different things (genes, then curations) are never
+        added up, and the run keeps its last stage's items in that stage's unit.
         """
         state = self.state
-        if state.metadata.get("stage_results"):
+        results = state.metadata.get("stage_results")
+        if results:
             self._end_stage("completed")
-            state.current_item, state.total_items = _stage_sums(state.metadata["stage_results"])
+            if len({entry.get("unit", DEFAULT_UNIT) for entry in results}) == 1:
+                state.current_item, state.total_items = _stage_sums(results)
         elif state.total_items is not None:
             state.current_item = max(state.current_item, state.total_items)
         self._finish(Status.COMPLETED, operation=operation or "Completed")
@@ -531,13 +565,13 @@ class ProgressTracker:
         if entry is None or entry["status"] != "running":
             return
         state = self.state
-        added, updated, failed = self._stage_base
+        since = dict(zip(STAGE_COUNTERS, _stage_counters(state), strict=True))
+        for name, base in zip(STAGE_COUNTERS, self._stage_base, strict=True):
+            since[name] -= base
         entry.update(
             items=state.current_item,
             total=state.total_items,
-            added=state.items_added - added,
-            updated=state.items_updated - updated,
-            failed=state.items_failed - failed,
+            **since,
             duration=round(now - self._stage_clock, 3),
         )
 
@@ -560,21 +594,43 @@ class ProgressTracker:
         return limits.bounded_metadata(metadata)
 
 
-def _stage_entry(name: str, index: int) -> dict[str, Any]:
+# What a stage counts unless set_stages() names it.
+DEFAULT_UNIT = "items"
+StageSpec = str | tuple[str, float] | tuple[str, float, str]
+
+
+def _stage_spec(stage: StageSpec) -> tuple[str, float, str]:
+    """A stage as (name, weight, unit) from what set_stages() accepts."""
+    if isinstance(stage, str):
+        return stage, 1.0, DEFAULT_UNIT
+    if len(stage) == 2:
+        return stage[0], float(stage[1]), DEFAULT_UNIT
+    return stage[0], float(stage[1]), str(stage[2])
+
+
+def _stage_entry(name: str, index: int, unit: str = DEFAULT_UNIT) -> dict[str, Any]:
     """A stage's result before it starts (the shape of metadata["stage_results"] items)."""
     return {
         "name": name,
         "index": index,
+        "unit": unit,
         "status": "pending",
         "items": 0,
         "total": None,
         "added": 0,
         "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
         "failed": 0,
         "started_at": None,
         "completed_at": None,
         "duration": None,
     }
+
+
+# A stage result's counters (metadata["stage_results"] keys) and the run's fields they follow.
+STAGE_COUNTERS = ("added", "updated", "unchanged", "skipped", "failed")
+_stage_counters = operator.attrgetter(*(f"items_{name}" for name in STAGE_COUNTERS))
 
 
 def _stage_sums(results: list[dict[str, Any]]) -> tuple[int, int]:

@@ -40,6 +40,10 @@ def import_metadata(label: str, scope: str) -> dict:
     }
 
 
+# A scope source the pipeline can import quickly (relative to the project folder).
+SMALL_PANEL = "data/kidney-panels/mvz_medicover.json"
+
+
 def finished(user, **kwargs) -> OperationProgress:
     return OperationProgressFactory(created_by=user, status=Status.COMPLETED, **kwargs)
 
@@ -176,8 +180,9 @@ def test_usual_durations_show_and_a_much_slower_run_is_flagged(browser, stack, c
             started_at=now - timedelta(hours=1),
             completed_at=now - timedelta(hours=1) + timedelta(seconds=seconds),
         )
+    # Slower by rate: the finished runs did 10 items in about a minute (0.17 items/s).
     slow = OperationProgressFactory(
-        created_by=curator, started_at=now - timedelta(minutes=3), heartbeat_at=now
+        created_by=curator, started_at=now - timedelta(minutes=3), heartbeat_at=now, rate=0.05
     )
     page = page_as(browser, stack, curator)
     page.goto("/progress/")
@@ -274,7 +279,8 @@ Notification.requestPermission = () => {
 def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
     browser, stack, curator
 ):
-    ScopeFactory(name="ask", owner=curator)
+    # A scope without sources is refused at start (nothing to import).
+    ScopeFactory(name="ask", owner=curator, sources=[SMALL_PANEL])
     page = page_as(browser, stack, curator)
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")
@@ -294,7 +300,8 @@ def test_the_start_click_never_asks_for_notifications_the_explained_button_does(
 
 
 def test_starting_with_notifications_opted_in_tells_the_run_page(browser, stack, curator):
-    ScopeFactory(name="notify", owner=curator)
+    # A scope without sources is refused at start (nothing to import).
+    ScopeFactory(name="notify", owner=curator, sources=[SMALL_PANEL])
     page = page_as(browser, stack, curator, permissions=["notifications"])
     page.add_init_script(COUNT_PERMISSION_REQUESTS)
     page.goto("/progress/")

@@ -119,8 +119,8 @@ def test_the_full_row_error_report_downloads_for_the_owner_only(curator, viewer,
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     assert body.splitlines() == [
-        "line,value,reason",
-        "3,\"HGNC:abc, X\",'HGNC:abc' is not an HGNC id; write HGNC:<digits> (e.g. HGNC:42) or "
+        "hgnc_id,approved_symbol,location,chromosome,previous_symbols,alias_symbols,line,error",
+        "HGNC:abc,X,,,,,3,'HGNC:abc' is not an HGNC id; write HGNC:<digits> (e.g. HGNC:42) or "
         "the digits",
     ]
     assert logged_in(viewer).get(f"/progress/{tracker.id}/report/").status_code == 404
@@ -275,9 +275,15 @@ def test_the_list_shows_usual_durations_and_flags_a_much_slower_run(curator):
             status=Status.COMPLETED,
             started_at=now - timedelta(hours=1),
             completed_at=now - timedelta(hours=1) + timedelta(minutes=minutes),
+            current_item=120 * 60,  # 60 items/s in the 2-minute (median) run
         )
-    slow = OperationProgressFactory(created_by=curator, started_at=now - timedelta(minutes=5))
-    quick = OperationProgressFactory(created_by=curator, started_at=now - timedelta(minutes=1))
+    # Slowness is by rate: the slow run is young, the quick one older than usual but as fast.
+    slow = OperationProgressFactory(
+        created_by=curator, started_at=now - timedelta(minutes=1), rate=29.0
+    )
+    quick = OperationProgressFactory(
+        created_by=curator, started_at=now - timedelta(minutes=5), rate=60.0
+    )
     page = logged_in(curator).get("/progress/")
     rows = {row["data"]["id"]: row for row in page.context["active_rows"]}
     assert (rows[slow.pk]["slow"], rows[quick.pk]["slow"]) == (True, False)
@@ -285,6 +291,7 @@ def test_the_list_shows_usual_durations_and_flags_a_much_slower_run(curator):
     html = page.content.decode()
     assert "Slower than usual" in html
     assert page.context["list_config"]["typical"] == {"gene_import": 120.0}
+    assert page.context["list_config"]["typicalRates"] == {"gene_import": 60.0}
 
 
 def test_start_forms_post_to_their_own_page_and_name_things_plainly(curator):

@@ -282,7 +282,7 @@ def test_no_request_of_the_list_and_run_pages_fails(browser, stack, curator):
 
 
 def test_a_staged_runs_bar_keeps_the_overall_percent_apart_from_the_stage(browser, stack, curator):
-    stage = {"index": 3, "count": 4, "name": "scoring"}
+    stage = {"index": 3, "count": 4, "name": "scoring", "unit": "curations"}
     run = live_run(
         curator,
         operation_name="curation_pipeline",
@@ -295,12 +295,12 @@ def test_a_staged_runs_bar_keeps_the_overall_percent_apart_from_the_stage(browse
     page.goto(f"/progress/{run.pk}/")
     bar = page.get_by_test_id("progress-bar")
     expect(bar).to_have_attribute(
-        "aria-valuetext", "70% overall — stage 3 of 4: scoring, 0 of 276 items"
+        "aria-valuetext", "70% overall — stage 3 of 4: scoring, 0 of 276 curations"
     )
     publish(run, status=Status.CANCELLED, completed_at=timezone.now())
     expect(page.get_by_test_id("status")).to_have_text("Cancelled")
-    # "0 of 276" next to "70 %" says which stage's items they are.
-    expect(page.get_by_test_id("items-scope")).to_have_text("in stage 3 of 4")
+    # "0 of 276" next to "70 %" says which stage's items they are, and in what unit.
+    expect(page.get_by_test_id("items-scope")).to_have_text("curations, in stage 3 of 4: scoring")
 
 
 def test_the_run_page_shows_its_settings_and_offers_to_run_again(browser, stack, curator):

@@ -233,7 +233,7 @@ def test_the_report_downloads_from_the_storage_for_those_who_may_see_the_run(
     run_id = response.json()["id"]
     download = page(curator).get(f"/progress/{run_id}/report/")
     assert download.status_code == 200
-    assert download["Content-Disposition"].endswith('filename="Row errors: genes.csv"')
+    assert download["Content-Disposition"].endswith('filename="genes-row-errors.csv"')
     assert "'=HYPERLINK(1)" in b"".join(download.streaming_content).decode()
     assert page(viewer).get(f"/progress/{run_id}/report/").status_code == 404
 

@@ -67,7 +67,7 @@ async def test_import_genes_command_streams_progress_to_a_websocket():
         m["type"] == "progress_update" and m["data"]["status"] == "running" for m in messages
     )
     assert f"live at http://127.0.0.1:8000/progress/{final['id']}/" in out
-    assert "288 added, 0 updated, 0 unchanged, 0 failed" in out
+    assert "288 added, 0 updated, 0 unchanged, 0 skipped, 0 failed" in out
 
 
 async def test_pipeline_command_reports_each_stage():
@@ -95,7 +95,10 @@ async def test_pipeline_command_reports_each_stage():
     assert stages["validate"]["details"]["invalid"] == stages["validate"]["failed"]
     for counter, headline in (("added", "items_added"), ("failed", "items_failed")):
         assert sum(s[counter] for s in stages.values()) == final[headline]
-    assert final["current_item"] == sum(s["items"] for s in stages.values()) > 1
+    # Stages count gene rows, curations and scopes: never added up into one "N of N".
+    assert stages["import"]["unit"] == "gene rows" and stages["score"]["unit"] == "curations"
+    assert (final["current_item"], final["total_items"]) == (1, 1)
+    assert final["metadata"]["stage"]["unit"] == "scopes"
 
 
 async def test_validate_and_score_commands_count_invalid_records_without_crashing():

@@ -106,7 +106,10 @@ def test_planted_bad_rows_fail_with_line_and_reason_and_valid_rows_still_import(
     assert run.metadata["row_errors_total"] == 4
     with default_storage.open(report_name(run)) as handle:
         report = handle.read().decode().splitlines()
-    assert report[0] == "line,value,reason"
+    assert (
+        report[0]
+        == "hgnc_id,approved_symbol,location,chromosome,previous_symbols,alias_symbols,line,error"
+    )
     assert len(report) == 5
 
 
@@ -141,7 +144,8 @@ def test_an_unparseable_file_fails_the_run_and_writes_nothing():
     [
         ("", "The file is empty"),
         ("foo,bar\n1,2\n", None),
-        ("name;other\n", None),
+        # Headerless, and no row starts with an HGNC id: not a gene list (issue 24).
+        ("name;other\n", "No gene rows found"),
     ],
 )
 def test_files_without_usable_columns_are_refused_or_fail_per_row(tmp_path, content, says):
@@ -151,7 +155,7 @@ def test_files_without_usable_columns_are_refused_or_fail_per_row(tmp_path, cont
         with pytest.raises(UnparseableFile, match=says):
             read_rows(path)
     else:
-        rows = read_rows(path)  # headerless: read as HGNC_ID, SYMBOL; rows fail individually
+        rows = read_rows(path)  # headerless with an id: read as HGNC_ID, SYMBOL; rows fail alone
         assert rows
 
 
@@ -296,7 +300,7 @@ def test_report_cells_a_spreadsheet_would_run_are_escaped(tmp_path):
     path.write_text('hgnc_id,symbol\n=1+1*cmd|x!A0,\n@SUM(A1),\n"-2+3",\n"+A",\n9008,PKD1\n')
     _, run = tracked_import(path)
     with default_storage.open(report_name(run)) as handle:
-        values = [row[1] for row in csv.reader(io.StringIO(handle.read().decode()))][1:]
+        values = [row[0] for row in csv.reader(io.StringIO(handle.read().decode()))][1:]
     assert values == ["'=1+1*cmd|x!A0", "'@SUM(A1)", "'-2+3", "'+A"]
 
 
@@ -306,7 +310,8 @@ def test_the_report_is_a_download_of_the_run_stored_under_a_random_name(tmp_path
     result, run = tracked_import(path)
     assert (run.status, result.added, result.failed) == (Status.COMPLETED, 1, 1)
     (entry,) = run.metadata["files"]
-    assert entry["kind"] == "report" and entry["label"].startswith("Row errors: nnn")
+    assert entry["kind"] == "report" and entry["label"].startswith("nnn")
+    assert entry["label"].endswith("…-row-errors.csv") and len(entry["label"]) <= 100
     assert entry["name"].startswith("progress/reports/") and len(entry["name"]) < 80
     assert "nnnnn" not in entry["name"]
     assert default_storage.exists(entry["name"])
@@ -348,7 +353,7 @@ def test_row_errors_are_recorded_live_bounded_and_all_in_the_report(tmp_path, mo
 
 @pytest.mark.service
 @pytest.mark.slow
-def test_the_report_of_50000_bad_rows_is_bounded_and_counts_the_rest(tmp_path):
+def test_the_report_of_50000_bad_rows_is_bounded_and_the_run_counts_the_rest(tmp_path):
     from curation.gene_import import MAX_REPORT_ROWS
 
     path = tmp_path / "all-bad.csv"
@@ -360,9 +365,9 @@ def test_the_report_of_50000_bad_rows_is_bounded_and_counts_the_rest(tmp_path):
         report = handle.read()
     assert len(report) < 2 * 1024 * 1024
     lines = report.decode().splitlines()
-    assert len(lines) == 1 + MAX_REPORT_ROWS + 1
+    assert len(lines) == 1 + MAX_REPORT_ROWS
     more = 50_000 - MAX_REPORT_ROWS
-    assert lines[-1].startswith(f",,{more} more rows failed; the report lists the first")
+    assert run.metadata["report_note"].startswith(f"{more} more rows failed; the report lists")
 
 
 @pytest.mark.service
@@ -425,7 +430,7 @@ def test_an_upload_is_named_by_the_users_file_name_never_its_storage_name(tmp_pa
     run = OperationProgress.objects.get(pk=tracker.id)
     assert source_label(GeneFile.stored(stored), run.metadata) == "big.csv"
     assert GeneFile.stored(stored).label == "a176885deb0a.csv"  # what the run said before
-    assert files.run_files(run.metadata, files.REPORT)[0]["label"] == "Row errors: big.csv"
+    assert files.run_files(run.metadata, files.REPORT)[0]["label"] == "big-row-errors.csv"
 
 
 def test_failed_rows_give_one_bounded_warning_and_batches_no_line_each(tmp_path):

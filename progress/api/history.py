@@ -103,7 +103,12 @@ class RunHistorySerializer(serializers.Serializer[Any]):
     average_rate = serializers.FloatField(allow_null=True, help_text="Items per second.")
     eta_source = serializers.ChoiceField(choices=["live", "history"], allow_null=True)
     typical_duration_seconds = serializers.FloatField(allow_null=True)
-    slower_than_usual = serializers.BooleanField()
+    typical_rate = serializers.FloatField(
+        allow_null=True, help_text="Median items/s of the operation's recent completed runs."
+    )
+    slower_than_usual = serializers.BooleanField(
+        help_text="average_rate is below typical_rate / 2 (rates, not durations)."
+    )
     stage_results = StageResultSerializer(many=True)
 
 

@@ -34,6 +34,8 @@ class RunState:
     total_items: int | None = field(default=None, metadata=COUNTER)
     items_added: int = field(default=0, metadata=COUNTER)
     items_updated: int = field(default=0, metadata=COUNTER)
+    items_unchanged: int = field(default=0, metadata=COUNTER)
+    items_skipped: int = field(default=0, metadata=COUNTER)
     items_failed: int = field(default=0, metadata=COUNTER)
     error_message: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -21,7 +21,9 @@ from progress.models import OperationProgress, OperationProgressQuerySet, Status
 MAX_SAMPLES = 300
 # Completed runs of the same operation that ETAs and typical durations are drawn from.
 RECENT_RUNS = 20
-# A run is "much slower than usual" past this multiple of its operation's typical duration.
+# A run is "much slower than usual" when its rate (items/s) is below its operation's typical
+# rate divided by this. Rates, not durations: a 200k-row import is not slow for taking
+# longer than 100-row ones (issue 24).
 SLOW_FACTOR = 2.0
 
 
@@ -83,11 +85,18 @@ def typical_duration(durations: Iterable[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
-def is_much_slower(
-    elapsed: float | None, typical: float | None, factor: float = SLOW_FACTOR
-) -> bool:
-    """True when a run has taken more than factor times its operation's typical duration."""
-    return bool(elapsed is not None and typical and elapsed > factor * typical)
+def typical_rate(rates: Iterable[float | None]) -> float | None:
+    """The median of past runs' average rates (items/s), or None without any."""
+    values = [r for r in rates if r is not None and r > 0]
+    return round(statistics.median(values), 3) if values else None
+
+
+def is_much_slower(rate: float | None, typical: float | None, factor: float = SLOW_FACTOR) -> bool:
+    """True when a run's rate (items/s) is below its operation's typical rate / factor.
+
+    The same rule as run-list.js usualModel. A run without a rate yet is never called slow.
+    """
+    return bool(rate is not None and typical and rate * factor < typical)
 
 
 # --- ETA from past runs --------------------------------------------------------------
@@ -201,14 +210,35 @@ def typical_durations(queryset: OperationProgressQuerySet | None = None) -> dict
     return {name: typical_duration(values) or 0.0 for name, values in sorted(durations.items())}
 
 
+def typical_rates(queryset: OperationProgressQuerySet | None = None) -> dict[str, float]:
+    """Each operation's median average rate (items/s) over its RECENT_RUNS newest completed runs."""
+    ranked = (
+        _completed(queryset)
+        .annotate(
+            recent=Window(
+                RowNumber(), partition_by=[F("operation_name")], order_by=F("completed_at").desc()
+            )
+        )
+        .filter(recent__lte=RECENT_RUNS)
+        .only("operation_name", "current_item", "metadata", "started_at", "completed_at")
+    )
+    rates: dict[str, list[float | None]] = {}
+    for run in ranked:
+        seconds = (run.completed_at - run.started_at).total_seconds()  # type: ignore[operator]
+        rates.setdefault(run.operation_name, []).append(average_rate(run_items(run), seconds))
+    typical = {name: typical_rate(values) for name, values in sorted(rates.items())}
+    return {name: rate for name, rate in typical.items() if rate is not None}
+
+
 def run_history(operation: OperationProgress) -> dict[str, Any]:
     """A run's whole history for its page: samples, stages, averages and how usual it is."""
     duration = operation.duration
     seconds = None if duration is None else round(duration.total_seconds(), 3)
     items = run_items(operation)
-    typical = typical_duration(
-        p.seconds for p in past_runs(operation.operation_name, exclude_id=operation.pk)
-    )
+    past = past_runs(operation.operation_name, exclude_id=operation.pk)
+    typical = typical_duration(p.seconds for p in past)
+    usual_rate = typical_rate(average_rate(p.items, p.seconds) for p in past)
+    rate = average_rate(items, seconds)
     return {
         "id": operation.pk,
         "operation_name": operation.operation_name,
@@ -216,9 +246,10 @@ def run_history(operation: OperationProgress) -> dict[str, Any]:
         "samples": operation.samples or [],
         "duration_seconds": seconds,
         "items": items,
-        "average_rate": average_rate(items, seconds),
+        "average_rate": rate,
         "eta_source": (operation.metadata or {}).get("eta_source"),
         "typical_duration_seconds": typical,
-        "slower_than_usual": is_much_slower(seconds, typical),
+        "typical_rate": usual_rate,
+        "slower_than_usual": is_much_slower(rate, usual_rate),
         "stage_results": (operation.metadata or {}).get("stage_results") or [],
     }

@@ -28,6 +28,8 @@ def test_the_counters_are_what_a_bar_shows():
         "total_items",
         "items_added",
         "items_updated",
+        "items_unchanged",
+        "items_skipped",
         "items_failed",
     )
 

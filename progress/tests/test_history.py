@@ -60,10 +60,16 @@ def test_typical_duration_is_the_median():
     assert history.typical_duration([]) is None
 
 
-def test_a_run_is_much_slower_past_twice_the_typical_duration():
-    assert history.is_much_slower(21, 10)
-    assert not history.is_much_slower(19, 10)
-    assert not history.is_much_slower(100, None)
+def test_a_run_is_much_slower_below_half_the_typical_rate():
+    assert history.is_much_slower(4.9, 10)
+    assert not history.is_much_slower(5.1, 10)
+    assert not history.is_much_slower(None, 10)
+    assert not history.is_much_slower(1, None)
+
+
+def test_typical_rate_is_the_median_of_known_rates():
+    assert history.typical_rate([10, None, 30, 20, 0]) == 20.0
+    assert history.typical_rate([None]) is None
 
 
 # --- the ETA from past runs (pure) ----------------------------------------------------
@@ -142,6 +148,23 @@ def test_typical_durations_use_each_operations_recent_completed_runs(user, other
     assert history.typical_durations() == {"gene_import": 20.0, "scoring": 252.5}
     mine = OperationProgress.objects.visible_to(user)
     assert history.typical_durations(mine) == {"gene_import": 20.0, "scoring": 5.0}
+
+
+@pytest.mark.django_db
+def test_typical_rates_are_items_per_second_of_recent_completed_runs(user):
+    for seconds in (10, 20, 40):
+        completed("gene_import", seconds, total=200, user=user)
+    assert history.typical_rates() == {"gene_import": 10.0}
+
+
+@pytest.mark.django_db
+def test_a_big_run_at_the_usual_rate_is_not_slower_than_usual(user):
+    for _ in range(3):
+        completed("gene_import", 1, total=100, user=user)
+    big = completed("gene_import", 2000, total=200_000, user=user)
+    data = history.run_history(big)
+    assert data["slower_than_usual"] is False  # 2,000 s where others took 1 s, at their rate
+    assert data["typical_rate"] == pytest.approx(100.0)
 
 
 @pytest.mark.django_db

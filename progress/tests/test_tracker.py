@@ -265,7 +265,12 @@ def test_stages_weight_overall_progress(fast_progress, published):
         tracker.update(current_item=2, force=True)
         saved = row(tracker)
         assert saved.progress_percentage == 62.5  # 2/4 + half of 1/4
-        assert saved.metadata["stage"] == {"name": "validate", "index": 2, "count": 3}
+        assert saved.metadata["stage"] == {
+            "name": "validate",
+            "index": 2,
+            "count": 3,
+            "unit": "items",
+        }
         assert saved.metadata["stage_percentage"] == 50.0
 
 

@@ -346,22 +346,45 @@ def time_text(operation: OperationProgress, seconds: float | None) -> str:
     return " · ".join(part for part in (took, ago) if part)
 
 
+# A run's counters and their words, in the order pages show them (render.js countsText).
+COUNT_WORDS = (
+    ("items_added", "added"),
+    ("items_updated", "updated"),
+    ("items_unchanged", "unchanged"),
+    ("items_skipped", "skipped"),
+    ("items_failed", "failed"),
+)
+
+
+def counts_text(data: dict[str, Any]) -> str:
+    """ "120 added · 288 unchanged · 1 failed", zeros left out; "No changes" when all are 0."""
+    parts = [f"{data.get(key) or 0:,} {word}" for key, word in COUNT_WORDS if data.get(key)]
+    return " · ".join(parts) or "No changes"
+
+
+def stage_items_text(data: dict[str, Any]) -> str:
+    """ "stage 3 of 4: score, 0 of 276 curations" for a staged run, "" otherwise: the
+    stage's items in its own unit (render.js stageItemsText, lower-cased)."""
+    stage = (data.get("metadata") or {}).get("stage")
+    if not isinstance(stage, dict) or not stage.get("index"):
+        return ""
+    text = f"stage {stage['index']}" + (f" of {stage['count']}" if stage.get("count") else "")
+    text += f": {stage['name']}" if stage.get("name") else ""
+    unit = stage.get("unit") or "items"
+    current, total = data.get("current_item") or 0, data.get("total_items")
+    if total is not None:
+        return f"{text}, {current:,} of {total:,} {unit}"
+    return f"{text}, {current:,} {unit}" if current else text
+
+
 def result_text(data: dict[str, Any]) -> str:
     """A run's one line: what it is doing, or how it ended (from its wire data)."""
     status = data.get("status")
     if status in ACTIVE_STATUSES:
         return str(data.get("current_operation") or "")
     if status == Status.COMPLETED:
-        parts = [
-            f"{data.get(key) or 0:,} {word}"
-            for key, word in (
-                ("items_added", "added"),
-                ("items_updated", "updated"),
-                ("items_failed", "failed"),
-            )
-            if data.get(key)
-        ]
-        return " · ".join(parts) or "No changes"
+        return counts_text(data)
     if status == Status.CANCELLED:
-        return "Stopped on request"
+        stage = stage_items_text(data)
+        return f"Stopped on request in {stage}" if stage else "Stopped on request"
     return str(data.get("error_message") or "The run stopped without a message.")

@@ -39,7 +39,7 @@ from progress.launch import (
     pipeline_start,
 )
 from progress.models import LATE_CANCEL_TEXT, OperationProgress, Status
-from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations
+from progress.runtime.history import SLOW_FACTOR, is_much_slower, typical_durations, typical_rates
 from progress.serializers import operation_data
 from progress.web import listing
 from progress.web.rerun import may_rerun_with_file
@@ -92,7 +92,8 @@ def _list_page(
     visible = OperationProgress.objects.visible_to(request.user)
     page = listing.run_page(visible, filters)
     typical = typical_durations(visible)
-    rows = [_run_row(op, typical) for op in page.runs]
+    rates = typical_rates(visible)
+    rows = [_run_row(op, typical, rates) for op in page.runs]
     return render(
         request,
         "progress/list.html",
@@ -110,7 +111,7 @@ def _list_page(
                 {"name": name, "title": _title(name), "text": listing.duration_text(seconds)}
                 for name, seconds in typical.items()
             ],
-            "list_config": _list_config(request, page, rows, typical),
+            "list_config": _list_config(request, page, rows, typical, rates),
         },
         status=status,
     )
@@ -121,11 +122,13 @@ def _list_config(
     page: listing.RunPage,
     rows: list[dict[str, Any]],
     typical: dict[str, float],
+    rates: dict[str, float],
 ) -> dict[str, Any]:
     """What list-page.js needs beside the runs: descriptions, the page's window, durations."""
     return {
         "descriptions": {row["data"]["id"]: row["description"] for row in rows},
         "typical": typical,
+        "typicalRates": rates,
         "titles": listing.pipeline_titles(),
         "slowFactor": SLOW_FACTOR,
         "firstPage": page.filters.is_first_page,
@@ -140,7 +143,9 @@ def _list_config(
     }
 
 
-def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[str, Any]:
+def _run_row(
+    operation: OperationProgress, typical: dict[str, float], rates: dict[str, float]
+) -> dict[str, Any]:
     """One server-rendered row (the page without JavaScript) and its live data."""
     usual = typical.get(operation.operation_name)
     duration = operation.duration
@@ -158,7 +163,9 @@ def _run_row(operation: OperationProgress, typical: dict[str, float]) -> dict[st
         "is_error": operation.status in (Status.FAILED, Status.STALLED),
         # The usual time matters while a run runs; a finished one says how long it took.
         "typical_text": listing.duration_text(usual) if usual and operation.is_active else "",
-        "slow": operation.is_active and is_much_slower(seconds, usual),
+        # Slow by rate (items/s), not duration: a big run is not slow for taking longer.
+        "slow": operation.is_active
+        and is_much_slower(operation.rate, rates.get(operation.operation_name)),
     }
 
 

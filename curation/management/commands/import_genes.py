@@ -56,7 +56,7 @@ class Command(TrackedOperationCommand):
             self.stderr.write(f"  ... {result.failed - 20} more in the report {result.report}")
         self.stdout.write(
             f"Imported into scope {scope!r}: {result.added} added, {result.updated} updated, "
-            f"{result.unchanged} unchanged, {result.failed} failed."
+            f"{result.unchanged} unchanged, {result.skipped} skipped, {result.failed} failed."
         )
 
     def _enqueue_upload(self, path: Path, *, scope: str, fmt: str, **options: Any) -> None:

@@ -9,7 +9,15 @@ import { config, runPath } from './config.js';
 import { createFailuresView } from './failures.js';
 import { createLogViewer } from './log-viewer.js';
 import { createNotifier } from './notifications.js';
-import { bindConnectionIndicator, readJsonScript, setAttr, setHidden, setText, updateBar } from './render.js';
+import {
+  bindConnectionIndicator,
+  itemsScopeText,
+  readJsonScript,
+  setAttr,
+  setHidden,
+  setText,
+  updateBar,
+} from './render.js';
 import { createDetailsFetcher } from './run-details.js';
 import { titleText } from './run-extras.js';
 import { createHistoryView } from './run-history.js';
@@ -151,11 +159,11 @@ function renderCounts(part, op) {
   if (op.total_items == null) setText(part('total-items'), 'unknown');
   else setNumber(part('total-items'), op.total_items);
   // A staged run counts its current stage's items; say so next to the overall percent.
-  const stage = op.metadata?.stage;
-  const count = stage?.count ?? op.metadata?.stages?.length;
-  setText(part('items-scope'), stage?.index ? `in stage ${stage.index}${count ? ` of ${count}` : ''}` : '');
+  setText(part('items-scope'), itemsScopeText(op));
   setNumber(part('items-added'), op.items_added);
   setNumber(part('items-updated'), op.items_updated);
+  setNumber(part('items-unchanged'), op.items_unchanged);
+  setNumber(part('items-skipped'), op.items_skipped);
   setNumber(part('items-failed'), op.items_failed);
 }
 

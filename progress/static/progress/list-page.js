@@ -75,6 +75,7 @@ export function start(doc = globalThis.document) {
     },
   };
   const typical = config.typical ?? {};
+  const typicalRates = config.typicalRates ?? {};
   const slowFactor = config.slowFactor ?? SLOW_FACTOR;
   // The server's link to the next older page; without one there is none (yet).
   const olderHref = pager.older?.hidden ? null : pager.older?.getAttribute('href') ?? null;
@@ -190,7 +191,8 @@ export function start(doc = globalThis.document) {
     setText(description, text);
     setHidden(description, !text);
     setAttr(link, 'aria-label', runLabel(op, text));
-    const model = usualModel(op, typical[op.operation_name], now, slowFactor);
+    const expected = { seconds: typical[op.operation_name], rate: typicalRates[op.operation_name] };
+    const model = usualModel(op, expected, slowFactor);
     setText(usual, model.text);
     setHidden(slow, !model.slow);
     setHidden(usualLine, !model.text);

@@ -1,14 +1,14 @@
 // "Notify me when it ends" on the run page: a desktop notification when the run ends while
 // its tab is hidden. The list page's Start click may already have asked (notifyKey).
 
-import { setAttr, setHidden, setText } from './render.js';
+import { countsText, setAttr, setHidden, setText } from './render.js';
 import { titleText } from './run-extras.js';
 import { notifyKey } from './run-list.js';
-import { formatCount, isActive, runStatusText } from './state.js';
+import { isActive, runStatusText } from './state.js';
 
 /** The notification's body: how the run ended and what it did. */
 export function notificationBody(op) {
-  return `${runStatusText(op)}. ${formatCount(op.items_added ?? 0)} added, ${formatCount(op.items_failed ?? 0)} failed.`;
+  return `${runStatusText(op)}. ${countsText(op)}.`;
 }
 
 /** Whether this change is the run's end, wanted, unseen and permitted: the one time to notify. */

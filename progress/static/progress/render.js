@@ -82,14 +82,30 @@ export function stageItemsText(op, locale) {
   return items ? `${stage}, ${items}` : stage;
 }
 
-/** "420 of 1,000 items", "420 items" (total unknown) or "" before the first item. */
+/**
+ * "420 of 1,000 items", "420 items" (total unknown) or "" before the first item; a staged
+ * run's items in its stage's unit ("220 of 276 curations"), never summed across units.
+ */
 export function itemsText(op, locale) {
   if (!op) return '';
   const current = Number(op.current_item) || 0;
+  const unit = unitText(op);
   if (op.total_items != null) {
-    return `${formatCount(current, locale)} of ${formatCount(op.total_items, locale)} items`;
+    return `${formatCount(current, locale)} of ${formatCount(op.total_items, locale)} ${unit}`;
   }
-  return current > 0 ? `${formatCount(current, locale)} items` : '';
+  return current > 0 ? `${formatCount(current, locale)} ${unit}` : '';
+}
+
+/** What a run's items are: its current stage's unit ("curations"), else "items". */
+export function unitText(op) {
+  const unit = op?.metadata?.stage?.unit;
+  return typeof unit === 'string' && unit ? unit : 'items';
+}
+
+/** Beside a run page's "x of y": "curations, in stage 3 of 4: score", or "" unstaged. */
+export function itemsScopeText(op) {
+  const stage = stageText(op);
+  return stage ? `${unitText(op)}, in ${stage.charAt(0).toLowerCase()}${stage.slice(1)}` : '';
 }
 
 /** "Stage 2 of 3: Import genes" from metadata.stage, or "". */
@@ -101,11 +117,16 @@ export function stageText(op) {
   return stage.name ? `${prefix}: ${stage.name}` : prefix;
 }
 
-/** "120 added · 3 updated · 1 failed", leaving out zeros; "No changes" when all are 0. */
+/**
+ * "120 added · 3 updated · 288 unchanged · 1 failed", leaving out zeros; "No changes" when
+ * all are 0. The same words as progress.web.listing.counts_text.
+ */
 export function countsText(op, locale) {
   const parts = [
     [op?.items_added, 'added'],
     [op?.items_updated, 'updated'],
+    [op?.items_unchanged, 'unchanged'],
+    [op?.items_skipped, 'skipped'],
     [op?.items_failed, 'failed'],
   ]
     .filter(([n]) => Number(n) > 0)
@@ -120,8 +141,12 @@ export function resultText(op, locale) {
       return countsText(op, locale);
     case 'failed':
       return op.error_message || 'The run failed without a message.';
-    case 'cancelled':
+    case 'cancelled': {
+      // Name the stage it stopped in, so "70 %" overall and "0 of 276" in that stage agree.
+      const stage = stageItemsText(op, locale);
+      if (stage) return `Stopped on request in ${stage.charAt(0).toLowerCase()}${stage.slice(1)}`;
       return `Stopped on request${Number(op.current_item) > 0 ? ` after ${itemsText(op, locale)}` : ''}`;
+    }
     case 'stalled':
       return op.error_message || 'The run stopped responding.';
     default:

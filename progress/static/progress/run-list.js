@@ -2,11 +2,11 @@
 // runs a page shows, how usual a run's duration is, and how a refused start is shown.
 
 import { isActive } from './state.js';
-import { elapsedMs, formatDuration, runTitle } from './format.js';
+import { formatDuration, runTitle } from './format.js';
 import { matchesFilters, RECENT_LIMIT } from './filters.js';
 
-// A run is "slower than usual" past this multiple of its operation's typical duration
-// (progress/runtime/history.py SLOW_FACTOR; the page passes the server's value).
+// A run is "slower than usual" when its rate is below its operation's typical rate divided
+// by this (progress/runtime/history.py SLOW_FACTOR; the page passes the server's value).
 export const SLOW_FACTOR = 2;
 const SECOND_MS = 1000;
 
@@ -50,16 +50,18 @@ export function runLabel(op, description) {
 }
 
 /**
- * How an active run compares with its operation's usual duration: {text, slow}. text is ""
- * for a finished run or an operation without completed runs; slow is true once the run has
- * taken more than factor times the usual duration.
+ * How an active run compares with its operation's usual runs: {text, slow}. usual is
+ * {seconds, rate} (typical duration, typical items/s). text ("Usually 2 min") is "" for a
+ * finished run or without a usual duration; slow is true while the run's rate is below the
+ * usual rate divided by factor: rates, not durations, so a big run is not slow for its size
+ * (the same rule as history.is_much_slower).
  */
-export function usualModel(op, typicalSeconds, nowMs, factor = SLOW_FACTOR) {
+export function usualModel(op, { seconds, rate } = {}, factor = SLOW_FACTOR) {
   // Finished runs say how long they took; the usual time matters while one runs.
-  if (!isActive(op) || !typicalSeconds || !(typicalSeconds > 0)) return { text: '', slow: false };
-  const text = `Usually ${formatUsual(typicalSeconds)}`;
-  const elapsed = elapsedMs(op, nowMs);
-  const slow = elapsed != null && elapsed > factor * typicalSeconds * SECOND_MS;
+  if (!isActive(op)) return { text: '', slow: false };
+  const text = seconds > 0 ? `Usually ${formatUsual(seconds)}` : '';
+  const current = op.rate == null || op.rate === '' ? NaN : Number(op.rate);
+  const slow = Number.isFinite(current) && rate > 0 && current * factor < rate;
   return { text, slow };
 }
 

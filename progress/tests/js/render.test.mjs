@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { barModel, connectionText, countsText, itemsText, resultText, runModel, stageItemsText, stageText } from '../../static/progress/render.js';
+import { barModel, connectionText, countsText, itemsScopeText, itemsText, resultText, runModel, stageItemsText, stageText } from '../../static/progress/render.js';
 import { op } from './fakes.mjs';
 
 const NOW = Date.parse('2024-01-01T00:01:00Z');
@@ -51,6 +51,12 @@ describe('run texts', () => {
     assert.equal(itemsText(op({ current_item: 0, total_items: null })), '');
     assert.equal(countsText(op({ items_added: 1200, items_updated: 3, items_failed: 0 }), 'en-US'), '1,200 added · 3 updated');
     assert.equal(countsText(op({})), 'No changes');
+    // A re-import that changed nothing says so, not "0 added, 0 failed" (issue 24).
+    assert.equal(countsText(op({ items_unchanged: 288 })), '288 unchanged');
+    assert.equal(
+      countsText(op({ items_added: 2, items_updated: 1, items_unchanged: 60, items_skipped: 3, items_failed: 5 })),
+      '2 added · 1 updated · 60 unchanged · 3 skipped · 5 failed',
+    );
   });
 
   test('resultText says how each final status ended', () => {
@@ -59,6 +65,15 @@ describe('run texts', () => {
     assert.equal(resultText(op({ status: 'cancelled', current_item: 10, total_items: 100 })), 'Stopped on request after 10 of 100 items');
     assert.equal(resultText(op({ status: 'stalled', error_message: '' })), 'The run stopped responding.');
     assert.equal(resultText(op({ status: 'running' })), '');
+  });
+
+  test('a staged run counts in its stage\'s unit and a cancelled one names the stage it stopped in', () => {
+    const stage = { name: 'score', index: 3, count: 4, unit: 'curations' };
+    const cancelled = op({ status: 'cancelled', current_item: 0, total_items: 276, progress_percentage: 70, metadata: { stage } });
+    assert.equal(itemsText(cancelled, 'en-US'), '0 of 276 curations');
+    assert.equal(itemsScopeText(cancelled), 'curations, in stage 3 of 4: score');
+    assert.equal(resultText(cancelled, 'en-US'), 'Stopped on request in stage 3 of 4: score, 0 of 276 curations');
+    assert.equal(barModel(cancelled).valueText, '70% overall — stage 3 of 4: score, 0 of 276 curations');
   });
 
   test('runModel for a running and a failed run', () => {

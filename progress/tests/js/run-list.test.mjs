@@ -52,19 +52,26 @@ test("runLabel names the run by its pipeline's title and does not repeat it (iss
 });
 
 describe('usualModel', () => {
-  const start = Date.parse('2024-01-01T00:00:00Z');
   const running = op({ status: 'running', started_at: '2024-01-01T00:00:00Z', completed_at: null });
 
-  test('says the usual duration and flags an active run past twice that', () => {
-    assert.deepEqual(usualModel(running, 60, start + 90_000), { text: 'Usually 1 min', slow: false });
-    assert.deepEqual(usualModel(running, 60, start + 121_000), { text: 'Usually 1 min', slow: true });
+  test('says the usual duration and flags an active run below half the usual rate', () => {
+    const usual = { seconds: 60, rate: 100 };
+    assert.deepEqual(usualModel({ ...running, rate: 51 }, usual), { text: 'Usually 1 min', slow: false });
+    assert.deepEqual(usualModel({ ...running, rate: 49 }, usual), { text: 'Usually 1 min', slow: true });
   });
 
-  test('says nothing of a finished run, or without a usual duration', () => {
-    const done = op({ status: 'completed', started_at: '2024-01-01T00:00:00Z', completed_at: '2024-01-01T01:00:00Z' });
-    assert.deepEqual(usualModel(done, 60, start + 7_200_000), { text: '', slow: false });
-    assert.deepEqual(usualModel(running, undefined, start), { text: '', slow: false });
-    assert.equal(usualModel(running, 0.4, start).text, 'Usually under 1 s');
+  test('a big run that takes far longer than usual at the usual rate is not slow', () => {
+    // 200,000 rows at 1,000 rows/s: 200 s, where 100-row runs took 0.1 s.
+    const big = { ...running, rate: 1000, total_items: 200_000, current_item: 150_000 };
+    assert.equal(usualModel(big, { seconds: 0.1, rate: 1000 }).slow, false);
+  });
+
+  test('says nothing of a finished run, or without a usual duration or a rate', () => {
+    const done = op({ status: 'completed', started_at: '2024-01-01T00:00:00Z', completed_at: '2024-01-01T01:00:00Z', rate: 1 });
+    assert.deepEqual(usualModel(done, { seconds: 60, rate: 100 }), { text: '', slow: false });
+    assert.deepEqual(usualModel(running, {}), { text: '', slow: false });
+    assert.deepEqual(usualModel({ ...running, rate: null }, { seconds: 60, rate: 100 }), { text: 'Usually 1 min', slow: false });
+    assert.equal(usualModel(running, { seconds: 0.4 }).text, 'Usually under 1 s');
   });
 });
 

@@ -142,7 +142,7 @@ describe('ProgressBar with an operation prop', () => {
     assert.equal(get('items-added').attrs['data-value'], '1200');
     assert.equal(text('items-updated'), '3');
     assert.equal(text('items-failed'), '2');
-    assert.equal(text('counts'), '1,200 added3 updated2 failed');
+    assert.equal(text('counts'), '1,200 added3 updated0 unchanged0 skipped2 failed');
     assert.equal(text('stage'), 'Stage 2 of 3: Import genes');
     assert.equal(text('rate'), '12 items/s');
     assert.equal(text('eta'), 'About 2 min left');
@@ -198,7 +198,7 @@ describe('ProgressBar with an operation prop', () => {
     });
     assert.equal(text('status'), 'Completed');
     assert.equal(get('progress-bar').attrs['aria-valuenow'], '100');
-    assert.equal(text('counts'), '5 added0 updated0 failed');
+    assert.equal(text('counts'), '5 added0 updated0 unchanged0 skipped0 failed');
     assert.equal(get('result'), null);
     assert.equal(get('current-operation'), null);
     assert.equal(get('error-message'), null);

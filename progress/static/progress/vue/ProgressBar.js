@@ -107,6 +107,8 @@ function renderRun(view, tag) {
     ? h('p', { class: 'run__facts', 'data-testid': 'counts' }, [
         countNode('items-added', view.counts.added, 'added'),
         countNode('items-updated', view.counts.updated, 'updated'),
+        countNode('items-unchanged', view.counts.unchanged, 'unchanged'),
+        countNode('items-skipped', view.counts.skipped, 'skipped'),
         countNode('items-failed', view.counts.failed, 'failed'),
       ])
     : null;

@@ -69,6 +69,8 @@ export function runView(op, nowMs, { locale, href = detailUrl } = {}) {
         : {
             added: count(op.items_added ?? 0, locale),
             updated: count(op.items_updated ?? 0, locale),
+            unchanged: count(op.items_unchanged ?? 0, locale),
+            skipped: count(op.items_skipped ?? 0, locale),
             failed: count(op.items_failed ?? 0, locale),
           },
     // A finished run's stage, rate and ETA are history; its detail line says what matters.
