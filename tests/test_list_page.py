@@ -392,3 +392,60 @@ def test_typing_in_a_scope_field_finds_scopes_beyond_the_listed_ones(browser, st
     form.get_by_role("button", name="Run curation pipeline").click()
     expect(page).to_have_url(re.compile(r"/progress/\d+/$"))
     assert OperationProgress.objects.get().metadata["parameters"] == {"scope": "mine-0059"}
+
+
+# --- a shown view (issue 26): the page receives what it shows -------------------------------
+
+
+def test_an_older_page_says_how_many_new_runs_there_are_and_links_to_them(browser, stack, curator):
+    runs = [finished(curator) for _ in range(25)]
+    page = page_as(browser, stack, curator)
+    page.goto(f"/progress/?before={runs[5].pk}")
+    connected(page)
+    news = page.locator("[data-new-runs]")
+    expect(news).to_be_hidden()
+    new = [finished(curator) for _ in range(2)]  # started elsewhere after the page was drawn
+    expect(news).to_be_visible()
+    expect(page.locator("[data-new-runs-text]")).to_have_text("2 new runs")
+    expect(page.get_by_test_id(f"run-{new[-1].pk}")).to_have_count(0)  # this page stays put
+    news.get_by_role("link", name="Show them").click()
+    expect(page).to_have_url(re.compile(r"/progress/$"))
+    expect(page.get_by_test_id(f"run-{new[-1].pk}")).to_be_visible()
+
+
+def test_the_first_page_updates_its_rows_and_adds_new_ones_while_200_other_runs_update(
+    browser, stack, admin_user
+):
+    from progress.publish.broadcast import operation_broadcast
+
+    def run(name, **fields):
+        return OperationProgressFactory(
+            created_by=admin_user,
+            status=Status.RUNNING,
+            total_items=100,
+            current_item=1,
+            seq=1,
+            metadata={"pipeline": name, "parameters": {"scope": name}},
+            **fields,
+        )
+
+    noise = [run("noise") for _ in range(200)]
+    watched = run("watched")
+    page = page_as(browser, stack, admin_user)
+    page.goto("/progress/?q=watched")  # staff see every run; this page shows one
+    connected(page)
+    row = page.get_by_test_id(f"run-{watched.pk}")
+    expect(row).to_be_visible()
+    for step in range(2, 5):
+        for other in noise:
+            other.current_item, other.seq = step, step
+            other.save(update_fields=["current_item", "seq"])
+            operation_broadcast(other)
+        watched.current_item, watched.seq = step * 10, step
+        watched.save(update_fields=["current_item", "seq"])
+        operation_broadcast(watched)
+    expect(row.get_by_test_id("current-item")).to_have_attribute("data-value", "40")
+    later = run("watched")  # a new run matching the page's search appears by itself
+    expect(page.get_by_test_id(f"run-{later.pk}")).to_be_visible()
+    held = page.evaluate("Object.keys(globalThis.progressListClient.store).map(Number)")
+    assert sorted(held) == sorted([watched.pk, later.pk])  # not one of the 200 others

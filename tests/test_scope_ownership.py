@@ -129,7 +129,8 @@ def test_the_start_page_refuses_a_scope_not_theirs_with_a_clear_message(
 
 
 def test_a_curator_runs_the_pipeline_on_their_own_scope(curator):
-    ScopeFactory(name="mine", owner=curator)
+    # A scope without sources has nothing to import (refused); this one has a small panel.
+    ScopeFactory(name="mine", owner=curator, sources=["data/kidney-panels/mvz_medicover.json"])
     response = client_for(curator).post(
         "/api/v1/pipelines/curation_pipeline/start/", {"scope": "mine"}, format="json"
     )

@@ -92,7 +92,8 @@ def test_the_list_pages_form_starts_a_run_and_its_page_shows_it(pipeline, starte
     page = starter.get(response.url)
     assert (
         page.status_code == 200
-        and f'web_count_lines <span class="run__id">#{run.pk}'.encode() in page.content
+        # The heading names the pipeline by its title, not its machine name.
+        and f'Count lines <span class="run__id">#{run.pk}'.encode() in page.content
     )
     listed = starter.get("/progress/", {"q": "herd.txt"})
     assert f"/progress/{run.pk}/".encode() in listed.content
