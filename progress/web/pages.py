@@ -111,7 +111,12 @@ def _list_page(
                 {"name": name, "title": _title(name), "text": listing.duration_text(seconds)}
                 for name, seconds in typical.items()
             ],
-            "list_config": _list_config(request, page, rows, typical, rates),
+            "list_config": {
+                **_list_config(request, page, rows, typical, rates),
+                # Runs newer than this started after the page was drawn: its shown view's
+                # summaries count them as new ("N new runs").
+                "newestId": visible.order_by("-pk").values_list("pk", flat=True).first() or 0,
+            },
         },
         status=status,
     )

@@ -97,6 +97,7 @@ export function start(doc = globalThis.document) {
   const view = new ShownView(client, {
     runs: initial.map((op) => op.id),
     filters: page.serverFilters,
+    since: config.newestId ?? 0,
     limit: MAX_SHOWN_RUNS,
     autoShow: () => page.firstPage && sameAsServer(filters) && (globalThis.scrollY ?? 0) < TOP_OF_PAGE_PX,
   });

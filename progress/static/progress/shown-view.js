@@ -29,15 +29,19 @@ export class ShownView {
    * @param {object} options
    * @param {number[]} [options.runs] the runs on screen now
    * @param {object|null} [options.filters] {status, q, failures}; null: no summaries
+   * @param {number} [options.since] the newest run id the page knew when it was drawn
    * @param {number} [options.limit] most runs shown (new runs push the oldest out)
    * @param {Function} [options.autoShow] true while new runs should appear at once
    */
-  constructor(client, { runs = [], filters = {}, limit = 100, autoShow = () => true } = {}) {
+  constructor(client, { runs = [], filters = {}, since = 0, limit = 100, autoShow = () => true } = {}) {
     this.client = client;
     this.filters = filters;
     this.limit = limit;
     this.autoShow = autoShow;
-    this.state = { shown: [...runs], since: Math.max(0, ...runs), pending: 0, more: false, added: [] };
+    // Runs newer than since are news: by default the newest shown, for a page of older runs
+    // the newest run there was when it was drawn.
+    since = Math.max(since, 0, ...runs);
+    this.state = { shown: [...runs], since, pending: 0, more: false, added: [] };
     this._listeners = new Set();
     client.onFrame?.('summary', (summary) => this._summary(summary));
     this._tell();
