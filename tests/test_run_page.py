@@ -610,3 +610,36 @@ def test_an_open_page_is_told_it_is_signed_out_when_its_session_ends_elsewhere(
     )
     expect(page.get_by_test_id("silence")).to_contain_text("You are signed out")
     expect(page.get_by_test_id("cancel-button")).to_be_disabled()
+
+
+def test_a_silent_server_greys_the_lists_running_rows_stops_their_clocks_and_flags_nothing(
+    browser, stack, curator
+):
+    # Usually 1 item/s, this one at 0.01/s: "Slower than usual" while the page is live.
+    for _ in range(3):
+        OperationProgress.objects.create(
+            operation_name="gene_import",
+            status=Status.COMPLETED,
+            created_by=curator,
+            total_items=10,
+            current_item=10,
+            rate=1.0,
+            started_at=timezone.now() - timedelta(seconds=10),
+            completed_at=timezone.now(),
+        )
+    run = live_run(curator, rate=0.01, started_at=timezone.now() - timedelta(minutes=3))
+    page = page_as(browser, stack, curator)
+    page.goto("/progress/")
+    connected(page)
+    row = page.get_by_test_id(f"run-{run.pk}")
+    runs = page.locator("[data-run-list]")
+    expect(row.get_by_test_id("slow")).to_be_visible()
+    expect(runs).not_to_have_attribute("data-silent", "true")
+    with daphne_paused(stack):
+        expect(runs).to_have_attribute("data-silent", "true", timeout=20_000)
+        expect(row.get_by_test_id("slow")).to_be_hidden()
+        elapsed = row.get_by_test_id("elapsed").text_content()
+        page.wait_for_timeout(2_500)  # two ticks of the page's clock
+        assert row.get_by_test_id("elapsed").text_content() == elapsed
+    expect(runs).not_to_have_attribute("data-silent", "true", timeout=30_000)
+    expect(row.get_by_test_id("slow")).to_be_visible()

@@ -7,7 +7,7 @@
 // those appear at once, as every run did when the socket carried them all; elsewhere the
 // page says "N new runs" with a link to them.
 
-import { MAX_SHOWN_RUNS, ProgressClient } from './client.js';
+import { CONNECTION_STATES, MAX_SHOWN_RUNS, ProgressClient } from './client.js';
 import { setUpStartForms } from './start-forms.js';
 import { filtersQuery, readFilters } from './filters.js';
 import {
@@ -54,6 +54,7 @@ export function start(doc = globalThis.document) {
     recent: doc.querySelector('[data-count="recent"]'),
   };
   const announcer = doc.querySelector('[data-announcer]');
+  const runList = doc.querySelector('[data-run-list]');
   const filterForm = doc.querySelector('[data-filters]');
   const pager = {
     older: doc.querySelector('[data-older]'),
@@ -112,7 +113,10 @@ export function start(doc = globalThis.document) {
   let frame = null;
 
   client.subscribe((_store, changed) => {
-    if (changed.length === 0) return; // connection-only change; the indicator handles it
+    if (changed.length === 0) {
+      tick(); // a connection change: grey out or resume at once, not at the next tick
+      return;
+    }
     for (const id of changed) pending.add(id);
     if (!ready) paint(); // the page's own runs: at once, before first paint
     else frame ??= requestAnimationFrame(paint);
@@ -254,6 +258,15 @@ export function start(doc = globalThis.document) {
   }
 
   function tick() {
+    // Not live (silent, reconnecting, offline, signed out): running rows grey out, their
+    // clocks stop where the last frame left them and nothing is called slower than usual,
+    // since none of it is known; when frames resume, the client resyncs and clocks go on.
+    const live = client.state === CONNECTION_STATES.CONNECTED;
+    setAttr(runList, 'data-silent', live ? null : 'true');
+    if (!live) {
+      for (const card of cards.values()) setHidden(card.extras.slow, true);
+      return;
+    }
     const now = Date.now();
     for (const op of client.operations()) {
       const card = cards.get(op.id);
