@@ -5,6 +5,9 @@
 Signs in (the user must be staff for the admin), picks a run to show (a running one if
 there is one, else the newest finished run with stages or failed rows, else the newest)
 and saves docs/screenshots/{list,run,admin}-{desktop,mobile}.png at 1280x800 and 390x844.
+At desktop size it also saves outcome-failures.png (the newest run that completed with
+failures) and silent-run.png (a running run's page greyed out: the browser goes offline, so
+no frame arrives, and the page says so; start a slow run first, e.g. make run's pipeline).
 Point it at a local server only: it signs in with the password it is given. Chromium is
 /usr/bin/chromium unless CHROMIUM says otherwise.
 """
@@ -47,10 +50,13 @@ def main() -> int:
                 shoot_list(page, args.out / f"list-{name}.png")
                 shoot_run(page, run_id, args.out / f"run-{name}.png")
                 shoot_admin(page, args.out / f"admin-{name}.png")
+                if name == "desktop":
+                    shoot_failures(page, args.out / "outcome-failures.png")
+                    shoot_silent(page, args.out / "silent-run.png")
                 page.context.close()
         finally:
             browser.close()
-    print(f"Saved 6 screenshots of run {run_id} in {args.out}")
+    print(f"Saved the screenshots of run {run_id} in {args.out}")
     return 0
 
 
@@ -103,6 +109,32 @@ def shoot_run(page: Page, run_id: int, path: Path) -> None:
     # The chart, stage table and log come from the API after the page loads.
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(path))
+
+
+def shoot_failures(page: Page, path: Path) -> None:
+    """The newest run that completed with failures (badge, tab title, failed rows)."""
+    runs = page.request.get("/api/v1/operations/?outcome=completed_with_failures").json()
+    found = runs.get("results", [])
+    if not found:
+        print("No run completed with failures: skipped", path.name)
+        return
+    shoot_run(page, found[0]["id"], path)
+
+
+def shoot_silent(page: Page, path: Path) -> None:
+    """A running run's page once no frame has come for a while (the browser is offline)."""
+    runs = page.request.get("/api/v1/operations/?status=running").json().get("results", [])
+    if not runs:
+        print("No running run: skipped", path.name)
+        return
+    page.goto(f"/progress/{runs[0]['id']}/")
+    connected(page)
+    page.context.set_offline(True)
+    try:
+        expect(page.locator("article.detail")).to_have_attribute("data-silent", "true")
+        page.screenshot(path=str(path))
+    finally:
+        page.context.set_offline(False)
 
 
 def shoot_admin(page: Page, path: Path) -> None:

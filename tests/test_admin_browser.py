@@ -223,3 +223,22 @@ def test_an_admin_re_run_of_a_curators_run_asks_first_and_stays_the_curators(
     own.goto(f"/progress/{old.pk}/")
     own.get_by_test_id("rerun").click()
     expect(own).to_have_url(re.compile(rf"/progress/{new.pk}/$"))
+
+
+def test_the_live_cells_grey_out_while_the_socket_is_down_and_come_back(browser, stack, admin_user):
+    run = OperationProgressFactory(
+        created_by=admin_user, status=Status.RUNNING, total_items=100, current_item=10
+    )
+    page = admin_page(browser, stack, admin_user)
+    page.goto(CHANGELIST)
+    table = page.locator("#result_list")
+    expect(page.locator(f'.run-progress[data-run-id="{run.pk}"]')).to_have_attribute(
+        "data-live", "true"
+    )
+    expect(table).not_to_have_attribute("data-silent", "")
+    stack.kill_daphne()
+    try:
+        expect(table).to_have_attribute("data-silent", "")
+    finally:
+        stack.start_daphne()
+    expect(table).not_to_have_attribute("data-silent", "", timeout=30_000)
