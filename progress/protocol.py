@@ -27,6 +27,12 @@ EVENT_TYPES: dict[str, str] = {
     "stalled": "task_stalled",
 }
 
+# The sockets' paths, defined once (progress.routing routes them; the client learns them
+# from progress.web.jsconfig): every visible run or one run (WS_PATH, WS_PATH + "<id>/"),
+# and the proposal's protocol, no trailing slash.
+WS_PATH = "ws/progress/"
+SEED_WS_PATH = "ws/progress"
+
 # Close codes. Daphne lets an application close only with 1000 or 3000-4999.
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_FORBIDDEN = 4003  # unknown run or not yours: the same code, so ids cannot be probed

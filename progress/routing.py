@@ -2,14 +2,10 @@
 
 from django.urls import path
 
+from progress.protocol import SEED_WS_PATH, WS_PATH
 from progress.sockets.consumers import ProgressConsumer, SeedProgressConsumer
 
 __all__ = ["websocket_urlpatterns"]
-
-# The socket's path, defined once: the client learns it from progress.web.jsconfig.
-WS_PATH = "ws/progress/"
-# The proposal's path, no trailing slash: its protocol, for clients written to it.
-SEED_WS_PATH = "ws/progress"
 
 websocket_urlpatterns = [
     path(SEED_WS_PATH, SeedProgressConsumer.as_asgi()),

@@ -26,7 +26,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from progress import protocol, routing
+from progress import protocol
 
 __all__ = [
     "aeventually",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 # The socket for every run the user may see, e.g. "/ws/progress/".
-ALL_RUNS_PATH = "/" + routing.WS_PATH
+ALL_RUNS_PATH = "/" + protocol.WS_PATH
 _HEARTBEAT = json.loads(protocol.HEARTBEAT_FRAME)
 
 

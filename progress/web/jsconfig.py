@@ -16,13 +16,13 @@ from django.http import HttpRequest
 from django.shortcuts import resolve_url
 from django.urls import NoReverseMatch, reverse
 
-from progress import conf, protocol, routing
+from progress import conf, protocol
 from progress.models import ACTIVE_STATUSES, CANCELLING_TEXT, LATE_CANCEL_TEXT, Outcome, Status
 
 # Reversed in place of a run's id, then replaced by "{id}".
 ID_PLACEHOLDER = 2_147_483_647
 # The socket for every visible run; one run's socket is this path plus "<id>/".
-WS_PATH = "/" + routing.WS_PATH
+WS_PATH = "/" + protocol.WS_PATH
 
 
 def client_config(request: HttpRequest | None = None) -> dict[str, Any]:
