@@ -34,6 +34,7 @@ from rest_framework.exceptions import ValidationError
 from progress import files, pipelines
 from progress.cancel import CANCEL_ANY, can_cancel, operation_cancel
 from progress.launch import (
+    StorageFull,
     TooManyStarts,
     field_errors,
     form_parameters,
@@ -628,7 +629,7 @@ class OperationProgressAdmin(RunModelAdmin):
                 operation = pipeline_start(name=name, data=data, user=request.user)
             except pipelines.UnknownPipeline as exc:
                 errors = {"": [str(exc)]}
-            except TooManyStarts as exc:
+            except (TooManyStarts, StorageFull) as exc:
                 errors = {"": [exc.message]}
             except ValidationError as exc:
                 errors = field_errors(exc.detail)

@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     # MAX_SOCKETS_PER_USER, so every tab of a user reconnects at once after a restart.
     "CONNECT_RATE": 5.0,
     "CONNECT_BURST": 30,
+    # Bytes one user's runs may keep in stored files (uploads, reports) until pruned; a
+    # start whose uploads would pass it is refused with 413 and what to do.
+    "MAX_STORED_BYTES_PER_USER": 2 * 1024**3,
     # Seconds a final state (complete, fail, cancel) may wait for its database write.
     "FINAL_FLUSH_TIMEOUT": 10.0,
     # Time constant in seconds of the exponential smoothing of rate and ETA.

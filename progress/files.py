@@ -52,11 +52,27 @@ def storage_folder(kind: str) -> str:
     return conf.get("UPLOADS_FOLDER") if kind == UPLOAD else conf.get("REPORTS_FOLDER")
 
 
-def record_file(metadata: dict[str, Any], *, name: str, label: str, kind: str) -> None:
-    """Name a stored file on the run's metadata, so the run's page and pruning find it."""
-    metadata.setdefault(FILES_KEY, []).append(
-        {"name": name, "label": limits.truncate(label, MAX_LABEL), "kind": kind}
-    )
+def record_file(
+    metadata: dict[str, Any], *, name: str, label: str, kind: str, size: int | None = None
+) -> None:
+    """Name a stored file on the run's metadata, so the run's page and pruning find it; its
+    size in bytes counts against its owner's MAX_STORED_BYTES_PER_USER."""
+    entry: dict[str, Any] = {"name": name, "label": limits.truncate(label, MAX_LABEL), "kind": kind}
+    if size is not None:
+        entry["size"] = size
+    metadata.setdefault(FILES_KEY, []).append(entry)
+
+
+def stored_bytes(runs: Any) -> int:
+    """The bytes the files of runs (a queryset) take in storage, as their entries recorded."""
+    total = 0
+    for entries in runs.filter(metadata__has_key=FILES_KEY).values_list(
+        f"metadata__{FILES_KEY}", flat=True
+    ):
+        for entry in entries if isinstance(entries, list) else []:
+            size = entry.get("size") if isinstance(entry, dict) else None
+            total += size if isinstance(size, int) and size > 0 else 0
+    return total
 
 
 def run_files(metadata: Any, kind: str | None = None) -> list[dict[str, Any]]:

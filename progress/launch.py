@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.utils import timezone
 from rest_framework import exceptions
-from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.exceptions import APIException, Throttled, ValidationError
 
 from progress import conf, files, pipelines
 from progress.models import ACTIVE_STATUSES, OperationProgress, Status
@@ -41,6 +41,17 @@ class TooManyStarts(Throttled):
 
     def __init__(self, message: str, *, wait: float) -> None:
         super().__init__(wait=wait, detail=message)
+        self.message = message
+
+
+class StorageFull(APIException):
+    """A start whose uploads would pass the owner's stored-bytes quota (413); says what to do."""
+
+    status_code = 413
+    default_code = "storage_full"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(detail=message)
         self.message = message
 
 
@@ -94,6 +105,7 @@ def _start(
     if not trusted:
         _require_permission(pipeline, user)
         _require_room_for(owner, starter=user)
+        _require_storage_for(owner, data, starter=user)
     _refuse_lone_surrogates(data)
     # Fields whose values are data check them against the user (a scope they may use);
     # trusted: the operator, who may use every value.
@@ -290,6 +302,31 @@ def _require_room_for(user: Any, *, starter: Any = None) -> None:
         )
 
 
+def _require_storage_for(user: Any, data: Any, *, starter: Any = None) -> None:
+    """Refuse a start whose uploads would take the owner's stored files past
+    MAX_STORED_BYTES_PER_USER: the files of their runs (uploads, reports) until pruned."""
+    if not getattr(user, "is_authenticated", False):
+        return
+    limit = conf.get("MAX_STORED_BYTES_PER_USER")
+    incoming = sum(
+        value.size for value in getattr(data, "values", dict)() if isinstance(value, File)
+    )
+    stored = files.stored_bytes(OperationProgress.objects.filter(created_by=user))
+    if stored + incoming <= limit:
+        return
+    who = "Your" if starter in (None, user) else f"{user.get_username()}'s"
+    raise StorageFull(
+        f"{who} runs' files take {_megabytes(stored)}, and this start adds "
+        f"{_megabytes(incoming)}; at most {_megabytes(limit)} may be stored "
+        '(PROGRESS["MAX_STORED_BYTES_PER_USER"]). Old runs and their files are pruned after '
+        f"{conf.get('RETENTION_DAYS')} days; ask an administrator to prune sooner."
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
 def _require_permission(pipeline: pipelines.Pipeline, user: Any) -> None:
     if user is not None and not user.has_perm(pipeline.permission):
         raise PermissionDenied(
@@ -374,7 +411,8 @@ def _task_arguments(validated: dict[str, Any]) -> tuple[dict[str, Any], list[dic
     for key, value in validated.items():
         if isinstance(value, File):
             name = files.upload_save(value)
-            files.record_file(noted, name=name, label=value.name or name, kind=files.UPLOAD)
+            label = value.name or name
+            files.record_file(noted, name=name, label=label, kind=files.UPLOAD, size=value.size)
             arguments[key] = name
         else:
             arguments[key] = value

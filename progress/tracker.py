@@ -313,7 +313,8 @@ class ProgressTracker:
             content = content.encode()
         upload = content if isinstance(content, File) else ContentFile(content, name=name)
         stored = files.upload_save(upload, folder=files.storage_folder(kind))
-        files.record_file(self.state.metadata, name=stored, label=name, kind=kind)
+        size = upload.size if isinstance(upload.size, int) else None
+        files.record_file(self.state.metadata, name=stored, label=name, kind=kind, size=size)
         self._flush(must_write=True, wait=False)
         return stored
 

@@ -183,3 +183,24 @@ def test_starts_past_the_users_rate_are_refused_and_other_users_still_start(
         other.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()}).status_code
         == 202
     )
+
+
+def test_starts_are_refused_once_a_users_stored_files_would_pass_their_quota(
+    pipeline, starter, settings
+):
+    # Each start stores its upload (6 bytes) and a summary report (8 bytes).
+    settings.PROGRESS = {"MAX_STORED_BYTES_PER_USER": 30}
+    first = starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()})
+    assert first.status_code == 202, first.content
+    second = starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()})
+    assert second.status_code == 202, second.content  # 14 + 14 + 6 > 30 only on the next
+    refused = starter.post("/api/v1/pipelines/web_count_lines/start/", {"file": upload()})
+    assert refused.status_code == 413
+    message = refused.json()["detail"]
+    assert "take 0.0 MiB" in message and 'PROGRESS["MAX_STORED_BYTES_PER_USER"]' in message
+    assert "pruned after 30 days" in message
+    # The page's form says the same beside the form, with a 413; nothing is stored for it.
+    page = starter.post("/progress/pipelines/web_count_lines/start/", {"file": upload()})
+    assert page.status_code == 413
+    assert "MAX_STORED_BYTES_PER_USER" in page.content.decode()
+    assert OperationProgress.objects.count() == 2

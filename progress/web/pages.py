@@ -31,6 +31,7 @@ from progress import pipelines
 from progress.cancel import can_cancel, operation_cancel
 from progress.launch import (
     RequestTooLarge,
+    StorageFull,
     TooManyStarts,
     flatten,
     form_parameters,
@@ -446,6 +447,9 @@ def pipeline_start_view(request: HttpRequest, name: str) -> HttpResponse:
     except TooManyStarts as exc:
         attempt = _attempt(name, request, {"non_field_errors": [exc.message]})
         return _refused(request, attempt, wants_json=wants_json, status=429)
+    except StorageFull as exc:
+        attempt = _attempt(name, request, {"non_field_errors": [exc.message]})
+        return _refused(request, attempt, wants_json=wants_json, status=413)
     except ValidationError as exc:
         attempt = _attempt(name, request, exc.detail)
         return _refused(request, attempt, wants_json=wants_json, status=400)
