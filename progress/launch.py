@@ -174,7 +174,7 @@ def operation_rerun(operation: OperationProgress, *, user: Any) -> OperationProg
     data = _stored_data(operation, pipeline)
     try:
         return _start(name=pipeline.name, data=data, user=user, rerun_of=operation)
-    except TooManyStarts as exc:
+    except (TooManyStarts, StorageFull) as exc:
         raise ValueError(f"Run {operation.pk} was not re-run: {exc.message}") from None
     except exceptions.PermissionDenied as exc:
         raise ValueError(f"Run {operation.pk} was not re-run: {exc.detail}") from None

@@ -39,7 +39,7 @@ CLOSE_FORBIDDEN = 4003  # unknown run or not yours: the same code, so ids cannot
 CLOSE_RATE_LIMITED = 4008
 CLOSE_MESSAGE_TOO_BIG = 4009
 CLOSE_SLOW_CLIENT = 4010  # over MAX_SEND_BUFFER_BYTES unsent: the client is not reading
-CLOSE_TOO_MANY_SOCKETS = 4029  # the user already has MAX_SOCKETS_PER_USER sockets open here
+CLOSE_TOO_MANY_SOCKETS = 4029  # the user holds MAX_SOCKETS_PER_USER sockets (every process)
 CLOSE_CONNECTING_TOO_FAST = 4030  # over CONNECT_RATE for this user (or anonymous address)
 
 # Largest frame the server sends. Frames are ASCII (json.dumps escapes the rest), so a

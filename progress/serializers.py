@@ -39,7 +39,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -297,7 +297,9 @@ class RunLinksSerializer(serializers.Serializer[Any]):
 
     logs = serializers.CharField(help_text="The run's log lines as JSON pages.")
     logs_text = serializers.CharField(help_text="The whole stored log as text.")
-    page = serializers.CharField(help_text="The run's live page.")
+    page = serializers.CharField(
+        allow_null=True, help_text="The run's live page (null if the host has no pages)."
+    )
     rerun_of = serializers.CharField(
         allow_null=True, help_text="API detail of the run this one repeats, or null."
     )
@@ -315,6 +317,8 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
     files = serializers.SerializerMethodField()
     reruns = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    # Who re-ran it, by name (an id would be another user's row id, for nothing).
+    rerun_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta(OperationProgressSerializer.Meta):
         fields = [
@@ -340,10 +344,14 @@ class OperationProgressDetailSerializer(OperationProgressSerializer):
     @extend_schema_field(RunLinksSerializer)
     def get_links(self, operation: OperationProgress) -> dict[str, Any]:
         detail = "operation-detail"
+        try:
+            page: str | None = reverse("progress:detail", args=[operation.pk])
+        except NoReverseMatch:  # a host that includes the API but not the pages
+            page = None
         return {
             "logs": reverse("operation-logs", kwargs={"pk": operation.pk}),
             "logs_text": reverse("operation-logs", kwargs={"pk": operation.pk, "format": "txt"}),
-            "page": reverse("progress:detail", args=[operation.pk]),
+            "page": page,
             "rerun_of": None
             if operation.rerun_of_id is None
             else reverse(detail, args=[operation.rerun_of_id]),

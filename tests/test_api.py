@@ -544,7 +544,7 @@ def test_the_detail_links_the_runs_logs_page_and_re_runs_both_ways(
     again = client_for(curator).get(f"/api/v1/operations/{new.pk}/").json()
     assert (again["created_by"], again["rerun_by"], again["rerun_of"]) == (
         curator.pk,
-        admin_user.pk,
+        admin_user.username,  # a name: the owner has no use for another user's row id
         old.pk,
     )
     assert again["links"]["rerun_of"] == path

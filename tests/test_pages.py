@@ -474,3 +474,13 @@ def test_rerun_needs_a_csrf_token_and_a_get_starts_nothing(uploaded_run, curator
     response = client.get(f"/progress/{uploaded_run.pk}/rerun/")
     assert response.status_code == 302 and response["Location"] == f"/progress/{uploaded_run.pk}/"
     assert OperationProgress.objects.count() == 1
+
+
+def test_running_again_past_the_owners_storage_quota_says_why_instead_of_failing(
+    uploaded_run, curator, settings
+):
+    settings.PROGRESS = {**settings.PROGRESS, "MAX_STORED_BYTES_PER_USER": 1}
+    response = logged_in(curator).post(f"/progress/{uploaded_run.pk}/rerun/", follow=True)
+    assert response.redirect_chain == [(f"/progress/{uploaded_run.pk}/", 302)]
+    assert "MAX_STORED_BYTES_PER_USER" in response.content.decode()
+    assert OperationProgress.objects.count() == 1

@@ -237,13 +237,20 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self.sent.pop(gone, None)
         added = [pk for pk in runs if pk in wanted and pk not in self._shown]
         fanout = fanout_for(self.channel_layer)
-        joined = await asyncio.gather(
-            *(fanout.subscribe(visibility.operation_group(pk), self) for pk in added)
+        results = await asyncio.gather(
+            *(fanout.subscribe(visibility.operation_group(pk), self) for pk in added),
+            return_exceptions=True,
         )
-        if self.inbox is not None and not self.inbox.open:
+        joined = [r for r in results if isinstance(r, Subscription)]
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None or (self.inbox is not None and not self.inbox.open):
+            # Every place taken is given back, or the feeds would keep a dead socket.
             for subscription in joined:
                 subscription.close()
-            return  # the client left or was refused meanwhile
+            if failed is not None:
+                logger.warning("Could not show runs on %s: %r", self.channel_name, failed)
+                await self._error("The runs could not be followed just now; send show again.")
+            return
         self._shown.update(zip(added, joined, strict=True))
         # Subscribed first, so nothing that changes after the query is missed.
         operations = await self._among(added, {}) if added else []
@@ -300,11 +307,12 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def _hold_broadcast_watch(self) -> None:
         """While this socket is open, shared list snapshots are kept fresh by watching every
         broadcast (progress.sockets.snapshots); without the watch they are shared less."""
+        # Held before the await: a connect cancelled meanwhile still gives it back.
+        self._holds_broadcast_watch = True
         try:
             await snapshots.hold_broadcast_watch(self.channel_layer)
         except Exception:
             logger.warning("Could not watch broadcasts; snapshots are shared less", exc_info=True)
-        self._holds_broadcast_watch = True
 
     def _unsubscribe(self) -> None:
         if self._holds_broadcast_watch:

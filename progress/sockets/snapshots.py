@@ -172,7 +172,13 @@ async def hold_broadcast_watch(layer: Any) -> None:
     key = (asyncio.get_running_loop(), layer)
     _watch_holders[key] = _watch_holders.get(key, 0) + 1
     if _watch_holders[key] == 1:
-        await watch_broadcasts(layer)
+        try:
+            await watch_broadcasts(layer)
+        except BaseException:
+            # Not watching: the next socket to hold it tries again (this one still releases
+            # its hold, which then only counts down).
+            _watch_holders[key] = 0
+            raise
 
 
 def release_broadcast_watch(layer: Any) -> None:

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 # Seconds a socket's entry lives in Redis unless its process renews it.
 SOCKET_COUNT_TTL = 60
+# Seconds a count may wait for Redis before it falls back to this process.
+REDIS_TIMEOUT_SECONDS = 1.0
 # Take a place if the user holds fewer than the cap: drop expired entries, count, add. One
 # script, so two processes cannot both take the last place. TIME is Redis' clock.
 _TAKE = """
@@ -71,13 +73,20 @@ class LocalSocketCount:
 class RedisSocketCount:
     """Sockets per user across every process that shares this Redis."""
 
-    def __init__(self, address: Any, prefix: str) -> None:
+    def __init__(self, host: dict[str, Any], prefix: str) -> None:
         from redis import asyncio as aioredis
 
+        # The layer's host as channels-redis reads it ({"address": url, ...options}), with
+        # short timeouts: a Redis that does not answer must not hold a connect, which then
+        # counts in this process instead.
+        options = {key: value for key, value in host.items() if key != "address"}
+        options.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
+        options.setdefault("socket_connect_timeout", REDIS_TIMEOUT_SECONDS)
+        address = host.get("address")
         self._redis = (
-            aioredis.Redis.from_url(address)
+            aioredis.Redis.from_url(address, **options)
             if isinstance(address, str)
-            else aioredis.Redis(**address)
+            else aioredis.Redis(**options)
         )
         self._prefix = prefix
         # This process's sockets in Redis: (user id, member) -> None, renewed periodically.
@@ -174,11 +183,19 @@ def socket_count() -> LocalSocketCount | RedisSocketCount:
 
 def _for_layer(layer_settings: dict[str, Any]) -> LocalSocketCount | RedisSocketCount:
     config = layer_settings.get("CONFIG", {})
-    hosts = config.get("hosts") if "redis" in layer_settings.get("BACKEND", "").lower() else None
-    if not hosts:
+    if "redis" not in layer_settings.get("BACKEND", "").lower():
         return LocalSocketCount()
-    host = hosts[0]
-    address = host.get("address", host) if isinstance(host, dict) else host
-    if isinstance(address, (list, tuple)):
-        address = f"redis://{address[0]}:{address[1]}"
-    return RedisSocketCount(address, config.get("prefix", "asgi"))
+    hosts = config.get("hosts") or []
+    host = hosts[0] if hosts else None
+    if isinstance(host, str):
+        host = {"address": host}
+    elif isinstance(host, (list, tuple)):
+        host = {"address": f"redis://{host[0]}:{host[1]}"}
+    if not isinstance(host, dict) or "sentinels" in host or "master_name" in host:
+        logger.warning(
+            "MAX_SOCKETS_PER_USER is counted per process: the channel layer's first host "
+            "(%r) is not a Redis address this count can use (Sentinel is not supported).",
+            host,
+        )
+        return LocalSocketCount()
+    return RedisSocketCount(host, config.get("prefix", "asgi"))

@@ -261,6 +261,20 @@ export class ProgressClient {
     else if (this.getOperation(numeric) == null) this._scheduleResync();
   }
 
+  /** Drop runs from the store (a shown view no longer shows them, so they would only go
+   * stale); subscribers hear their ids, and getOperation() returns null for them. */
+  forget(ids) {
+    const gone = ids.map(String).filter((key) => key in this._store);
+    if (!gone.length) return;
+    const next = { ...this._store };
+    for (const key of gone) {
+      delete next[key];
+      this._lastSeen.delete(Number(key));
+    }
+    this._store = Object.freeze(next);
+    this._notify(gone.map(Number));
+  }
+
   /** Stop following a run (an element left the page). */
   unfollow(id) {
     if (this._follow.delete(Number(id)) && this.view === 'shown') this._scheduleShow();

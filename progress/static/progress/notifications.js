@@ -1,5 +1,6 @@
 // "Notify me when it ends" on the run page: a desktop notification when the run ends while
-// its tab is hidden. The list page's Start click may already have asked (notifyKey).
+// its tab is hidden. A run started from the list while "Notify me when runs finish" is on
+// (notify-opt-in.js) comes with the wish already made (notifyKey).
 
 import { countsText, setAttr, setHidden, setText } from './render.js';
 import { titleText } from './run-extras.js';
@@ -29,7 +30,7 @@ export function createNotifier({ doc, button, operationId, initial, getOperation
   const key = notifyKey(operationId);
   const storage = safeStorage();
   let wasActive = initial != null ? isActive(initial) : true;
-  // Asked for on the list page's Start click (the permission prompt came with that click).
+  // Wished on the list page, by its explained opt-in (the permission was asked there).
   let wanted = storage?.getItem(key) === '1';
   if (!button || typeof Notify !== 'function') return { update() {} };
 

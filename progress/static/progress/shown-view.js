@@ -64,8 +64,11 @@ export class ShownView {
   _summary(summary) {
     const next = afterSummary(this.state, summary, { limit: this.limit, autoShow: this.autoShow() });
     const changed = next.shown !== this.state.shown;
+    // Runs pushed out by new ones get no more states: drop them rather than show them stale.
+    const dropped = changed ? this.state.shown.filter((id) => !next.shown.includes(id)) : [];
     this.state = next;
     if (changed) this._tell();
+    if (dropped.length) this.client.forget?.(dropped);
     for (const callback of [...this._listeners]) callback(this.state, summary);
   }
 

@@ -635,3 +635,15 @@ describe("ProgressClient view 'shown': only the runs on screen", () => {
     assert.deepEqual(sentTypes(socket), ['resync']);
   });
 });
+
+test('forget() drops runs from the store and tells subscribers', () => {
+  const { client, calls } = makeClient();
+  client.connect();
+  const socket = FakeWebSocket.latest();
+  socket.open();
+  socket.receive(snapshot(op({ id: 1, seq: 1 }), op({ id: 2, seq: 1 })));
+  client.forget([2, 99]);
+  assert.equal(client.getOperation(2), null);
+  assert.equal(client.getOperation(1).seq, 1);
+  assert.deepEqual(calls.at(-1).changed, [2]);
+});

@@ -53,3 +53,18 @@ test('a ShownView tells its client what it shows, and again when a summary adds 
   ]);
   assert.deepEqual(seen, [0]);
 });
+
+test('runs pushed out of a shown view are dropped from the client, not left stale', () => {
+  const forgotten = [];
+  let onSummary = null;
+  const client = {
+    show: () => {},
+    forget: (ids) => forgotten.push(...ids),
+    onFrame: (_type, callback) => {
+      onSummary = callback;
+    },
+  };
+  new ShownView(client, { runs: [3, 2, 1], filters: {}, limit: 3 });
+  onSummary({ type: 'summary', new: 2, more: false, ids: [5, 4] });
+  assert.deepEqual(forgotten, [2, 1]);
+});
