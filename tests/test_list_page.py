@@ -374,8 +374,9 @@ def test_runs_with_failures_get_no_green_tick_and_the_failures_filter_finds_them
 
 
 def test_typing_in_a_scope_field_finds_scopes_beyond_the_listed_ones(browser, stack, curator):
-    Scope.objects.bulk_create(
-        Scope(name=f"mine-{n:04}", owner=curator) for n in range(MAX_SCOPE_CHOICES + 10)
+    Scope.objects.bulk_create(  # with a source each: a scope without one is refused
+        Scope(name=f"mine-{n:04}", owner=curator, sources=[SMALL_PANEL])
+        for n in range(MAX_SCOPE_CHOICES + 10)
     )
     page = page_as(browser, stack, curator)
     page.goto("/progress/")
