@@ -263,7 +263,7 @@ def frame_texts_once() -> bool:
     framed_by_autobahn = server_protocol.serverSend
 
     def serverSend(self: Any, content: Any, binary: bool = False) -> None:
-        if binary or not FRAME_TEXTS_ONCE or not _sends_plain_frames(self):
+        if binary or not FRAME_TEXTS_ONCE or not _sends_plain_frames(self, content):
             framed_by_autobahn(self, content, binary)
             return
         frame = text_frame(content)
@@ -277,9 +277,12 @@ def frame_texts_once() -> bool:
     return True
 
 
-def _sends_plain_frames(protocol: Any) -> bool:
-    """Whether autobahn would send a text on this socket now as one plain, unmasked frame."""
+def _sends_plain_frames(protocol: Any, text: str) -> bool:
+    """Whether autobahn would send text on this socket now as one plain, unmasked frame."""
     try:
+        # autobahn refuses a payload over maxMessagePayloadSize (daphne sets 1 MiB); a
+        # character is at most 4 bytes, so a text a quarter of that fits without encoding.
+        limit = protocol.maxMessagePayloadSize
         return (
             protocol.state == protocol.STATE_OPEN
             and protocol._perMessageCompress is None
@@ -289,7 +292,7 @@ def _sends_plain_frames(protocol: Any) -> bool:
             and not protocol.logFrames
             and not protocol.maskServerFrames
             and not protocol.autoFragmentSize
-            and not protocol.maxMessagePayloadSize
+            and (not limit or 4 * len(text) <= limit)
             and protocol.trafficStats is not None
         )
     except AttributeError:  # another autobahn: let it frame

@@ -233,7 +233,8 @@ class PlainSocket:
         self.send_queue: list = []
         self.trackedTimings = None
         self.logOctets = self.logFrames = self.maskServerFrames = False
-        self.autoFragmentSize = self.maxMessagePayloadSize = 0
+        self.autoFragmentSize = 0
+        self.maxMessagePayloadSize = options.get("max_payload", 1024 * 1024)  # daphne's
         self.trafficStats = type(
             "Stats", (), {"outgoingWebSocketMessages": 0, "outgoingOctetsWireLevel": 0}
         )()
@@ -259,8 +260,12 @@ def test_a_text_sent_to_many_sockets_is_framed_once_and_others_go_through_autoba
     assert frames[0] == daphne_tuning.text_frame(text)
     assert frames[1] is frames[0] and frames[2] is frames[0]  # built once
     assert sockets[0].trafficStats.outgoingWebSocketMessages == 1
-    compressed, closing = PlainSocket(compress=object()), PlainSocket()
+    compressed, closing, tiny = (
+        PlainSocket(compress=object()),
+        PlainSocket(),
+        PlainSocket(max_payload=8),
+    )
     closing.state = 2
-    for sock in (compressed, closing):
+    for sock in (compressed, closing, tiny):
         sock.serverSend(text)
         assert (sock.written, sock.by_autobahn) == ([], [text])
