@@ -32,6 +32,10 @@ DEFAULT_ENV = {
     # The benches open thousands of sockets per user on purpose (storms, fan-out).
     "PROGRESS_CONNECT_RATE": "1000000",
     "PROGRESS_CONNECT_BURST": "1000000",
+    # Sockets are still counted (in Redis, across the bench's daphnes: that cost is measured),
+    # but a figure must not be refused places that a killed daphne of the figure before still
+    # holds for SOCKET_COUNT_TTL.
+    "PROGRESS_MAX_SOCKETS_PER_USER": "1000",
 }
 
 

@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_SEND_BUFFER_BYTES": 4 * 1024 * 1024,
     # Open WebSockets one user may hold; past it a new one is closed with 4029. Counted
     # across every serving process in Redis when the channel layer is Redis (a process's
-    # places free themselves within 60 s if it dies), in the process otherwise.
+    # places free themselves within 20 s if it dies), in the process otherwise.
     "MAX_SOCKETS_PER_USER": 20,
     # Client messages per second (token bucket) before closing with 4008.
     # Charged as each frame arrives, before it waits for the consumer; at most CLIENT_BURST

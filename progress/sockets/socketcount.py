@@ -6,7 +6,7 @@ spreads sockets over N daphnes could hold N times the cap. In Redis each user ha
 set of their sockets, scored by when the entry expires (Redis' own clock, so machines need
 not agree on the time). A serving process renews its sockets' entries every
 SOCKET_COUNT_TTL / 3 seconds, so the places of a process that died free themselves within
-SOCKET_COUNT_TTL. If Redis cannot be reached, the count falls back to this process (the
+SOCKET_COUNT_TTL (20 s). If Redis cannot be reached, the count falls back to this process (the
 cap still bounds one process's memory, which is what a flood exhausts) and says so once.
 """
 
@@ -27,8 +27,12 @@ from progress.publish.outage import Outage
 
 logger = logging.getLogger(__name__)
 
-# Seconds a socket's entry lives in Redis unless its process renews it.
-SOCKET_COUNT_TTL = 60
+# Seconds a socket's entry lives in Redis unless its process renews it (every third of it):
+# a process that died without closing its sockets holds its users' places this long.
+SOCKET_COUNT_TTL = 20
+# Redis connections a process's count uses: a storm of connects queues its one-line scripts
+# on these rather than opening a connection each (opening one costs more than the script).
+REDIS_CONNECTIONS = 4
 # Seconds a count may wait for Redis before it falls back to this process.
 REDIS_TIMEOUT_SECONDS = 1.0
 # Take a place if the user holds fewer than the cap: drop expired entries, count, add. One
@@ -80,14 +84,18 @@ class RedisSocketCount:
         # short timeouts: a Redis that does not answer must not hold a connect, which then
         # counts in this process instead.
         options = {key: value for key, value in host.items() if key != "address"}
-        options.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
-        options.setdefault("socket_connect_timeout", REDIS_TIMEOUT_SECONDS)
+        options["socket_timeout"] = REDIS_TIMEOUT_SECONDS
+        options["socket_connect_timeout"] = REDIS_TIMEOUT_SECONDS
+        # The layer's own pool size is for its subscriptions; this count needs a few.
+        options["max_connections"] = REDIS_CONNECTIONS
+        options.setdefault("timeout", REDIS_TIMEOUT_SECONDS)
         address = host.get("address")
-        self._redis = (
-            aioredis.Redis.from_url(address, **options)
+        pool = (
+            aioredis.BlockingConnectionPool.from_url(address, **options)
             if isinstance(address, str)
-            else aioredis.Redis(**options)
+            else aioredis.BlockingConnectionPool(**options)
         )
+        self._redis = aioredis.Redis(connection_pool=pool)
         self._prefix = prefix
         # This process's sockets in Redis: (user id, member) -> None, renewed periodically.
         self._held: dict[tuple[str, str], None] = {}
@@ -198,4 +206,12 @@ def _for_layer(layer_settings: dict[str, Any]) -> LocalSocketCount | RedisSocket
             host,
         )
         return LocalSocketCount()
-    return RedisSocketCount(host, config.get("prefix", "asgi"))
+    try:
+        return RedisSocketCount(host, config.get("prefix", "asgi"))
+    except Exception:  # options this client does not take: count here, and say so
+        logger.warning(
+            "MAX_SOCKETS_PER_USER is counted per process: a Redis client for the channel "
+            "layer's first host could not be made.",
+            exc_info=True,
+        )
+        return LocalSocketCount()
