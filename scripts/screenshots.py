@@ -131,7 +131,9 @@ def shoot_silent(page: Page, path: Path) -> None:
     connected(page)
     page.context.set_offline(True)
     try:
-        expect(page.locator("article.detail")).to_have_attribute("data-silent", "true")
+        expect(page.locator("article.detail")).to_have_attribute(
+            "data-silent", "true", timeout=30_000
+        )
         page.screenshot(path=str(path))
     finally:
         page.context.set_offline(False)
