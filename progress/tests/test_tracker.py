@@ -392,9 +392,10 @@ def test_an_attached_file_is_stored_listed_and_pruned_with_its_run(
     with files.file_open(name) as handle:
         assert handle.read() == b"hgnc_id,symbol\n1,A\n"
     listed = row_of(tracker).metadata["files"]
+    # Sizes in bytes, for the owner's MAX_STORED_BYTES_PER_USER.
     assert listed == [
-        {"name": name, "label": "genes.csv", "kind": "report"},
-        {"name": second, "label": "notes.txt", "kind": "export"},
+        {"name": name, "label": "genes.csv", "kind": "report", "size": 19},
+        {"name": second, "label": "notes.txt", "kind": "export", "size": 9},
     ]
     OperationProgress.objects.filter(pk=tracker.id).update(created_at="2000-01-01T00:00:00Z")
     call_command("prune_operations", "--older-than", "1d", stdout=io.StringIO())
