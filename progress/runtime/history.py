@@ -190,9 +190,9 @@ def past_runs(operation_name: str, *, exclude_id: int | None = None) -> list[Pas
     ]
 
 
-def typical_durations(queryset: OperationProgressQuerySet | None = None) -> dict[str, float]:
-    """Each operation's median duration in seconds over its RECENT_RUNS newest completed runs."""
-    ranked = (
+def _recent_completed(queryset: OperationProgressQuerySet | None) -> Any:
+    """Each operation's RECENT_RUNS newest completed runs (one window query)."""
+    return (
         _completed(queryset)
         .annotate(
             recent=Window(
@@ -201,6 +201,11 @@ def typical_durations(queryset: OperationProgressQuerySet | None = None) -> dict
         )
         .filter(recent__lte=RECENT_RUNS)
     )
+
+
+def typical_durations(queryset: OperationProgressQuerySet | None = None) -> dict[str, float]:
+    """Each operation's median duration in seconds over its RECENT_RUNS newest completed runs."""
+    ranked = _recent_completed(queryset)
     durations: dict[str, list[float]] = {}
     for name, started, completed in ranked.values_list(
         "operation_name", "started_at", "completed_at"
@@ -212,19 +217,12 @@ def typical_durations(queryset: OperationProgressQuerySet | None = None) -> dict
 
 def typical_rates(queryset: OperationProgressQuerySet | None = None) -> dict[str, float]:
     """Each operation's median average rate (items/s) over its RECENT_RUNS newest completed runs."""
-    ranked = (
-        _completed(queryset)
-        .annotate(
-            recent=Window(
-                RowNumber(), partition_by=[F("operation_name")], order_by=F("completed_at").desc()
-            )
-        )
-        .filter(recent__lte=RECENT_RUNS)
-        .only("operation_name", "current_item", "metadata", "started_at", "completed_at")
+    ranked = _recent_completed(queryset).only(
+        "operation_name", "current_item", "metadata", "started_at", "completed_at"
     )
     rates: dict[str, list[float | None]] = {}
     for run in ranked:
-        seconds = (run.completed_at - run.started_at).total_seconds()  # type: ignore[operator]
+        seconds = (run.completed_at - run.started_at).total_seconds()
         rates.setdefault(run.operation_name, []).append(average_rate(run_items(run), seconds))
     typical = {name: typical_rate(values) for name, values in sorted(rates.items())}
     return {name: rate for name, rate in typical.items() if rate is not None}
