@@ -26,7 +26,7 @@ Consumers must not mutate the messages they receive: members of a group share on
 
 Group watches (watch_group/unwatch_group) hand each message of a group to a callback as
 it is read, before any member's queue: the fan-out feeds run states to a process's
-sockets that way, and the snapshot cache learns of broadcasts.
+sockets that way.
 
 The module imports nothing of the app but its protocol, which imports no Django: it works
 without Django set up, and channels-redis' own tests run against it

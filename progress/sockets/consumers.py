@@ -50,7 +50,6 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     _last_sent_at = 0.0
     # ?view=shown: the runs the client shows, each a place in its run group's feed.
     view_shown = False
-    _holds_broadcast_watch = False
     summary_since = 0
     last_summary: str | None = None
 
@@ -97,11 +96,9 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         (group,) = visibility.user_groups(self.user, operation_id=self.operation_id)
         self._subscription = await fanout_for(self.channel_layer).subscribe(group, self)
-        if self.operation_id is None:
-            await self._hold_broadcast_watch()
         # Subscribed first, so nothing that changes after the snapshot's query is missed;
         # the feed holds states for this socket until the snapshot is out.
-        snapshot = await self._snapshot()
+        snapshot = await self._snapshot(self._subscription)
         for run_id, seq in snapshot.seqs.items():
             self.sent[run_id] = max(seq, self.sent.get(run_id, -1))
         for frame in snapshot.seed_frames if self.seed_protocol else snapshot.frames:
@@ -304,20 +301,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})
 
-    async def _hold_broadcast_watch(self) -> None:
-        """While this socket is open, shared list snapshots are kept fresh by watching every
-        broadcast (progress.sockets.snapshots); without the watch they are shared less."""
-        # Held before the await: a connect cancelled meanwhile still gives it back.
-        self._holds_broadcast_watch = True
-        try:
-            await snapshots.hold_broadcast_watch(self.channel_layer)
-        except Exception:
-            logger.warning("Could not watch broadcasts; snapshots are shared less", exc_info=True)
-
     def _unsubscribe(self) -> None:
-        if self._holds_broadcast_watch:
-            self._holds_broadcast_watch = False
-            snapshots.release_broadcast_watch(self.channel_layer)
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             subscription.close()
@@ -364,9 +348,18 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
     def _is_visible(self, operation_id: int) -> bool:
         return snapshots.is_visible(self.user, operation_id)
 
-    async def _snapshot(self) -> snapshots.EncodedSnapshot:
+    async def _snapshot(self, subscription: Subscription) -> snapshots.EncodedSnapshot:
+        """The socket's snapshot, shared with connects of the same visibility; the states
+        its feed took in since that snapshot's load are held for the socket (catch_up)."""
         key = visibility.visibility_key(self.user, operation_id=self.operation_id)
-        return await snapshots.shared_snapshots.get(key, self._load_snapshot)
+        snapshot, started = await snapshots.shared_snapshots.get(
+            key, self._load_snapshot, not_before=subscription.feed.covered_from
+        )
+        if subscription.catch_up(started):
+            return snapshot
+        # The load took longer than the feed remembers: load one after subscribing, which
+        # the states held for this socket since then complete.
+        return await self._load_snapshot()
 
     @database_sync_to_async
     def _load_snapshot(self) -> snapshots.EncodedSnapshot:

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
+from time import monotonic
 from typing import Any, Protocol
 
 from progress import conf, protocol
@@ -46,6 +48,9 @@ logger = logging.getLogger(__name__)
 GROUP_REJOIN_SECONDS = 3600.0
 # Seconds to wait after a failed receive (the layer's server is down) before the next one.
 RECEIVE_RETRY_SECONDS = 1.0
+# A feed remembers the states it took in for SNAPSHOT_SHARE_SECONDS plus this: a shared
+# snapshot is caught up from them (GroupFeed.recent), and the margin covers a slow load.
+RECENT_MARGIN_SECONDS = 1.0
 
 
 class Listener(Protocol):
@@ -69,6 +74,21 @@ class Subscription:
         self.sending: asyncio.Task[None] | None = None
         # States not yet sent to this socket (paused or busy): the newest per run.
         self.held: dict[int, dict[str, Any]] = {}
+
+    def catch_up(self, since: float) -> bool:
+        """Hold every state the feed took in since `since` (time.monotonic()), for a snapshot
+        loaded from then on (the send filters out what the snapshot already holds). False
+        if the feed no longer remembers back that far: the snapshot must be loaded again."""
+        feed = self.feed
+        if feed.covered_from > since:
+            return False
+        events = []
+        for received, message in reversed(feed.recent.values()):
+            if received < since:
+                break
+            events.append(message)
+        self.hold(events)
+        return True
 
     def start(self) -> None:
         """The snapshot is sent: from now on the socket gets states (held ones first)."""
@@ -139,6 +159,12 @@ class GroupFeed:
         self.group = group
         self.subscribers: dict[Subscription, None] = {}  # an ordered set
         self.pending: dict[int, dict[str, Any]] = {}
+        # The newest state per run taken in during the last `window` seconds, oldest first,
+        # with when it arrived: what a socket given a shared snapshot has not seen.
+        self.recent: OrderedDict[int, tuple[float, dict[str, Any]]] = OrderedDict()
+        self.window = conf.get("SNAPSHOT_SHARE_SECONDS") + RECENT_MARGIN_SECONDS
+        # Every state taken in since this time.monotonic() is in recent (set once joined).
+        self.covered_from = float("inf")
         self.channel = ""
         self.joined: asyncio.Future[None] = fanout.loop.create_future()
         self._task: asyncio.Task[None] | None = None
@@ -163,6 +189,7 @@ class GroupFeed:
         if not self.watching:
             self._task = self.fanout.loop.create_task(self._receive())
             self._rejoin = self.fanout.loop.call_later(GROUP_REJOIN_SECONDS, self._renew)
+        self.covered_from = monotonic()
         self.joined.set_result(None)
 
     @property
@@ -175,18 +202,32 @@ class GroupFeed:
         if message.get("type") != protocol.LAYER_EVENT:
             logger.debug("Feed %s ignored a %r message", self.group, message.get("type"))
             return
-        held = self.pending.get(message["id"])
+        run_id = message["id"]
+        known = self.recent.get(run_id)
+        held = self.pending.get(run_id) or (known[1] if known is not None else None)
         if protocol.is_newer(message, held):
             if not protocol.fits_in_frame(message["text"]):
                 logger.error(
                     "Run %s: dropped a %s-byte frame, over MAX_FRAME_BYTES; encode frames "
                     "with progress.protocol.encode_event, which bounds them.",
-                    message["id"],
+                    run_id,
                     len(message["text"]),
                 )
                 return
-            self.pending[message["id"]] = message
+            self.pending[run_id] = message
+            self._remember(run_id, message)
             self.fanout.mark(self)
+
+    def _remember(self, run_id: int, message: dict[str, Any]) -> None:
+        """Keep the state in recent, and forget what arrived more than `window` ago."""
+        now = monotonic()
+        recent = self.recent
+        recent[run_id] = (now, message)
+        recent.move_to_end(run_id)
+        cutoff = now - self.window
+        while next(iter(recent.values()))[0] < cutoff:  # ends at the state just kept
+            recent.popitem(last=False)
+            self.covered_from = max(self.covered_from, cutoff)
 
     def flush(self, gathered: dict[Listener, list[tuple[Subscription, list[str]]]]) -> None:
         """Send every ready socket its unsent states; busy or paused ones hold them. A

@@ -1,11 +1,10 @@
 """Process-wide services of a serving process, started once when the server starts.
 
 The publisher's attachment to the server loop (in-memory layer), the database relay
-(in-memory layer) and the stall sweep run once per process, not once per connection. (The
-broadcast watch that keeps shared snapshots fresh is held by the sockets that share them:
-progress.sockets.snapshots.hold_broadcast_watch.) Servers with the ASGI lifespan
-protocol (uvicorn, hypercorn) start them at start-up; daphne has no lifespan, so they start
-with the first request or WebSocket the process serves, before it is handled.
+(in-memory layer) and the stall sweep run once per process, not once per connection. Servers
+with the ASGI lifespan protocol (uvicorn, hypercorn) start them at start-up; daphne has no
+lifespan, so they start with the first request or WebSocket the process serves, before it
+is handled.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from progress import conf
 from progress.publish.publisher import get_publisher
 from progress.runtime.sweeps import ensure_sweeper
 from progress.sockets.relay import ensure_relay
-from progress.sockets.snapshots import shared_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +47,6 @@ def stop_services() -> None:
     """Stop what start_services() started in this loop (lifespan shutdown, tests)."""
     global _services_loop
     _services_loop = None
-    shared_snapshots.listening = False
 
 
 class ServerServices:

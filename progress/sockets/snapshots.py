@@ -1,23 +1,23 @@
 """Reads the consumer needs, each one query, each limited to what the user may see.
 
-Snapshots are also shared: concurrent connects with the same visibility (all staff; one
-user's own runs; one run) wait for one query and one encoding (SharedSnapshots).
+Snapshots are also shared: connects with the same visibility (all staff; one user's own
+runs; one run) within SNAPSHOT_SHARE_SECONDS wait for one query and one encoding
+(SharedSnapshots), and get what changed since from their group's feed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
 from django.db.models import Q
 
 from progress import conf, protocol
 from progress.models import ACTIVE_STATUSES, OperationProgress
-from progress.publish import visibility
 from progress.serializers import operation_data
 
 MAX_ACTIVE_IN_SNAPSHOT = 500
@@ -92,61 +92,79 @@ def encoded_snapshot(user: Any, *, operation_id: int | None = None) -> EncodedSn
 
 @dataclass
 class _Flight:
-    generation: int
-    started: float
+    started: float  # time.monotonic() when the load began: the snapshot is at least this new
     task: asyncio.Future[EncodedSnapshot]
 
 
 class SharedSnapshots:
     """Single-flight snapshots: connects with the same visibility share one query and encoding.
 
-    A snapshot is shared by every connect that asks while it is being loaded, and reused
-    until this process sees the next broadcast (note_broadcast(), fed by the layer through
-    watch_broadcasts()) or for at most SNAPSHOT_SHARE_SECONDS. Without that feed (no server
-    services, or a layer that cannot watch a group) only connects that overlap share it.
+    A snapshot is shared by every connect that asks within SNAPSHOT_SHARE_SECONDS of its
+    load's start, whatever changed since: the socket's group feed holds every state it took
+    in since then (progress.sockets.fanout.GroupFeed.recent), and the consumer sends those
+    after the snapshot. That needs the feed to have been joined before the load started
+    (not_before); a snapshot older than the feed is not shared.
+
+    Why not reload after every change (as before issue 25's storm figure): with runs updating
+    at 10 Hz, each change ended sharing, and a storm of 1,000 connects ran 50 snapshot
+    queries instead of about one per second (bench figure S2).
     """
 
     def __init__(self) -> None:
-        self.generation = 0
-        self.listening = False
         self.loads = 0
         self._flights: dict[tuple[Any, ...], _Flight] = {}
-
-    def note_broadcast(self) -> None:
-        """A run changed: snapshots loaded so far may be stale."""
-        self.generation += 1
-        if self._flights:
-            self._flights = {k: f for k, f in self._flights.items() if not f.task.done()}
+        self._prune_at = 0.0
 
     async def get(
-        self, key: tuple[Any, ...], load: Callable[[], Coroutine[Any, Any, EncodedSnapshot]]
-    ) -> EncodedSnapshot:
-        """The shared snapshot for key, loaded by load() if there is no current one."""
+        self,
+        key: tuple[Any, ...],
+        load: Callable[[], Coroutine[Any, Any, EncodedSnapshot]],
+        *,
+        not_before: float = float("-inf"),
+    ) -> tuple[EncodedSnapshot, float]:
+        """The shared snapshot for key and when its load started; loaded by load() unless
+        a load started at or after not_before, within SNAPSHOT_SHARE_SECONDS, can serve."""
+        loop = asyncio.get_running_loop()
         if conf.get("SNAPSHOT_SHARE_SECONDS") <= 0:
             self.loads += 1
-            return await load()
-        loop = asyncio.get_running_loop()
+            started = monotonic()
+            return await load(), started
+        if monotonic() >= self._prune_at:
+            self.forget_stale()
         flight = self._flights.get(key)
-        if flight is None or not self._reusable(flight, loop):
+        if flight is None or not self._reusable(flight, loop, not_before):
             self.loads += 1
-            flight = _Flight(self.generation, time.monotonic(), loop.create_task(load()))
+            flight = _Flight(monotonic(), loop.create_task(load()))
             self._flights[key] = flight
-            flight.task.add_done_callback(functools.partial(self._landed, key))
-        return await asyncio.shield(flight.task)
+            flight.task.add_done_callback(functools.partial(self._landed, key, flight))
+        return await asyncio.shield(flight.task), flight.started
 
-    def _reusable(self, flight: _Flight, loop: asyncio.AbstractEventLoop) -> bool:
+    def _reusable(
+        self, flight: _Flight, loop: asyncio.AbstractEventLoop, not_before: float
+    ) -> bool:
         task = flight.task
-        if task.get_loop() is not loop or flight.generation != self.generation:
+        if task.get_loop() is not loop or flight.started < not_before:
             return False
         if not task.done():
             return True
-        fresh = time.monotonic() - flight.started <= conf.get("SNAPSHOT_SHARE_SECONDS")
-        return self.listening and fresh and self._reusable_result(flight)
+        fresh = monotonic() - flight.started <= conf.get("SNAPSHOT_SHARE_SECONDS")
+        return fresh and self._reusable_result(flight)
 
-    def _landed(self, key: tuple[Any, ...], _task: object = None) -> None:
-        flight = self._flights.get(key)
-        if flight is not None and not (self.listening and self._reusable_result(flight)):
+    def _landed(self, key: tuple[Any, ...], flight: _Flight, _task: object = None) -> None:
+        if self._flights.get(key) is flight and not self._reusable_result(flight):
             del self._flights[key]
+
+    def forget_stale(self) -> None:
+        """Drop snapshots too old to share: one per visibility (each run page's run is one)
+        would pile up. Done by get() at most once per SNAPSHOT_SHARE_SECONDS."""
+        now = monotonic()
+        share = conf.get("SNAPSHOT_SHARE_SECONDS")
+        self._prune_at = now + share
+        self._flights = {
+            key: flight
+            for key, flight in self._flights.items()
+            if not flight.task.done() or now - flight.started <= share
+        }
 
     @staticmethod
     def _reusable_result(flight: _Flight) -> bool:
@@ -154,68 +172,3 @@ class SharedSnapshots:
 
 
 shared_snapshots = SharedSnapshots()
-
-
-# Sockets per (event loop, layer) whose snapshots are shared: while there is one, the process
-# watches every broadcast (ALL_GROUP) to know when a shared snapshot is stale.
-_watch_holders: dict[tuple[asyncio.AbstractEventLoop, Any], int] = {}
-_unwatching: set[asyncio.Task[None]] = set()
-
-
-async def hold_broadcast_watch(layer: Any) -> None:
-    """A socket whose snapshot may be shared (all runs, or a user's own) connected.
-
-    Why held, not always on (issue 26): watching ALL_GROUP takes in every state of every run
-    from Redis. A process that serves only shown views and run pages, which do not share
-    snapshots, then takes in only the runs its sockets show.
-    """
-    key = (asyncio.get_running_loop(), layer)
-    _watch_holders[key] = _watch_holders.get(key, 0) + 1
-    if _watch_holders[key] == 1:
-        try:
-            await watch_broadcasts(layer)
-        except BaseException:
-            # Not watching: the next socket to hold it tries again (this one still releases
-            # its hold, which then only counts down).
-            _watch_holders[key] = 0
-            raise
-
-
-def release_broadcast_watch(layer: Any) -> None:
-    """That socket closed; the last one stops the watch."""
-    loop = asyncio.get_running_loop()
-    key = (loop, layer)
-    left = _watch_holders.get(key, 0) - 1
-    if left > 0:
-        _watch_holders[key] = left
-        return
-    _watch_holders.pop(key, None)
-    # Stale from now on: no snapshot loaded before is reused once the watch is gone.
-    shared_snapshots.listening = False
-    shared_snapshots.note_broadcast()
-    unwatch = getattr(layer, "unwatch_group", None)
-    if unwatch is not None:
-        task = loop.create_task(unwatch(visibility.ALL_GROUP, _note_broadcast))
-        _unwatching.add(task)  # held until done: the loop keeps only a weak reference
-        task.add_done_callback(_unwatching.discard)
-
-
-async def watch_broadcasts(layer: Any) -> bool:
-    """Have layer report every broadcast to shared_snapshots (all of them go to ALL_GROUP).
-
-    Needs a layer with watch_group() (progress.layers); with others, such as the in-memory
-    layer, a snapshot is shared only by connects that overlap its query. False then.
-    """
-    shared_snapshots.listening = False
-    watch = getattr(layer, "watch_group", None)
-    if watch is None:
-        return False
-    await watch(visibility.ALL_GROUP, _note_broadcast)
-    shared_snapshots.note_broadcast()
-    shared_snapshots.listening = True
-    return True
-
-
-def _note_broadcast(message: dict[str, Any]) -> None:
-    if message.get("type") == protocol.LAYER_EVENT:
-        shared_snapshots.note_broadcast()

@@ -35,15 +35,29 @@ SOCKET_COUNT_TTL = 20
 REDIS_CONNECTIONS = 4
 # Seconds a count may wait for Redis before it falls back to this process.
 REDIS_TIMEOUT_SECONDS = 1.0
-# Take a place if the user holds fewer than the cap: drop expired entries, count, add. One
-# script, so two processes cannot both take the last place. TIME is Redis' clock.
+# Most members one script takes places for: a storm's connects that wait while the script
+# before runs go to Redis together (one call costs redis-py about 110 µs of CPU, each place
+# in a batch about 20 µs: bench figure S).
+TAKE_BATCH = 100
+# Take places for KEYS[i] / ARGV[i + 2] where the user holds fewer than ARGV[1]: drop
+# expired entries, count, add. One script, so two processes cannot both take the last
+# place; a user named twice in one batch sees the first place taken. TIME is Redis' clock.
 _TAKE = """
 local now = tonumber(redis.call('TIME')[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return 1
+local limit = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local taken = {}
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    taken[i] = 0
+  else
+    redis.call('ZADD', KEYS[i], now + ttl, ARGV[i + 2])
+    redis.call('EXPIRE', KEYS[i], ttl)
+    taken[i] = 1
+  end
+end
+return taken
 """
 _RENEW = """
 local now = tonumber(redis.call('TIME')[1])
@@ -100,6 +114,9 @@ class RedisSocketCount:
         # This process's sockets in Redis: (user id, member) -> None, renewed periodically.
         self._held: dict[tuple[str, str], None] = {}
         self._renewal: asyncio.Task[None] | None = None
+        # Connects waiting for the next batch, and the task that sends the batches.
+        self._waiting: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self._taker: asyncio.Task[None] | None = None
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.local = LocalSocketCount()  # while Redis is down
         self._fallback: dict[tuple[str, str], None] = {}
@@ -114,26 +131,60 @@ class RedisSocketCount:
         return f"{self._prefix}:progress:sockets:{user_key}"
 
     async def take(self, user_key: str, socket_id: str) -> bool:
-        """Take a place under MAX_SOCKETS_PER_USER across processes."""
-        member = f"{self._process}:{socket_id}"
-        limit = conf.get("MAX_SOCKETS_PER_USER")
-        try:
-            taken = await self._redis.eval(
-                _TAKE, 1, self.key(user_key), limit, member, SOCKET_COUNT_TTL
-            )
-        except Exception as exc:
-            self._outage.failed(exc)
-            allowed = await self.local.take(user_key, socket_id)
+        """Take a place under MAX_SOCKETS_PER_USER across processes.
+
+        Connects that arrive while a batch is in Redis wait for the next one (_take_waiting):
+        a storm costs a script per batch, not per connect.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((user_key, socket_id, answer))
+        if self._taker is None or self._taker.done():
+            self._taker = loop.create_task(self._take_waiting())
+        return await answer
+
+    async def _take_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:TAKE_BATCH], self._waiting[TAKE_BATCH:]
+            members = [f"{self._process}:{socket_id}" for _, socket_id, _ in batch]
+            try:
+                taken = await self._redis.eval(
+                    _TAKE,
+                    len(batch),
+                    *[self.key(user_key) for user_key, _, _ in batch],
+                    conf.get("MAX_SOCKETS_PER_USER"),
+                    SOCKET_COUNT_TTL,
+                    *members,
+                )
+            except Exception as exc:
+                self._outage.failed(exc)
+                for user_key, socket_id, answer in batch:
+                    await self._take_here(user_key, socket_id, answer)
+                continue
+            self._outage.succeeded()
+            for (user_key, _, answer), member, got in zip(batch, members, taken, strict=True):
+                if not got:
+                    if not answer.done():
+                        answer.set_result(False)
+                elif answer.done():
+                    # The connect was cancelled (the client left) while Redis answered.
+                    self._forget(user_key, member)
+                else:
+                    self._held[(user_key, member)] = None
+                    answer.set_result(True)
+            if self._held and (self._renewal is None or self._renewal.done()):
+                self._renewal = asyncio.get_running_loop().create_task(self._renew())
+
+    async def _take_here(self, user_key: str, socket_id: str, answer: asyncio.Future[bool]) -> None:
+        """Redis could not be asked: count the socket in this process."""
+        allowed = await self.local.take(user_key, socket_id)
+        if answer.done():
             if allowed:
-                self._fallback[(user_key, socket_id)] = None
-            return allowed
-        self._outage.succeeded()
-        if not taken:
-            return False
-        self._held[(user_key, member)] = None
-        if self._renewal is None or self._renewal.done():
-            self._renewal = asyncio.get_running_loop().create_task(self._renew())
-        return True
+                self.local.give_back(user_key, socket_id)
+            return
+        if allowed:
+            self._fallback[(user_key, socket_id)] = None
+        answer.set_result(allowed)
 
     def give_back(self, user_key: str, socket_id: str) -> None:
         if (user_key, socket_id) in self._fallback:
@@ -143,9 +194,12 @@ class RedisSocketCount:
         member = f"{self._process}:{socket_id}"
         if (user_key, member) in self._held:
             del self._held[(user_key, member)]
-            task = asyncio.get_running_loop().create_task(self._remove(user_key, member))
-            _pending.add(task)
-            task.add_done_callback(_pending.discard)
+            self._forget(user_key, member)
+
+    def _forget(self, user_key: str, member: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._remove(user_key, member))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
 
     async def _remove(self, user_key: str, member: str) -> None:
         with contextlib.suppress(Exception):  # unreachable: the entry expires on its own

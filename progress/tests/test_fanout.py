@@ -177,6 +177,33 @@ async def test_a_socket_gets_nothing_before_its_snapshot_then_only_what_the_snap
     await aeventually(lambda: socket.states() == [(2, 1, "progress_update")])
 
 
+async def test_a_late_socket_catches_up_on_what_its_feed_took_in_since_a_snapshot(
+    layer, settings, monkeypatch
+):
+    settings.PROGRESS = {"SNAPSHOT_SHARE_SECONDS": 1.0}
+    now = [500.0]
+    monkeypatch.setattr(fanout, "monotonic", lambda: now[0])
+    first = (await subscribed(layer, [Socket("first")]))[0]
+    feed = first.feed
+    loaded_at = now[0]  # a snapshot loaded now, shared with a socket that connects later
+    for run_id, seq in ((1, 1), (2, 1), (1, 2)):
+        now[0] += 0.1
+        await layer.group_send(GROUP, event(run_id, seq))
+        await aeventually(lambda run_id=run_id, seq=seq: feed.recent[run_id][1]["seq"] == seq)
+    late = Socket("late")
+    subscription = await fanout_for(layer).subscribe(GROUP, late)
+    assert subscription.catch_up(loaded_at)
+    late.sent.update({2: 1})  # that snapshot already had run 2 at seq 1
+    subscription.start()
+    await aeventually(lambda: late.states() == [(1, 2, "progress_update")])
+    # Over 2 s on (the share time plus the margin), what arrived before is forgotten: a snapshot
+    # loaded back then can no longer be caught up, and must be loaded again.
+    now[0] += 2.5
+    await layer.group_send(GROUP, event(3, 1))
+    await aeventually(lambda: list(feed.recent) == [3])
+    assert not (await fanout_for(layer).subscribe(GROUP, Socket("slow"))).catch_up(loaded_at)
+
+
 async def test_a_socket_still_sending_gets_the_newest_states_when_its_send_ends(layer, settings):
     settings.PROGRESS = {"SOCKET_FLUSH_INTERVAL": 0}
     release = asyncio.Event()

@@ -50,33 +50,46 @@ def test_an_encoded_snapshot_knows_each_runs_seq(user):
     assert snapshot.frames[0].startswith('{"type":"snapshot","part":1,"parts":1,')
 
 
+def loader():
+    """A load that counts itself: its snapshot's one frame is its number."""
+    loads = []
+
+    async def load():
+        loads.append(1)
+        await asyncio.sleep(0)
+        return snapshots.EncodedSnapshot(frames=[str(len(loads))], seqs={}, seed_frames=[])
+
+    return load, loads
+
+
 async def test_concurrent_connects_with_one_visibility_share_one_load():
     shared = snapshots.SharedSnapshots()
-    loads = 0
-
-    async def load():
-        nonlocal loads
-        loads += 1
-        await asyncio.sleep(0)
-        return snapshots.EncodedSnapshot(frames=["f"], seqs={}, seed_frames=[])
-
+    load, loads = loader()
     results = await asyncio.gather(*(shared.get(("all",), load) for _ in range(5)))
-    assert loads == 1 and all(r.frames == ["f"] for r in results)
+    assert len(loads) == 1 and all(snapshot.frames == ["1"] for snapshot, _ in results)
     await shared.get(("user", 1), load)
-    assert loads == 2  # another visibility loads its own
+    assert len(loads) == 2  # another visibility loads its own
 
 
-async def test_a_broadcast_makes_the_next_connect_load_again():
+async def test_a_snapshot_is_shared_for_the_share_time_then_loaded_again(settings, monkeypatch):
+    settings.PROGRESS = {"SNAPSHOT_SHARE_SECONDS": 5}
+    now = [1000.0]
+    monkeypatch.setattr(snapshots, "monotonic", lambda: now[0])
     shared = snapshots.SharedSnapshots()
-    shared.listening = True
-    loads = 0
+    load, _ = loader()
+    first, started = await shared.get(("all",), load)
+    now[0] += 4.9
+    again, again_started = await shared.get(("all",), load)
+    assert (first.frames, again.frames, again_started) == (["1"], ["1"], started)
+    now[0] += 0.2  # 5.1 s after the load started
+    assert (await shared.get(("all",), load))[0].frames == ["2"]
 
-    async def load():
-        nonlocal loads
-        loads += 1
-        return snapshots.EncodedSnapshot(frames=[str(loads)], seqs={}, seed_frames=[])
 
-    assert (await shared.get(("all",), load)).frames == ["1"]
-    assert (await shared.get(("all",), load)).frames == ["1"]  # reused while nothing changed
-    shared.note_broadcast()
-    assert (await shared.get(("all",), load)).frames == ["2"]
+async def test_a_snapshot_older_than_the_sockets_feed_is_not_shared():
+    shared = snapshots.SharedSnapshots()
+    load, _ = loader()
+    _, started = await shared.get(("all",), load)
+    # The socket's feed was joined after that load began: states between are unknown to it.
+    snapshot, newer = await shared.get(("all",), load, not_before=started + 0.001)
+    assert snapshot.frames == ["2"] and newer > started
+    assert (await shared.get(("all",), load, not_before=newer))[0].frames == ["2"]
