@@ -606,6 +606,7 @@ def phase(
     following = wait_ready(clients, dashboards)
     subscriptions = redis_subscriptions(run_ids)
     sent_before = sent.value
+    load_before = os.getloadavg()[0]
     window = measure_window(
         clients,
         args.seconds,
@@ -671,6 +672,7 @@ def phase(
         "client_cpu_percent": [100 * c / seconds for c in window["cpu_s"]["clients"]],
         "redis_cpu_percent": 100 * window["redis_cpu_s"] / seconds,
         "rss_mib": rss,
+        "loadavg_1min": [load_before, os.getloadavg()[0]],
         "processes": processes,
         "run_group_subscriptions": subscriptions[0],
         "all_group_subscriptions": subscriptions[1],
@@ -766,7 +768,11 @@ def print_phases(results: list[dict[str, Any]], args: argparse.Namespace) -> Non
                 f"early; {row['errors']}"
             )
         if row["mode"] == "shown" and not args.floor:
-            print(f"\nIssue 26's goals (figure 1), phase {row['mode']}:")
+            print(
+                f"\nIssue 26's goals (figure 1), phase {row['mode']} (load average "
+                f"{row['loadavg_1min'][0]:.1f} -> {row['loadavg_1min'][1]:.1f} on "
+                f"{os.cpu_count()} CPUs):"
+            )
             for text, met in goals(row, args):
                 print(f"- {'yes' if met else 'NO '}  {text}")
 
