@@ -247,7 +247,10 @@ def producer_process(
     list) do not all arrive in one slice."""
     from channels.layers import get_channel_layer
 
+    from progress import protocol
+
     serialize = get_channel_layer().serialize
+    event = protocol.LAYER_EVENT
     run_ids = list(templates)
     random.Random(26).shuffle(run_ids)
     heads = {
@@ -271,7 +274,8 @@ def producer_process(
             position += 1
             seq = seqs[pk] = seqs[pk] + 1
             text = templates[pk] % {"seq": seq, "item": seq, "sent": time.time()}
-            payload = serialize(state_message(pk, seq, text))
+            # state_message()'s dict, built inline (checked against the writer's at start)
+            payload = serialize({"type": event, "id": pk, "seq": seq, "final": False, "text": text})
             tail = b"$%d\r\n%s\r\n" % (len(payload), payload)
             for head in heads[pk]:
                 parts += (head, tail)
