@@ -516,17 +516,20 @@ def measure_window(
     seconds: float,
     pids: dict[str, list[int]],
     servers: list[Daphne] | None = None,
+    sent: Any = None,
 ) -> dict[str, Any]:
-    """CPU of each named group of processes (and Redis, and the servers' Redis intake)
-    over one window in which the clients count."""
+    """CPU of each named group of processes (and Redis, the servers' Redis intake and the
+    producer's `sent` count) over one window in which the clients count."""
     before = {name: [cpu_seconds(p) for p in group] for name, group in pids.items()}
     redis_before = redis_cpu_seconds()
     stats_before = [s.stats() for s in servers or []]
+    sent_before = sent.value if sent is not None else 0
     started = time.monotonic()
     clients["measuring"].set()
     time.sleep(seconds)
     clients["measuring"].clear()
     elapsed = time.monotonic() - started
+    sent_during = (sent.value if sent is not None else 0) - sent_before
     stats_after = [s.stats() for s in servers or []]
     cpu = {
         name: [cpu_seconds(p) - b for p, b in zip(group, before[name], strict=True)]
@@ -534,6 +537,7 @@ def measure_window(
     }
     return {
         "elapsed": elapsed,
+        "sent": sent_during,
         "cpu_s": cpu,
         "redis_cpu_s": redis_cpu_seconds() - redis_before,
         "stats_before": stats_before,
@@ -613,7 +617,6 @@ def phase(
     producer.start()
     following = wait_ready(clients, dashboards)
     subscriptions = redis_subscriptions(run_ids)
-    sent_before = sent.value
     load_before = os.getloadavg()[0]
     window = measure_window(
         clients,
@@ -624,9 +627,10 @@ def phase(
             "clients": [p.pid for p in clients["processes"]],
         },
         servers,
+        sent,
     )
     seconds = window["elapsed"]
-    offered = (sent.value - sent_before) / seconds
+    offered = window["sent"] / seconds
     rss = [rss_mib(s.pid) for s in servers]
     producing.set()
     stats = collect(clients)
