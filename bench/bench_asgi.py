@@ -5,6 +5,13 @@ daphne serves `bench_asgi:application`: every request and WebSocket goes to
 with the number of SQL statements Django executed in this process so far. The counter is
 an execute wrapper installed on every database connection this process opens (any thread),
 so it counts exactly the statements the app sends, including session and user lookups.
+
+With progress.layers' pub/sub layer, the stats also say what this process takes in from
+Redis (bench_shown.py, issue 26's "Redis inbound per serving process"): "redis_in" counts
+the messages read from Redis since start, by kind of channel (a run's own group
+progress.op.<id>, the all-runs group, the rest), one counter increment per message; and
+"subscribed" counts the channels this process's layers are subscribed to now, by the
+same kinds.
 """
 
 from __future__ import annotations
@@ -38,6 +45,52 @@ def _on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 connection_created.connect(_on_connection)
+
+# Messages read from Redis by this process's pub/sub layers, by kind of channel.
+_redis_in = {"run_groups": 0, "all_group": 0, "other": 0}
+
+
+def _channel_kind(name: str) -> str:
+    if "__group__progress.op." in name:
+        return "run_groups"
+    if name.endswith("__group__progress.all"):
+        return "all_group"
+    return "other"
+
+
+def _count_redis_in() -> None:
+    """Count each message progress.layers' shard connection reads (a revision without it,
+    served as a baseline, is left as it is)."""
+    try:
+        from progress.layers import BoundedShardConnection
+    except ImportError:
+        return
+    receive = BoundedShardConnection._receive_message
+
+    def counted(self: Any, message: Any) -> None:
+        if message is not None:
+            name = message["channel"]
+            kind = _channel_kind(name.decode() if isinstance(name, bytes) else name)
+            _redis_in[kind] += 1
+        receive(self, message)
+
+    BoundedShardConnection._receive_message = counted  # type: ignore[method-assign]
+
+
+def _subscribed() -> dict[str, int]:
+    """Channels this process's pub/sub layers are subscribed to in Redis now, by kind."""
+    from channels.layers import get_channel_layer
+
+    counts = {"run_groups": 0, "all_group": 0, "other": 0}
+    layer = get_channel_layer()
+    for loop_layer in list(getattr(layer, "_layers", {}).values()):
+        for shard in getattr(loop_layer, "_shards", ()):
+            for name in list(getattr(shard, "_subscribed_to", ())):
+                counts[_channel_kind(name)] += 1
+    return counts
+
+
+_count_redis_in()
 
 # What-if experiments (BENCH_WHATIF=dispatch,serializer): the fixes docs/benchmarks.md
 # suggests, applied by monkeypatching in this process only, to measure what they would buy.
@@ -83,7 +136,9 @@ if _whatif & {"channels-auth", "connect-hop", "subscribe-channel", "autobahn-deb
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http" and scope.get("path") == "/__bench__/stats":
         with _lock:
-            body = json.dumps({**_counts, "pid": os.getpid()}).encode()
+            stats = {**_counts, "pid": os.getpid(), "redis_in": dict(_redis_in)}
+        stats["subscribed"] = _subscribed()
+        body = json.dumps(stats).encode()
         await send(
             {
                 "type": "http.response.start",

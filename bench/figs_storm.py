@@ -1,4 +1,5 @@
-"""Figures S (connect storm at once), R (restart end to end) and O (overload staleness).
+"""Figures S (connect storm at once), R (restart end to end; R2 with two daphnes) and O
+(overload staleness).
 
 Each runs against the app as it is ("after") and against BASELINE_REVISION unpacked from
 git ("before", the app before issue 12), in the same suite run, on fresh daphne processes
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import time
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -185,23 +187,23 @@ def storm(
     }
 
 
-def restart(sessions: Path, n: int, *, source: Path | None) -> dict[str, Any]:
-    """n reconnecting clients; SIGKILL daphne, start a new one on the port: until all are back."""
+def restart(sessions: Path, n: int, *, source: Path | None, daphnes: int = 1) -> dict[str, Any]:
+    """n reconnecting clients spread over `daphnes` daphnes; SIGKILL every one, start new
+    ones on the same ports (at the same time): until every client holds a snapshot again."""
     _dirs()
     seeded = _seed_snapshot()
-    first = _daphnes(1, source, "restart")[0]
-    second = None
+    first = _daphnes(daphnes, source, "restart")
+    second: list[Daphne] = []
     try:
-        _warm([first], sessions)
-        clients = _clients([first], sessions, n, per_daphne=2, concurrency=200, reconnect=True)
+        _warm(first, sessions)
+        clients = _clients(first, sessions, n, per_daphne=2, concurrency=200, reconnect=True)
         try:
             connected = _ask_all(clients, "connect", 240)
             time.sleep(1)
             killed_at = time.time()
-            first.kill()
-            second = Daphne(
-                log_path=LOG_DIR / "daphne-restart-1.log", port=first.port, source=source
-            )
+            for daphne in first:
+                daphne.kill()
+            second = _restarted(first, source)
             up_at = time.time()
             back = _ask_all(clients, "restarts 90", 120)
             _ask_all(clients, "close", 60)
@@ -209,15 +211,15 @@ def restart(sessions: Path, n: int, *, source: Path | None) -> dict[str, Any]:
             for child in clients:
                 child.stop()
     finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+        for daphne in first + second:
+            daphne.stop()
         _unseed(seeded)
         reset_channel_layer()
     times = sorted(t for b in back for t in b["times"])
     returned = len(times)
     return {
         "clients": n,
+        "daphnes": daphnes,
         "connected_before": sum(c["ok"] for c in connected),
         "back": returned,
         "kill_to_all_back_s": (times[-1] - killed_at) if times else float("nan"),
@@ -226,6 +228,32 @@ def restart(sessions: Path, n: int, *, source: Path | None) -> dict[str, Any]:
         "back_p50_after_up_s": (times[returned // 2] - up_at) if times else float("nan"),
         "failed_attempts": sum(b["failures"] for b in back),
     }
+
+
+def _restarted(killed: list[Daphne], source: Path | None) -> list[Daphne]:
+    """A new daphne on each killed one's port, all started at once (each start waits until
+    its daphne answers); up when the last answers."""
+    with ThreadPoolExecutor(len(killed)) as pool:
+        starting = [
+            pool.submit(
+                Daphne,
+                log_path=LOG_DIR / f"daphne-restart-{len(killed) + i}.log",
+                port=daphne.port,
+                source=source,
+            )
+            for i, daphne in enumerate(killed)
+        ]
+        started, failed = [], None
+        for future in starting:
+            try:
+                started.append(future.result())
+            except Exception as exc:
+                failed = exc
+    if failed is not None:
+        for daphne in started:
+            daphne.stop()
+        raise failed
+    return started
 
 
 def overload(
@@ -382,6 +410,29 @@ def _overload_row(rid: str, title: str, after: dict, before: dict | None) -> dic
     }
 
 
+def _restart_two_row(n: int, r2: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": "R2",
+        "figure": f"restart: {n} clients over two daphnes on client.js's backoff; SIGKILL both, "
+        "new daphnes on the same ports",
+        "ours": f"kill → all back {r2['kill_to_all_back_s']:.2f} s (servers up → all back "
+        f"{r2['server_up_to_all_back_s']:.2f} s), {r2['back']}/{n}",
+        "baseline": "",
+        "ratio": "",
+        "target": "(measured)",
+        "met": None,
+        "note": f"both daphnes started {r2['kill_to_server_up_s']:.2f} s after the kill; p50 back "
+        f"{r2['back_p50_after_up_s']:.2f} s after up; failed attempts {r2['failed_attempts']}; "
+        f"{r2['connected_before']}/{n} connected before",
+    }
+
+
+def fig_restarts(sessions: Path, *, n: int = 1000) -> dict[str, Any]:
+    """R2 alone (`--only R2`): the restart with two daphnes, after only."""
+    raw = {"R2_after": restart(sessions, n, source=None, daphnes=2)}
+    return {"rows": [_restart_two_row(n, raw["R2_after"])], "raw": raw}
+
+
 def fig_storms(sessions: Path, *, n: int = 1000, quick: bool = False) -> dict[str, Any]:
     """S, R, O: after and before (the baseline revision) in this run, plus two daphnes."""
     source = baseline_source(BASELINE_REVISION)
@@ -423,6 +474,8 @@ def fig_storms(sessions: Path, *, n: int = 1000, quick: bool = False) -> dict[st
             f"{ra['failed_attempts']} (before {rb['failed_attempts']})",
         }
     )
+    raw["R2_after"] = restart(sessions, n, source=None, daphnes=2)
+    rows.append(_restart_two_row(n, raw["R2_after"]))
     for hz, rid in ((10, "O1"), (20, "O2")):
         after = overload(sessions, n, source=None, hz=hz, window=5 if quick else 10)
         before = overload(sessions, n, source=source, hz=hz, window=5 if quick else 10)
