@@ -6,7 +6,8 @@ database). Prints a table and writes bench/results/latest.json. Options:
     --only 1,3,5     run only these figures (5 and 7 are measured together; W = what-if;
                      S = storm at once, restart and overload, before/after: bench/figs_storm.py;
                      L = the storm with one of issue 12's levers undone at a time, not by default;
-                     R2 = only the restart with two daphnes, which S also runs)
+                     R2 = only the restart with two daphnes, which S also runs;
+                     SP = S1 and S2 as four alternating after/before pairs, medians)
     --with-2000      add a 2,000-client fan-out step to figure 4
     --quick          smaller sizes, for trying the suite out (numbers not comparable)
     --no-what-if     skip the W rows: fixes the app lacks, monkeypatched in bench processes,
@@ -269,6 +270,10 @@ def main() -> int:
         import figs_storm
 
         run("R2", figs_storm.fig_restarts, figs_ws.SESSIONS_FILE, n=200 if quick else 1000)
+    if "SP" in only:
+        import figs_storm
+
+        run("SP", figs_storm.fig_storm_pairs, figs_ws.SESSIONS_FILE, n=200 if quick else 1000)
     if "L" in only:
         import figs_storm
 
