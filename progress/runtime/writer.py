@@ -273,21 +273,26 @@ class ProgressWriter:
                 self.submit(StateJob(handle, fields, must_write=False), wait=False)
 
     def _drain_log(self, handle: RunHandle) -> None:
-        """Broadcast the run's new log lines to its own group, then store them."""
+        """Store the run's new log lines, then broadcast them to its own group.
+
+        Stored first so that a page never misses a line: a line is either sent after its
+        socket joined the run's log group, or stored before the page's catch-up fetch,
+        which follows the snapshot the server sends once the socket has joined.
+        """
         lines = handle.run_log.take() if handle.run_log is not None else []
         if not lines:
             return
+        try:
+            store_log_lines(handle.id, lines, keep=conf.get("LOG_LINES"))
+        except Exception as exc:  # lines are best effort; the run's state is not
+            self._note_db_down(exc)
         frame = logcapture.log_frame(handle.id, lines)
         if frame is not None:
             message = {"type": protocol.LAYER_LOG, "id": handle.id, "text": frame}
             try:
                 broadcast.log_broadcast(handle.id, message)
-            except Exception:  # live lines are best effort; the final write must still happen
+            except Exception:  # live lines are best effort
                 logger.exception("Run %s: could not send its log lines", handle.id)
-        try:
-            store_log_lines(handle.id, lines, keep=conf.get("LOG_LINES"))
-        except Exception as exc:  # lines are best effort; the run's state is not
-            self._note_db_down(exc)
 
     def _poll_cancel_requests(self, handles: list[RunHandle]) -> None:
         by_id = {handle.id: handle for handle in handles}

@@ -141,6 +141,7 @@ export class ProgressClient {
     this._store = emptyStore();
     this._listeners = new Set();
     this._frameListeners = new Map(); // message type -> Set of callbacks (see onFrame)
+    this._snapshotListeners = new Set(); // see onSnapshot
     this._lastSeen = new Map(); // run id -> when this browser last heard of it (its clock)
     this._follow = new Set();
     this._shown = { runs: [], filters: null, since: 0 }; // what show() last said
@@ -238,6 +239,17 @@ export class ProgressClient {
     if (!this._frameListeners.has(type)) this._frameListeners.set(type, new Set());
     this._frameListeners.get(type).add(callback);
     return () => this._frameListeners.get(type)?.delete(callback);
+  }
+
+  /**
+   * Call back after each whole snapshot is applied (the store still gets it). The server
+   * sends a snapshot once the socket is in its groups: what happened before it (a run's
+   * log line, say) is for the page to fetch, what happens after it arrives as frames.
+   * Returns the unsubscribe function.
+   */
+  onSnapshot(callback) {
+    this._snapshotListeners.add(callback);
+    return () => this._snapshotListeners.delete(callback);
   }
 
   /**
@@ -411,6 +423,13 @@ export class ProgressClient {
       this._outageSince = null;
       // Checked after applying it: a followed run the snapshot holds needs no resync.
       if ([...this._follow].some((id) => this.getOperation(id) == null)) this._scheduleResync();
+      for (const callback of [...this._snapshotListeners]) {
+        try {
+          callback(msg);
+        } catch (error) {
+          console.error('progress: snapshot listener failed', error);
+        }
+      }
     }
   }
 

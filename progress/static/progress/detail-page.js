@@ -29,8 +29,6 @@ import { formatCount, formatDateTimeSeconds, formatPercent, formatRate, FRAME_TY
 // Elapsed time, ETA and "last update" move with the clock between messages.
 const TICK_MS = 1000;
 const TITLE_SUFFIX = ' · Progress';
-// Connection states after which lines logged meanwhile were not sent to this page.
-const AWAY_STATES = ['reconnecting', 'offline', 'silent'];
 
 /** Makes the run page in `doc` live; returns its client, or null on a page without a run. */
 export function start(doc = globalThis.document) {
@@ -119,11 +117,13 @@ export function mount(root, doc = root.ownerDocument) {
   client.onFrame(FRAME_TYPES.log, (msg) => {
     if (Number(msg?.id) === operationId) log.receive(msg);
   });
+  // Every snapshot (the first, and after each reconnect) comes once the socket is in the
+  // run's log group: lines logged before that, since the page's own fetch, are fetched.
+  client.onSnapshot(() => log.catchUp());
   let lastConnectionState = client.state;
   let lastRenderedSeq = null;
   client.subscribe((_store, _changed, state) => {
     if (state !== lastConnectionState) {
-      if (state === 'connected' && AWAY_STATES.includes(lastConnectionState)) log.catchUp();
       if (state === CONNECTION_STATES.SILENT) announce('Updates have stopped arriving; the figures may be out of date.');
       else if (lastConnectionState === CONNECTION_STATES.SILENT && state === 'connected') announce('Updates resumed.');
       lastConnectionState = state;

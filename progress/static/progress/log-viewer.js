@@ -116,7 +116,13 @@ export function createLogViewer({ doc, part, logsUrl }) {
 
   return {
     load: () => fetchLines({ tail: 'true', limit: String(LOG_PAGE) }),
-    catchUp: () => fetchLines({ after: String(buffer.lastNumber), limit: String(LOG_PAGE) }),
+    /** Fetch the lines after the last one held, once any fetch under way has ended (so
+     * the query runs after the moment the caller cares about: a snapshot's arrival). */
+    async catchUp() {
+      if (fetching) await fetching;
+      if (!buffer.lastNumber) return fetchLines({ tail: 'true', limit: String(LOG_PAGE) });
+      return fetchLines({ after: String(buffer.lastNumber), limit: String(LOG_PAGE) });
+    },
     receive(msg) {
       const lines = Array.isArray(msg.lines) ? msg.lines : [];
       const before = add(lines);

@@ -457,6 +457,31 @@ describe('ProgressClient frames of other types', () => {
   });
 });
 
+describe('ProgressClient onSnapshot', () => {
+  test('hears each whole snapshot after the store holds it, on every connect', () => {
+    const { client } = makeClient();
+    const heard = [];
+    const off = client.onSnapshot(() => heard.push(client.getOperation(3)?.seq ?? null));
+    client.connect();
+    let socket = FakeWebSocket.latest();
+    socket.open();
+    assert.deepEqual(heard, []); // open alone is not a snapshot: the server may not have joined yet
+    socket.receive({ type: 'snapshot', part: 1, parts: 2, operations: [op({ id: 3, seq: 1 })] });
+    assert.deepEqual(heard, []); // a part is not a snapshot
+    socket.receive({ type: 'snapshot', part: 2, parts: 2, operations: [] });
+    assert.deepEqual(heard, [1]);
+    socket.close(1006);
+    client.connect();
+    socket = FakeWebSocket.latest();
+    socket.open();
+    socket.receive(snapshot(op({ id: 3, seq: 4 })));
+    assert.deepEqual(heard, [1, 4]);
+    off();
+    socket.receive(snapshot(op({ id: 3, seq: 5 })));
+    assert.equal(heard.length, 2);
+  });
+});
+
 describe('ProgressClient silence (server heartbeats)', () => {
   // The contract, spelled out so a changed constant fails here.
   const HEARTBEAT = { type: 'heartbeat' };
