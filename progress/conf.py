@@ -73,9 +73,10 @@ DEFAULTS: dict[str, Any] = {
     # A resync costs one token more per this many runs it returns (a 1,000-run answer is
     # about 1.5 MB out for a 14 KB frame in): 20 tokens for 1,000 runs.
     "RESYNC_RUNS_PER_TOKEN": 50,
-    # Sockets one user (or, without a login, one client address) may open per second in
-    # one server process, with bursts of CONNECT_BURST (a token bucket); past it the socket
-    # is closed with 4030 before any query, and the client backs off. The burst is above
+    # Sockets one user (or, without a login, one client address) may open per second, with
+    # bursts of CONNECT_BURST (a token bucket): in each server process, and a user's across
+    # every process when the layer is Redis; past it the socket is closed with 4030, and the
+    # client backs off. The burst is above
     # MAX_SOCKETS_PER_USER, so every tab of a user reconnects at once after a restart.
     "CONNECT_RATE": 5.0,
     "CONNECT_BURST": 30,

@@ -36,8 +36,9 @@ async def open_list_socket(url: str, cookie: bytes):
 
 
 @pytest.fixture
-async def two_servers():
-    stack = await asyncio.to_thread(LiveStack, worker=False, PROGRESS_MAX_SOCKETS_PER_USER=str(CAP))
+async def two_servers(request):
+    settings = getattr(request, "param", {"PROGRESS_MAX_SOCKETS_PER_USER": str(CAP)})
+    stack = await asyncio.to_thread(LiveStack, worker=False, **settings)
     try:
         second, second_url = await asyncio.to_thread(stack.extra_daphne)
         try:
@@ -83,3 +84,24 @@ async def test_the_socket_cap_holds_across_two_servers(two_servers):
         for socket in sockets:
             with contextlib.suppress(Exception):
                 await socket.close()
+
+
+@pytest.mark.parametrize(
+    "two_servers",
+    [{"PROGRESS_CONNECT_RATE": "0.01", "PROGRESS_CONNECT_BURST": "4"}],
+    indirect=True,
+)
+async def test_the_connect_rate_holds_across_two_servers(two_servers):
+    first_url, second_url = two_servers
+    user = await sync_to_async(UserFactory)()
+    cookie = await sync_to_async(session_cookie)(user)
+    # Four connects, two on each server: within the burst, and each server alone would
+    # allow two more.
+    for url in (first_url, second_url, first_url, second_url):
+        socket, first = await open_list_socket(url, cookie)
+        await socket.close()
+        assert first == "snapshot"
+    for url in (first_url, second_url):  # the user's bucket is shared: both refuse now
+        socket, refused = await open_list_socket(url, cookie)
+        await socket.close()
+        assert refused == protocol.CLOSE_CONNECTING_TOO_FAST

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from progress import conf, protocol
 from progress.publish import visibility
-from progress.sockets import shown, snapshots
+from progress.sockets import shown, snapshots, socketcount
 from progress.sockets.authwatch import auth_watch
 from progress.sockets.fanout import Subscription, fanout_for
 from progress.sockets.inbound import Inbox
@@ -75,8 +75,14 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         if not getattr(self.user, "is_authenticated", False):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
-        if not await self._count_socket():
-            await self.close(code=protocol.CLOSE_TOO_MANY_SOCKETS)
+        counted = await self._count_socket()
+        if counted != socketcount.TAKEN:
+            too_fast = counted == socketcount.TOO_FAST
+            await self.close(
+                code=protocol.CLOSE_CONNECTING_TOO_FAST
+                if too_fast
+                else protocol.CLOSE_TOO_MANY_SOCKETS
+            )
             return
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)
@@ -321,14 +327,15 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             self._watched_key = key
             auth_watch().add(key, self)
 
-    async def _count_socket(self) -> bool:
-        """Take a place under MAX_SOCKETS_PER_USER, across every serving process when the
-        layer is Redis (progress/sockets/socketcount.py); False when the user has none left."""
+    async def _count_socket(self) -> str:
+        """Take a place under MAX_SOCKETS_PER_USER (and, across processes, a connect under
+        CONNECT_RATE) when the layer is Redis (progress/sockets/socketcount.py): TAKEN, FULL
+        or TOO_FAST."""
         user_key = counted_user_key(self.user)
-        if not await socket_count().take(user_key, self.channel_name):
-            return False
-        self._counted_for = user_key
-        return True
+        counted = await socket_count().take(user_key, self.channel_name)
+        if counted == socketcount.TAKEN:
+            self._counted_for = user_key
+        return counted
 
     def _uncount_socket(self) -> None:
         user_id, self._counted_for = getattr(self, "_counted_for", None), None

@@ -1,5 +1,6 @@
-"""How many sockets a user holds open, for MAX_SOCKETS_PER_USER: across every serving
-process when the channel layer is Redis, in this process's memory otherwise.
+"""How many sockets a user holds open, for MAX_SOCKETS_PER_USER, and how fast they open
+them, for CONNECT_RATE: across every serving process when the channel layer is Redis, in
+this process's memory otherwise (where progress.sockets.throttle is the rate's only check).
 
 Why across processes (issues 25 and 26): counted per process, a user behind a proxy that
 spreads sockets over N daphnes could hold N times the cap. In Redis each user has one sorted
@@ -39,25 +40,44 @@ REDIS_TIMEOUT_SECONDS = 1.0
 # before runs go to Redis together (one call costs redis-py about 110 µs of CPU, each place
 # in a batch about 20 µs: bench figure S).
 TAKE_BATCH = 100
-# Take places for KEYS[i] / ARGV[i + 2] where the user holds fewer than ARGV[1]: drop
-# expired entries, count, add. One script, so two processes cannot both take the last
-# place; a user named twice in one batch sees the first place taken. TIME is Redis' clock.
+# Per connect i, KEYS[2i-1] is the user's sockets, KEYS[2i] their connect bucket and
+# ARGV[4+i] the socket. First the connect rate: a token bucket of ARGV[3] connects a second,
+# at most ARGV[4] held (CONNECT_RATE, CONNECT_BURST), kept in Redis so it holds across
+# processes; none left answers 2. Then the cap: drop expired entries, count, add (1), or 0
+# when the user holds ARGV[1] already. One script, so two processes cannot both take the
+# last place; a user named twice in one batch sees the first place taken. TIME is Redis'
+# clock.
 _TAKE = """
-local now = tonumber(redis.call('TIME')[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local limit = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local taken = {}
-for i = 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
-  if redis.call('ZCARD', KEYS[i]) >= limit then
-    taken[i] = 0
+local rate = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local outcome = {}
+for i = 1, #KEYS / 2 do
+  local sockets, connects = KEYS[2 * i - 1], KEYS[2 * i]
+  local bucket = redis.call('HMGET', connects, 'tokens', 'at')
+  local tokens = tonumber(bucket[1]) or burst
+  local at = tonumber(bucket[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  if tokens < 1 then
+    outcome[i] = 2
   else
-    redis.call('ZADD', KEYS[i], now + ttl, ARGV[i + 2])
-    redis.call('EXPIRE', KEYS[i], ttl)
-    taken[i] = 1
+    tokens = tokens - 1
+    redis.call('ZREMRANGEBYSCORE', sockets, '-inf', now)
+    if redis.call('ZCARD', sockets) >= limit then
+      outcome[i] = 0
+    else
+      redis.call('ZADD', sockets, now + ttl, ARGV[4 + i])
+      redis.call('EXPIRE', sockets, ttl)
+      outcome[i] = 1
+    end
   end
+  redis.call('HSET', connects, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('EXPIRE', connects, math.ceil(burst / rate) + 1)
 end
-return taken
+return outcome
 """
 _RENEW = """
 local now = tonumber(redis.call('TIME')[1])
@@ -69,18 +89,26 @@ return 1
 """
 
 
+# What take() answers.
+TAKEN = "taken"
+FULL = "full"  # the user holds MAX_SOCKETS_PER_USER sockets already: close with 4029
+TOO_FAST = "too fast"  # over CONNECT_RATE across processes: close with 4030
+_OUTCOMES = {1: TAKEN, 0: FULL, 2: TOO_FAST}
+
+
 class LocalSocketCount:
     """Sockets per user in this process (the in-memory layer serves one process anyway)."""
 
     def __init__(self) -> None:
         self.open: Counter[str] = Counter()
 
-    async def take(self, user_key: str, socket_id: str) -> bool:
-        """Take a place under MAX_SOCKETS_PER_USER; False when the user has none left."""
+    async def take(self, user_key: str, socket_id: str) -> str:
+        """Take a place under MAX_SOCKETS_PER_USER: TAKEN, or FULL when the user has none
+        left (the connect rate in this process is progress.sockets.throttle's)."""
         if self.open[user_key] >= conf.get("MAX_SOCKETS_PER_USER"):
-            return False
+            return FULL
         self.open[user_key] += 1
-        return True
+        return TAKEN
 
     def give_back(self, user_key: str, socket_id: str) -> None:
         self.open[user_key] -= 1
@@ -115,7 +143,7 @@ class RedisSocketCount:
         self._held: dict[tuple[str, str], None] = {}
         self._renewal: asyncio.Task[None] | None = None
         # Connects waiting for the next batch, and the task that sends the batches.
-        self._waiting: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[str, str, asyncio.Future[str]]] = []
         self._taker: asyncio.Task[None] | None = None
         self._process = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.local = LocalSocketCount()  # while Redis is down
@@ -130,14 +158,18 @@ class RedisSocketCount:
     def key(self, user_key: str) -> str:
         return f"{self._prefix}:progress:sockets:{user_key}"
 
-    async def take(self, user_key: str, socket_id: str) -> bool:
-        """Take a place under MAX_SOCKETS_PER_USER across processes.
+    def rate_key(self, user_key: str) -> str:
+        return f"{self._prefix}:progress:connects:{user_key}"
+
+    async def take(self, user_key: str, socket_id: str) -> str:
+        """Take a connect under CONNECT_RATE and a place under MAX_SOCKETS_PER_USER, across
+        processes: TAKEN, FULL or TOO_FAST.
 
         Connects that arrive while a batch is in Redis wait for the next one (_take_waiting):
         a storm costs a script per batch, not per connect.
         """
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[bool] = loop.create_future()
+        answer: asyncio.Future[str] = loop.create_future()
         self._waiting.append((user_key, socket_id, answer))
         if self._taker is None or self._taker.done():
             self._taker = loop.create_task(self._take_waiting())
@@ -147,13 +179,16 @@ class RedisSocketCount:
         while self._waiting:
             batch, self._waiting = self._waiting[:TAKE_BATCH], self._waiting[TAKE_BATCH:]
             members = [f"{self._process}:{socket_id}" for _, socket_id, _ in batch]
+            keys = [key for user_key, _, _ in batch for key in self._keys(user_key)]
             try:
-                taken = await self._redis.eval(
+                outcomes = await self._redis.eval(
                     _TAKE,
-                    len(batch),
-                    *[self.key(user_key) for user_key, _, _ in batch],
+                    len(keys),
+                    *keys,
                     conf.get("MAX_SOCKETS_PER_USER"),
                     SOCKET_COUNT_TTL,
+                    conf.get("CONNECT_RATE"),
+                    conf.get("CONNECT_BURST"),
                     *members,
                 )
             except Exception as exc:
@@ -162,29 +197,33 @@ class RedisSocketCount:
                     await self._take_here(user_key, socket_id, answer)
                 continue
             self._outage.succeeded()
-            for (user_key, _, answer), member, got in zip(batch, members, taken, strict=True):
-                if not got:
+            for (user_key, _, answer), member, code in zip(batch, members, outcomes, strict=True):
+                outcome = _OUTCOMES[int(code)]
+                if outcome != TAKEN:
                     if not answer.done():
-                        answer.set_result(False)
+                        answer.set_result(outcome)
                 elif answer.done():
                     # The connect was cancelled (the client left) while Redis answered.
                     self._forget(user_key, member)
                 else:
                     self._held[(user_key, member)] = None
-                    answer.set_result(True)
+                    answer.set_result(TAKEN)
             if self._held and (self._renewal is None or self._renewal.done()):
                 self._renewal = asyncio.get_running_loop().create_task(self._renew())
 
-    async def _take_here(self, user_key: str, socket_id: str, answer: asyncio.Future[bool]) -> None:
+    def _keys(self, user_key: str) -> tuple[str, str]:
+        return self.key(user_key), self.rate_key(user_key)
+
+    async def _take_here(self, user_key: str, socket_id: str, answer: asyncio.Future[str]) -> None:
         """Redis could not be asked: count the socket in this process."""
-        allowed = await self.local.take(user_key, socket_id)
+        outcome = await self.local.take(user_key, socket_id)
         if answer.done():
-            if allowed:
+            if outcome == TAKEN:
                 self.local.give_back(user_key, socket_id)
             return
-        if allowed:
+        if outcome == TAKEN:
             self._fallback[(user_key, socket_id)] = None
-        answer.set_result(allowed)
+        answer.set_result(outcome)
 
     def give_back(self, user_key: str, socket_id: str) -> None:
         if (user_key, socket_id) in self._fallback:

@@ -6,7 +6,9 @@ reconnected a run socket 125 times a second, and anonymous connects ran at 515 a
 address, by progress.client_address's trusted-proxy rule) in this process allows
 CONNECT_RATE connects a second with bursts of CONNECT_BURST; past it the socket is closed
 with 4030 before any query, and the client backs off as after any close that is not a
-refusal.
+refusal. A signed-in user's connects are also counted across processes, in Redis, by the
+socket count's script (progress.sockets.socketcount): this bucket is the first check, and
+the only one for anonymous clients and with other layers.
 """
 
 from __future__ import annotations
