@@ -9,9 +9,12 @@ import json
 import signal
 
 import pytest
+import requests
 import websockets
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import Permission
 
+from curation.factories import ScopeFactory
 from progress import protocol
 from progress.tests.factories import UserFactory
 from progress.tests.wsutil import session_cookie
@@ -105,3 +108,30 @@ async def test_the_connect_rate_holds_across_two_servers(two_servers):
         socket, refused = await open_list_socket(url, cookie)
         await socket.close()
         assert refused == protocol.CLOSE_CONNECTING_TOO_FAST
+
+
+@pytest.mark.parametrize("two_servers", [{"PROGRESS_MAX_STARTS_PER_MINUTE": "2"}], indirect=True)
+async def test_the_start_rate_holds_across_two_servers(two_servers):
+    first_url, second_url = two_servers
+
+    def curator():
+        user = UserFactory(username="rate-curator", password="rate-curator-pw-1")
+        user.user_permissions.add(Permission.objects.get(codename="start_pipeline"))
+        ScopeFactory(name="rate-scope", owner=user)
+
+    def start(url):
+        response = requests.post(
+            url + "/api/v1/pipelines/gene_import/start/",
+            files={"file": ("genes.csv", b"hgnc_id,symbol\nHGNC:5,A1BG\n")},
+            data={"scope": "rate-scope"},
+            auth=("rate-curator", "rate-curator-pw-1"),
+            timeout=30,
+        )
+        return response.status_code, response.json()
+
+    await sync_to_async(curator)()
+    codes = [(await asyncio.to_thread(start, url))[0] for url in (first_url, second_url)]
+    assert codes == [202, 202]
+    # The third start, on either server, is past the user's two a minute.
+    code, body = await asyncio.to_thread(start, first_url)
+    assert code == 429 and "minute" in body["detail"]
