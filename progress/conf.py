@@ -35,8 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "DB_POLL_INTERVAL": 2.0,
     # Finished runs included in a snapshot, newest first.
     "SNAPSHOT_RECENT": 20,
-    # Seconds a snapshot may be shared by later connects with the same visibility; it is
-    # dropped sooner, at the next broadcast this server sees (progress/sockets/snapshots.py).
+    # Seconds a snapshot may be shared by later connects with the same visibility; each is
+    # then sent what its group's feed took in since (progress/sockets/snapshots.py).
     "SNAPSHOT_SHARE_SECONDS": 1.0,
     # Seconds a WebSocket server remembers which user a session key belongs to (0: off).
     # A logout in the same process forgets it at once; elsewhere it lasts this long at most.

@@ -11,7 +11,7 @@ thread only carries its steps out. It sees runs only through their RunHandle
 elsewhere, the task id), and builds trailing publishes from the handle's latest state.
 
 Live runs' captured log lines (progress.runtime.logcapture) are drained here too: each batch is
-broadcast to the run's own group as one frame, then stored, keeping the newest LOG_LINES.
+stored, keeping the newest LOG_LINES, then broadcast to the run's own group as one frame.
 """
 
 from __future__ import annotations

@@ -359,13 +359,16 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         """The socket's snapshot, shared with connects of the same visibility; the states
         its feed took in since that snapshot's load are held for the socket (catch_up)."""
         key = visibility.visibility_key(self.user, operation_id=self.operation_id)
-        snapshot, started = await snapshots.shared_snapshots.get(
-            key, self._load_snapshot, not_before=subscription.feed.covered_from
-        )
-        if subscription.catch_up(started):
-            return snapshot
-        # The load took longer than the feed remembers: load one after subscribing, which
-        # the states held for this socket since then complete.
+        for _ in range(2):
+            snapshot, started = await snapshots.shared_snapshots.get(
+                key, self._load_snapshot, not_before=subscription.feed.covered_from
+            )
+            if subscription.catch_up(started):
+                return snapshot
+            # The load took longer than the feed remembers: share a newer one (the feed's
+            # memory now starts after that load, so the next get() starts another).
+        # Twice too slow (the database is struggling): this socket's own load, after it
+        # subscribed, which the states held for it since complete.
         return await self._load_snapshot()
 
     @database_sync_to_async

@@ -76,18 +76,16 @@ class Subscription:
         self.held: dict[int, dict[str, Any]] = {}
 
     def catch_up(self, since: float) -> bool:
-        """Hold every state the feed took in since `since` (time.monotonic()), for a snapshot
-        loaded from then on (the send filters out what the snapshot already holds). False
-        if the feed no longer remembers back that far: the snapshot must be loaded again."""
-        feed = self.feed
-        if feed.covered_from > since:
+        """For a snapshot loaded from `since` (time.monotonic()) on: hold the states the feed
+        remembers (the send filters out what the snapshot already holds). False if the feed
+        no longer remembers back that far: the snapshot must be loaded again.
+
+        All of them, not only those since `since`: counters are broadcast before they are
+        written, so a state taken in just before the load may be newer than its row.
+        """
+        if self.feed.covered_from > since:
             return False
-        events = []
-        for received, message in reversed(feed.recent.values()):
-            if received < since:
-                break
-            events.append(message)
-        self.hold(events)
+        self.hold([message for _received, message in self.feed.recent.values()])
         return True
 
     def start(self) -> None:

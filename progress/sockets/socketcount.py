@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import uuid
 from collections import Counter
@@ -31,18 +32,23 @@ logger = logging.getLogger(__name__)
 # Seconds a socket's entry lives in Redis unless its process renews it (every third of it):
 # a process that died without closing its sockets holds its users' places this long.
 SOCKET_COUNT_TTL = 20
-# Redis connections a process's count uses: a storm of connects queues its one-line scripts
-# on these rather than opening a connection each (opening one costs more than the script).
+# Redis connections a process's count uses (one batch at a time takes places; giving places
+# back and renewing them use the others).
 REDIS_CONNECTIONS = 4
-# Seconds a count may wait for Redis before it falls back to this process.
+# Seconds a batch may wait for Redis before its connects, and every connect waiting behind
+# it, are counted in this process instead.
 REDIS_TIMEOUT_SECONDS = 1.0
+# The longest a user's connect bucket is kept in Redis (CONNECT_BURST / CONNECT_RATE
+# seconds refill it; a rate of 0 would never).
+MAX_BUCKET_SECONDS = 86_400
 # Most members one script takes places for: a storm's connects that wait while the script
 # before runs go to Redis together (one call costs redis-py about 110 µs of CPU, each place
 # in a batch about 20 µs: bench figure S).
 TAKE_BATCH = 100
 # Per connect i, KEYS[2i-1] is the user's sockets, KEYS[2i] their connect bucket and
-# ARGV[4+i] the socket. First the connect rate: a token bucket of ARGV[3] connects a second,
-# at most ARGV[4] held (CONNECT_RATE, CONNECT_BURST), kept in Redis so it holds across
+# ARGV[5+i] the socket. First the connect rate: a token bucket of ARGV[3] connects a second,
+# at most ARGV[4] held (CONNECT_RATE, CONNECT_BURST) and kept ARGV[5] seconds, in Redis so it
+# holds across
 # processes; none left answers 2. Then the cap: drop expired entries, count, add (1), or 0
 # when the user holds ARGV[1] already. One script, so two processes cannot both take the
 # last place; a user named twice in one batch sees the first place taken. TIME is Redis'
@@ -54,6 +60,7 @@ local limit = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local rate = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
+local bucket_ttl = tonumber(ARGV[5])
 local outcome = {}
 for i = 1, #KEYS / 2 do
   local sockets, connects = KEYS[2 * i - 1], KEYS[2 * i]
@@ -69,13 +76,13 @@ for i = 1, #KEYS / 2 do
     if redis.call('ZCARD', sockets) >= limit then
       outcome[i] = 0
     else
-      redis.call('ZADD', sockets, now + ttl, ARGV[4 + i])
+      redis.call('ZADD', sockets, now + ttl, ARGV[5 + i])
       redis.call('EXPIRE', sockets, ttl)
       outcome[i] = 1
     end
   end
   redis.call('HSET', connects, 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('EXPIRE', connects, math.ceil(burst / rate) + 1)
+  redis.call('EXPIRE', connects, bucket_ttl)
 end
 return outcome
 """
@@ -173,43 +180,62 @@ class RedisSocketCount:
         self._waiting.append((user_key, socket_id, answer))
         if self._taker is None or self._taker.done():
             self._taker = loop.create_task(self._take_waiting())
-        return await answer
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            # Cancelled after the place was taken but before this task woke: give it back,
+            # or its entry would be renewed for as long as the process lives.
+            if answer.done() and not answer.cancelled() and answer.result() == TAKEN:
+                self.give_back(user_key, socket_id)
+            raise
 
     async def _take_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:TAKE_BATCH], self._waiting[TAKE_BATCH:]
-            members = [f"{self._process}:{socket_id}" for _, socket_id, _ in batch]
-            keys = [key for user_key, _, _ in batch for key in self._keys(user_key)]
             try:
-                outcomes = await self._redis.eval(
-                    _TAKE,
-                    len(keys),
-                    *keys,
-                    conf.get("MAX_SOCKETS_PER_USER"),
-                    SOCKET_COUNT_TTL,
-                    conf.get("CONNECT_RATE"),
-                    conf.get("CONNECT_BURST"),
-                    *members,
-                )
+                await self._take_batch(batch)
             except Exception as exc:
                 self._outage.failed(exc)
+                # Redis did not answer (within REDIS_TIMEOUT_SECONDS) or answered nonsense:
+                # this batch and every connect waiting behind it count here, so a storm
+                # does not wait a timeout per batch.
+                batch, self._waiting = batch + self._waiting, []
                 for user_key, socket_id, answer in batch:
-                    await self._take_here(user_key, socket_id, answer)
-                continue
-            self._outage.succeeded()
-            for (user_key, _, answer), member, code in zip(batch, members, outcomes, strict=True):
-                outcome = _OUTCOMES[int(code)]
-                if outcome != TAKEN:
                     if not answer.done():
-                        answer.set_result(outcome)
-                elif answer.done():
-                    # The connect was cancelled (the client left) while Redis answered.
-                    self._forget(user_key, member)
-                else:
-                    self._held[(user_key, member)] = None
-                    answer.set_result(TAKEN)
-            if self._held and (self._renewal is None or self._renewal.done()):
-                self._renewal = asyncio.get_running_loop().create_task(self._renew())
+                        await self._take_here(user_key, socket_id, answer)
+
+    async def _take_batch(self, batch: list[tuple[str, str, asyncio.Future[str]]]) -> None:
+        members = [f"{self._process}:{socket_id}" for _, socket_id, _ in batch]
+        keys = [key for user_key, _, _ in batch for key in self._keys(user_key)]
+        rate, burst = conf.get("CONNECT_RATE"), conf.get("CONNECT_BURST")
+        refill = math.ceil(burst / rate) + 1 if rate > 0 else MAX_BUCKET_SECONDS
+        replies = await self._redis.eval(
+            _TAKE,
+            len(keys),
+            *keys,
+            conf.get("MAX_SOCKETS_PER_USER"),
+            SOCKET_COUNT_TTL,
+            rate,
+            burst,
+            max(1, min(MAX_BUCKET_SECONDS, refill)),
+            *members,
+        )
+        outcomes = [_OUTCOMES[int(code)] for code in replies]
+        if len(outcomes) != len(batch):
+            raise ValueError(f"the count script answered {len(outcomes)} of {len(batch)}")
+        self._outage.succeeded()
+        for (user_key, _, answer), member, outcome in zip(batch, members, outcomes, strict=True):
+            if outcome != TAKEN:
+                if not answer.done():
+                    answer.set_result(outcome)
+            elif answer.done():
+                # The connect was cancelled (the client left) while Redis answered.
+                self._forget(user_key, member)
+            else:
+                self._held[(user_key, member)] = None
+                answer.set_result(TAKEN)
+        if self._held and (self._renewal is None or self._renewal.done()):
+            self._renewal = asyncio.get_running_loop().create_task(self._renew())
 
     def _keys(self, user_key: str) -> tuple[str, str]:
         return self.key(user_key), self.rate_key(user_key)

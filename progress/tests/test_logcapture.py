@@ -190,6 +190,24 @@ def test_a_runs_lines_are_stored_and_broadcast_to_its_own_group(fast_progress, p
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_runs_lines_are_stored_before_they_are_broadcast(fast_progress, published, monkeypatch):
+    # A page fetches the lines after its last one once its socket is in the log group; a
+    # line broadcast before that must already be stored, or the page never shows it.
+    stored_when_sent = []
+    record = published.publish_log
+
+    def publish_log(group, message):
+        run_id = int(group.rsplit(".", 1)[1])
+        stored_when_sent.append([m for _, _, m in stored(run_id)])
+        record(group, message)
+
+    monkeypatch.setattr(published, "publish_log", publish_log)
+    with track_operation("ordered logs"):
+        log.info("one")
+    assert stored_when_sent and "one" in stored_when_sent[0]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_lines_of_a_live_run_arrive_without_another_update(fast_progress, published):
     with track_operation("quiet") as tracker:
         log.info("while busy")

@@ -85,3 +85,35 @@ async def test_the_connect_rate_is_the_users_across_processes(count, settings):
     assert await other_process.take("bob", "b") == TAKEN  # per user
     assert await members(count, "alice") == 3  # a connect refused for its rate holds no place
     await other_process._redis.aclose()
+
+
+async def test_a_connect_cancelled_as_its_place_is_taken_gives_the_place_back(count):
+    counted = count._redis.eval
+    connect = []
+
+    async def answer_then_cancel(*args):
+        result = await counted(*args)
+        # The client leaves after Redis took the place, before the connect's task wakes.
+        asyncio.get_running_loop().call_soon(connect[0].cancel)
+        return result
+
+    count._redis.eval = answer_then_cancel
+    connect.append(asyncio.ensure_future(count.take("alice", "s0")))
+    with pytest.raises(asyncio.CancelledError):
+        await connect[0]
+    await asyncio.sleep(0.1)  # the removal runs as its own task
+    assert await members(count, "alice") == 0 and not count._held
+
+
+async def test_a_connect_rate_of_zero_allows_the_burst_then_refuses(count, settings, caplog):
+    settings.PROGRESS = {"MAX_SOCKETS_PER_USER": 20, "CONNECT_RATE": 0, "CONNECT_BURST": 2}
+    outcomes = [await count.take("alice", f"s{i}") for i in range(3)]
+    assert outcomes == [TAKEN, TAKEN, TOO_FAST]
+    assert "cannot be counted in Redis" not in caplog.text  # counted in Redis, no outage
+
+
+async def test_an_unreachable_redis_counts_every_waiting_connect_here_at_once(settings):
+    settings.PROGRESS = {"MAX_SOCKETS_PER_USER": 2}
+    unreachable = RedisSocketCount({"address": "redis://127.0.0.1:1/0"}, "nowhere")
+    outcomes = await asyncio.gather(*(unreachable.take("alice", f"s{i}") for i in range(250)))
+    assert outcomes.count(TAKEN) == 2 and outcomes.count(FULL) == 248  # the cap, per process
