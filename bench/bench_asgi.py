@@ -16,6 +16,7 @@ same kinds.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
@@ -103,7 +104,7 @@ if "autobahn-framing" in _whatif:
 if (
     "dispatch" in _whatif
     and "dispatch"
-    not in __import__("progress.sockets.consumers").consumers.ProgressConsumer.__dict__
+    not in importlib.import_module("progress.sockets.consumers").ProgressConsumer.__dict__
 ):
     from progress.protocol import LAYER_EVENT
     from progress.sockets.consumers import ProgressConsumer
