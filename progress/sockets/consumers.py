@@ -32,6 +32,11 @@ MAX_RUN_ID_DIGITS = len(str(MAX_RUN_ID))
 SEQ_BOUND = 2**63
 # Characters of a client's key echoed back in an error message.
 ECHO_CHARS = 40
+# The close code for each way the socket count refuses a connect.
+COUNT_REFUSALS = {
+    socketcount.FULL: protocol.CLOSE_TOO_MANY_SOCKETS,
+    socketcount.TOO_FAST: protocol.CLOSE_CONNECTING_TOO_FAST,
+}
 
 
 class ProgressConsumer(AsyncJsonWebsocketConsumer):
@@ -77,12 +82,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         counted = await self._count_socket()
         if counted != socketcount.TAKEN:
-            too_fast = counted == socketcount.TOO_FAST
-            await self.close(
-                code=protocol.CLOSE_CONNECTING_TOO_FAST
-                if too_fast
-                else protocol.CLOSE_TOO_MANY_SOCKETS
-            )
+            await self.close(code=COUNT_REFUSALS[counted])
             return
         if self.operation_id is not None and not await self._is_visible(self.operation_id):
             await self.close(code=protocol.CLOSE_FORBIDDEN)

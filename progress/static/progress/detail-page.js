@@ -125,7 +125,7 @@ export function mount(root, doc = root.ownerDocument) {
   client.subscribe((_store, _changed, state) => {
     if (state !== lastConnectionState) {
       // Back from a stall: a resync, not a snapshot, follows; lines logged meanwhile may be lost.
-      if (state === 'connected' && lastConnectionState === CONNECTION_STATES.SILENT) log.catchUp();
+      if (state === CONNECTION_STATES.CONNECTED && lastConnectionState === CONNECTION_STATES.SILENT) log.catchUp();
       if (state === CONNECTION_STATES.SILENT) announce('Updates have stopped arriving; the figures may be out of date.');
       else if (lastConnectionState === CONNECTION_STATES.SILENT && state === 'connected') announce('Updates resumed.');
       lastConnectionState = state;

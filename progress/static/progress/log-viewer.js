@@ -114,13 +114,15 @@ export function createLogViewer({ doc, part, logsUrl }) {
     return fetching;
   }
 
+  const loadTail = () => fetchLines({ tail: 'true', limit: String(LOG_PAGE) });
+
   return {
-    load: () => fetchLines({ tail: 'true', limit: String(LOG_PAGE) }),
+    load: loadTail,
     /** Fetch the lines after the last one held, once any fetch under way has ended (so
      * the query runs after the moment the caller cares about: a snapshot's arrival). */
     async catchUp() {
       if (fetching) await fetching;
-      if (!buffer.lastNumber) return fetchLines({ tail: 'true', limit: String(LOG_PAGE) });
+      if (!buffer.lastNumber) return loadTail();
       return fetchLines({ after: String(buffer.lastNumber), limit: String(LOG_PAGE) });
     },
     receive(msg) {
